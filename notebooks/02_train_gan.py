@@ -1,0 +1,135 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · EDA and preprocessing
+# Loads the Olist tables (or generated demo tables), validates them, explores demand, and builds the leak-free
+# product-day panel and the 30→7 day windows that every later stage reads. The rules (what counts as a sale, the
+# timeline trim, train-only filters and scaling) are in `salesgan_utils/data.py` and the README.
+
+# %%
+# %% [markdown]
+# # 02 · Train the conditional WGAN-GP
+# A generator G(z | condition) learns 7-day sales sequences; a critic D(sequence | condition) scores them. The
+# condition fuses the 30-day history (LSTM), the calendar of the target days and the review features known at the
+# forecast origin. Training follows WGAN-GP (n_critic critic updates with a gradient penalty, then one generator
+# update); the kept checkpoint is the one whose samples score best (lowest CRPS in units) on the validation windows.
+
+# %%
+import sys
+from pathlib import Path
+
+for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob("*")]:
+    if (candidate / "salesgan_utils").is_dir():
+        sys.path.insert(0, str(candidate))
+        break
+
+# %% tags=["parameters"]
+run = "smoke"
+outputs_dir = ""
+seed = 0
+profile = ""
+data_stage_dir = ""
+noise_dim = 128
+cond_dim = 512
+history_hidden = 256
+gru_hidden = 256
+gru_layers = 3
+critic_channels = [64, 128, 256]
+shared_encoder = False
+n_critic = 5
+gp_lambda = 10.0
+lr_g = 1e-4
+lr_d = 4e-4
+batch_size = 128
+max_epochs = 100
+val_samples = 8
+max_train_windows = 0
+limit_train_batches = 0
+accelerator = "auto"
+devices = "auto"
+strategy = "auto"
+resume = True
+
+# %%
+import pandas as pd
+
+from salesgan_utils import models, params, paths, plots, preprocess, train
+
+settings = params.notebook_settings(2, globals())
+run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
+data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
+out_dir = paths.stage_dir(run_path, 2, create=True)
+metadata = preprocess.load_metadata(data_stage)
+if metadata["is_demo"]:
+    print("DEMO DATA — not Olist: this model is trained on generated tables.")
+
+# %% [markdown]
+# ## A. Training and validation windows
+# Train windows condition the GAN; the validation windows select the checkpoint.
+
+# %%
+train_windows = train.cap_windows(preprocess.load_windows(data_stage, "train"), settings["max_train_windows"],
+                                  settings["seed"])
+val_windows = preprocess.load_windows(data_stage, "val")
+# NBVAL_CHECK_OUTPUT
+print(f"train windows: {len(train_windows)}, val windows: {len(val_windows)}, "
+      f"calendar features: {train_windows.calendar.shape[-1]}, review features: {train_windows.reviews.shape[-1]}")
+
+# %% [markdown]
+# ## B. Condition encoder, generator and critic
+# Sizes come from the profile. Parameter counts of this run's G and D, and of the seed-size architecture:
+
+# %%
+config = train.config_from_settings(settings, train_windows)
+counts = pd.DataFrame({"this run": models.parameter_counts(config),
+                       "seed size": models.parameter_counts(train.seed_size_config(train_windows))})
+# NBVAL_CHECK_OUTPUT
+counts
+
+# %% [markdown]
+# ## C. Training
+# Resumes from `checkpoints/last.ckpt` when this run was interrupted before. Devices come from the profile
+# (`accelerator`, `devices`, `strategy`); on Kaggle T4×2 this resolves to `ddp_notebook`.
+
+# %%
+result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs=settings["max_epochs"],
+                         seed=settings["seed"], accelerator=settings["accelerator"], devices=settings["devices"],
+                         strategy=settings["strategy"], resume=settings["resume"],
+                         limit_train_batches=settings["limit_train_batches"] or None)
+
+# %% [markdown]
+# ## D. Loss curves and the validation quality metric
+# Critic loss, gradient penalty and the Wasserstein estimate per epoch, with the validation CRPS (units) used to
+# choose the best checkpoint.
+
+# %%
+history = pd.read_csv(out_dir / "training_history.csv")
+fig = plots.gan_training_curves(history)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"epochs trained: {int(history['epoch'].max()) + 1}; checkpoints: "
+      f"{sorted(p.name for p in (out_dir / 'checkpoints').glob('*.ckpt'))}")
+
+# %%
+history.round(4).tail()
+
+# %% [markdown]
+# ## What this produced
+
+# %%
+for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
+    print(path.relative_to(run_path))

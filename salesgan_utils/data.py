@@ -1,0 +1,549 @@
+"""The data layer: Olist tables -> validated sale lines -> a dense entity x day panel with features and scaling.
+
+Rules (also in the README, "Data rules"):
+
+* **What counts as a sale.** An order counts when its status is one of `SALE_STATUSES` (delivered, shipped,
+  invoiced, processing, approved): the customer bought and the order is being or was fulfilled. `canceled` and
+  `unavailable` orders are not sales. `created` orders (5 in the real data) were never approved and are not
+  counted either. Every excluded order is counted by status in the data report.
+* **Units and revenue.** Each row of `order_items` is one unit (Olist repeats the row for quantity > 1), so units =
+  item rows and revenue = sum of `price`. Items whose order is not a sale, or not in the orders table, are dropped
+  and counted.
+* **Date.** A sale is dated by `order_purchase_timestamp` (the moment demand happened), at day resolution.
+* **Timeline trim.** Olist's first and last months are near-empty (2016-09: 4 orders ... 2018-10: 4). Leading and
+  trailing calendar months with fewer sale orders than `trim_share` (default 10%) of the median month are cut;
+  months inside the kept range are never cut. On the real tables this keeps 2017-01-01 .. 2018-08-31.
+* **Entities.** `product` (product_id) or `category` (English name from the translation table; products with no
+  category -> `unknown`; categories missing from the translation keep their Portuguese name).
+* **Panel.** One cell per entity and day, zero-filled from the entity's first sale to the END of the panel (its last
+  sale would be future knowledge). Days split by global date into train / val / test by fractions.
+* **Filters use the train period only**: an entity is kept when its train-period units >= max(1, min_train_units)
+  and, with `top_n` > 0, it is among the top_n by train units (ties by entity id). Entities sort by id, never by
+  first appearance, so future orders cannot reorder them.
+* **Scaling.** Per entity, min-max with the train-period min and max (range 1 where max == min); saved in metadata.
+* **Reviews** (optional table): a review belongs to every product of its order and is known from its
+  `review_creation_date` (reviews are written after delivery, not at purchase). Features at day t use only
+  reviews created on or before t. Without the table the features are zero and `reviews_available` is 0.
+* **Repairs** (counted in the report): duplicate rows dropped; rows with unparsable or missing purchase timestamps
+  dropped; items with missing or negative price keep their unit but add no revenue; orders without items have no
+  sales (counted); a UTF-8 BOM is stripped; CRLF line ends read as usual.
+"""
+from __future__ import annotations
+
+import gzip
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .paths import table_path
+
+SALE_STATUSES = ("delivered", "shipped", "invoiced", "processing", "approved")
+NOT_SALE_STATUSES = ("canceled", "unavailable", "created")
+DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
+ADI_CUTOFF, CV2_CUTOFF = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
+
+TABLES = {
+    "orders": ("olist_orders_dataset", ["order_id", "order_status", "order_purchase_timestamp"]),
+    "items": ("olist_order_items_dataset", ["order_id", "order_item_id", "product_id", "price"]),
+    "products": ("olist_products_dataset", ["product_id", "product_category_name"]),
+    "translation": ("product_category_name_translation", ["product_category_name", "product_category_name_english"]),
+    "reviews": ("olist_order_reviews_dataset", ["review_id", "order_id", "review_score", "review_creation_date"]),
+}
+OPTIONAL_TABLES = ("reviews",)
+
+
+class DataError(ValueError):
+    """Input data that the pipeline cannot use; the message names the file/column and the fix."""
+
+
+# --------------------------------------------------------------------------------------------------- loading
+def _read_table(folder: Path, key: str) -> pd.DataFrame | None:
+    name, required = TABLES[key]
+    path = table_path(folder, name)
+    if path is None:
+        if key in OPTIONAL_TABLES:
+            return None
+        raise DataError(f"required table {name}.csv (or .csv.gz) is missing from {folder}. Download the full "
+                        f"Kaggle dataset olistbr/brazilian-ecommerce into that folder (all CSVs side by side).")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes). Re-download it from olistbr/brazilian-ecommerce.")
+    try:
+        # utf-8-sig strips the BOM the translation table carries; every column is read as text first so that
+        # bad values are counted by the validation below instead of failing inside the parser.
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=True)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
+        raise DataError(f"{path} cannot be read ({type(error).__name__}: {error}); it looks truncated or corrupt. "
+                        f"Re-download it from olistbr/brazilian-ecommerce.") from error
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{path} is empty (no header). Re-download it from olistbr/brazilian-ecommerce.") from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{path} is not a readable CSV ({error}). Re-download it.") from error
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks required column(s) {missing} (it has {list(frame.columns)}); searched "
+                        f"folder {folder}. Use the original Olist CSV or rename the column back.")
+    if frame.empty and key not in OPTIONAL_TABLES:
+        raise DataError(f"{path} has a header but no rows. Re-download it from olistbr/brazilian-ecommerce.")
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+@dataclass
+class OlistTables:
+    """The tables the pipeline reads, cleaned, with the counts of every repair in `report`."""
+
+    orders: pd.DataFrame
+    items: pd.DataFrame
+    products: pd.DataFrame
+    translation: pd.DataFrame
+    reviews: pd.DataFrame | None
+    folder: Path
+    report: dict = field(default_factory=dict)
+
+    @property
+    def reviews_available(self) -> bool:
+        return self.reviews is not None and len(self.reviews) > 0
+
+
+def _drop_duplicates(frame: pd.DataFrame, report: dict, key: str) -> pd.DataFrame:
+    before = len(frame)
+    frame = frame.drop_duplicates().copy()
+    report[f"{key}_duplicate_rows_dropped"] = before - len(frame)
+    return frame
+
+
+def load_tables(folder: str | Path) -> OlistTables:
+    """Read and validate the Olist tables in `folder` (`.csv` or `.csv.gz`).
+
+    Args:
+        folder: a folder holding the Olist CSVs (Kaggle names).
+
+    Returns:
+        OlistTables with typed, de-duplicated frames and a report of counts and repairs.
+
+    Raises:
+        DataError: a required table or column is missing, a file is empty, truncated or unreadable.
+    """
+    folder = Path(folder)
+    report: dict = {"folder": str(folder)}
+    frames = {key: _read_table(folder, key) for key in TABLES}
+    for key, frame in frames.items():
+        report[f"{key}_rows"] = 0 if frame is None else int(len(frame))
+
+    orders = _drop_duplicates(frames["orders"], report, "orders")
+    orders["order_purchase_timestamp"] = pd.to_datetime(orders["order_purchase_timestamp"],
+                                                        format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    bad_time = orders["order_purchase_timestamp"].isna()
+    report["orders_unparsable_or_missing_timestamp_dropped"] = int(bad_time.sum())
+    orders = orders.loc[~bad_time]
+    duplicated_ids = orders["order_id"].duplicated(keep="first")
+    report["orders_conflicting_duplicate_ids_dropped"] = int(duplicated_ids.sum())
+    orders = orders.loc[~duplicated_ids]
+    report["orders_by_status"] = {str(k): int(v) for k, v in orders["order_status"].value_counts().items()}
+
+    items = _drop_duplicates(frames["items"], report, "items")
+    items["price"] = pd.to_numeric(items["price"], errors="coerce")
+    bad_price = items["price"].isna() | (items["price"] < 0)
+    report["items_missing_or_negative_price"] = int(bad_price.sum())
+    items.loc[bad_price, "price"] = np.nan
+    report["orders_without_items"] = int((~orders["order_id"].isin(items["order_id"])).sum())
+    report["items_with_unknown_order_dropped"] = int((~items["order_id"].isin(orders["order_id"])).sum())
+    items = items.loc[items["order_id"].isin(orders["order_id"])]
+
+    products = _drop_duplicates(frames["products"], report, "products")
+    products = products.drop_duplicates("product_id")
+    translation = _drop_duplicates(frames["translation"], report, "translation")
+    report["items_with_unknown_product"] = int((~items["product_id"].isin(products["product_id"])).sum())
+    report["products_without_category"] = int(products["product_category_name"].isna().sum())
+    known = set(translation["product_category_name"])
+    untranslated = sorted(set(products["product_category_name"].dropna()) - known)
+    report["categories_missing_translation"] = untranslated
+
+    reviews = frames["reviews"]
+    if reviews is not None:
+        reviews = _drop_duplicates(reviews, report, "reviews")
+        reviews["review_score"] = pd.to_numeric(reviews["review_score"], errors="coerce")
+        reviews["review_creation_date"] = pd.to_datetime(reviews["review_creation_date"], errors="coerce",
+                                                         format="mixed")
+        bad = reviews["review_score"].isna() | reviews["review_creation_date"].isna() | ~reviews[
+            "review_score"].between(1, 5)
+        report["reviews_unparsable_dropped"] = int(bad.sum())
+        reviews = reviews.loc[~bad]
+    report["reviews_available"] = bool(reviews is not None and len(reviews) > 0)
+    if not report["reviews_available"]:
+        warnings.warn(f"REVIEWS UNAVAILABLE: no usable olist_order_reviews_dataset.csv in {folder}; review "
+                      f"features are set to 0 and flagged reviews_available = 0 for every window.", stacklevel=2)
+    return OlistTables(orders, items, products, translation, reviews, folder, report)
+
+
+# --------------------------------------------------------------------------------------------------- sales
+def entity_names(tables: OlistTables, entity: str) -> pd.Series:
+    """product_id -> entity id, for `entity` in {"product", "category"}."""
+    if entity == "product":
+        return pd.Series(tables.products["product_id"].values, index=tables.products["product_id"].values)
+    if entity == "category":
+        english = dict(zip(tables.translation["product_category_name"],
+                           tables.translation["product_category_name_english"]))
+        portuguese = tables.products["product_category_name"]
+        names = portuguese.map(english).fillna(portuguese).fillna("unknown")
+        return pd.Series(names.values, index=tables.products["product_id"].values)
+    raise DataError(f"parameter entity = {entity!r} is not one of 'product', 'category'")
+
+
+def trim_timeline(order_days: pd.Series, trim_share: float = 0.1) -> tuple[pd.Timestamp, pd.Timestamp, list]:
+    """First and last day kept after cutting near-empty leading/trailing months (see module docstring).
+
+    Args:
+        order_days: purchase timestamps (or days) of sale orders.
+        trim_share: a month is near-empty when it has fewer orders than this share of the median month.
+
+    Returns:
+        (first day, last day, list of cut months as 'YYYY-MM').
+    """
+    if order_days.empty:
+        raise DataError("no sale orders left: every order is canceled, unavailable or created, or has no valid "
+                        "purchase timestamp. Check olist_orders_dataset (order_status, order_purchase_timestamp).")
+    months = order_days.dt.to_period("M")
+    counts = months.value_counts().sort_index()
+    counts = counts.reindex(pd.period_range(counts.index.min(), counts.index.max(), freq="M"), fill_value=0)
+    full = counts.to_numpy() >= trim_share * float(np.median(counts.to_numpy()))
+    kept = np.flatnonzero(full)
+    first, last = kept[0], kept[-1]
+    cut = [str(p) for p in counts.index[:first]] + [str(p) for p in counts.index[last + 1:]]
+    return counts.index[first].start_time.normalize(), counts.index[last].end_time.normalize(), cut
+
+
+def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float = 0.1) -> tuple[pd.DataFrame, dict]:
+    """One row per sold item: entity_id, day, price; within the trimmed timeline.
+
+    Returns:
+        (lines, facts) where facts holds the timeline and counts for the data report.
+    """
+    orders = tables.orders
+    is_sale = orders["order_status"].isin(SALE_STATUSES)
+    sale_orders = orders.loc[is_sale, ["order_id", "order_purchase_timestamp"]]
+    start, end, cut = trim_timeline(sale_orders["order_purchase_timestamp"], trim_share)
+    lines = tables.items[["order_id", "product_id", "price"]].merge(sale_orders, on="order_id", how="inner")
+    lines["day"] = lines["order_purchase_timestamp"].dt.normalize()
+    in_range = lines["day"].between(start, end)
+    names = entity_names(tables, entity)
+    lines["entity_id"] = lines["product_id"].map(names)
+    if entity == "category":
+        lines["entity_id"] = lines["entity_id"].fillna("unknown")
+    facts = {
+        "orders_not_counted_as_sales": {s: int((orders["order_status"] == s).sum()) for s in
+                                        sorted(set(orders["order_status"]) - set(SALE_STATUSES))},
+        "timeline_first_day": str(start.date()), "timeline_last_day": str(end.date()), "timeline_months_cut": cut,
+        "items_outside_timeline_dropped": int((~in_range).sum()),
+        "items_with_unknown_product_dropped": int(lines["entity_id"].isna().sum()),
+    }
+    lines = lines.loc[in_range & lines["entity_id"].notna(), ["entity_id", "product_id", "order_id", "day", "price"]]
+    facts["sale_items"] = int(len(lines))
+    return lines.reset_index(drop=True), facts
+
+
+# --------------------------------------------------------------------------------------------------- panel
+def black_friday(year: int) -> pd.Timestamp:
+    """The day after the fourth Thursday of November (Black Friday, observed in Brazil too)."""
+    first = pd.Timestamp(year=year, month=11, day=1)
+    first_thursday = first + pd.Timedelta(days=(3 - first.weekday()) % 7)
+    return first_thursday + pd.Timedelta(days=22)
+
+
+def calendar_features(dates: pd.DatetimeIndex) -> tuple[np.ndarray, list]:
+    """(T, 10) float32: day-of-week one-hot (Monday = 0), weekend, Brazilian national holiday, Black Friday."""
+    import holidays  # maintained holiday tables: better than a hand-kept list of Brazilian dates
+
+    dow = dates.dayofweek.to_numpy()
+    features = np.zeros((len(dates), 10), dtype=np.float32)
+    features[np.arange(len(dates)), dow] = 1.0
+    features[:, 7] = dow >= 5
+    years = sorted(set(dates.year))
+    national = holidays.Brazil(years=years)
+    features[:, 8] = [d in national for d in dates.date]
+    fridays = {black_friday(y) for y in years}
+    features[:, 9] = dates.isin(list(fridays))
+    return features, [f"dow_{d}" for d in range(7)] + ["weekend", "holiday", "black_friday"]
+
+
+def demand_class(units: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Syntetos-Boylan class per row from daily units over the valid days.
+
+    ADI = valid days / days with demand; CV^2 = (std / mean)^2 of the non-zero demand sizes (population std).
+    Classes: 0 smooth (ADI < 1.32, CV^2 < 0.49), 1 erratic (ADI < 1.32), 2 intermittent (CV^2 < 0.49), 3 lumpy.
+    A row with no demand is classed lumpy-free `intermittent` (ADI infinite, CV^2 0).
+    """
+    units = np.where(valid, units, 0.0).astype(np.float64)
+    nonzero = (units > 0) & valid
+    n_days = valid.sum(axis=1)
+    n_demand = nonzero.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = np.where(n_demand > 0, n_days / np.maximum(n_demand, 1), np.inf)
+        size_mean = units.sum(axis=1) / np.maximum(n_demand, 1)
+        size_sq = (units ** 2).sum(axis=1) / np.maximum(n_demand, 1)
+        cv2 = np.where(n_demand > 0, (size_sq - size_mean ** 2) / np.maximum(size_mean, 1e-12) ** 2, 0.0)
+    cv2 = np.maximum(cv2, 0.0)
+    return ((adi >= ADI_CUTOFF).astype(np.int8) * 2 + (cv2 >= CV2_CUTOFF).astype(np.int8)).astype(np.int8)
+
+
+@dataclass
+class Panel:
+    """Dense entity x day arrays over the kept timeline; cells before an entity's first sale are not part of it.
+
+    Attributes:
+        entity_ids: (E,) entity names, sorted.
+        dates: (T,) datetime64[D] days of the panel.
+        units, revenue: (E, T) float32 daily units and revenue (0 before the first sale, too).
+        first_day: (E,) int index of each entity's first sale.
+        train_end, val_end: day indices: train = [0, train_end), val = [train_end, val_end), test = [val_end, T).
+        calendar: (T, C) float32 calendar features; calendar_names their names.
+        review_count, review_score_sum: (E, T) float32 cumulative counts / score sums of reviews created on or
+            before each day (zeros without reviews); reviews_available: whether the table existed.
+        scale_min, scale_range, naive_mae, naive_mse: (E,) train-period statistics (units).
+        demand_class: (E,) int8 Syntetos-Boylan class on train.
+        report: counts for the data report.
+    """
+
+    entity_ids: np.ndarray
+    dates: np.ndarray
+    units: np.ndarray
+    revenue: np.ndarray
+    first_day: np.ndarray
+    train_end: int
+    val_end: int
+    calendar: np.ndarray
+    calendar_names: list
+    review_count: np.ndarray
+    review_score_sum: np.ndarray
+    reviews_available: bool
+    scale_min: np.ndarray
+    scale_range: np.ndarray
+    naive_mae: np.ndarray
+    naive_mse: np.ndarray
+    demand_class: np.ndarray
+    entity: str = "product"
+    report: dict = field(default_factory=dict)
+
+    @property
+    def n_entities(self) -> int:
+        return len(self.entity_ids)
+
+    def split_of_day(self) -> np.ndarray:
+        split = np.full(len(self.dates), "test", dtype=object)
+        split[: self.train_end] = "train"
+        split[self.train_end: self.val_end] = "val"
+        return split
+
+    def split_dates(self) -> dict:
+        d = pd.to_datetime(self.dates)
+        return {"train_start": str(d[0].date()), "train_end": str(d[self.train_end - 1].date()),
+                "val_start": str(d[self.train_end].date()), "val_end": str(d[self.val_end - 1].date()),
+                "test_start": str(d[self.val_end].date()), "test_end": str(d[-1].date())}
+
+    def review_features(self) -> tuple[np.ndarray, list]:
+        """(E, T, 3) float32: mean score / 5, log1p(count), availability flag, from reviews created by that day."""
+        count = self.review_count
+        mean = np.divide(self.review_score_sum, np.maximum(count, 1.0)) / 5.0
+        flag = np.full(count.shape, float(self.reviews_available), dtype=np.float32)
+        return np.stack([mean, np.log1p(count), flag], axis=-1).astype(np.float32), \
+            ["review_score_mean", "review_count_log", "reviews_available"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long panel: one row per entity and day from its first sale to the end, with split and features."""
+        n_days = len(self.dates)
+        keep = np.arange(n_days)[None, :] >= self.first_day[:, None]
+        rows_e, rows_t = np.nonzero(keep)
+        reviews, review_names = self.review_features()
+        frame = pd.DataFrame({
+            "entity_id": self.entity_ids[rows_e],
+            "date": self.dates[rows_t].astype("datetime64[ns]"),
+            "units": self.units[rows_e, rows_t],
+            "revenue": self.revenue[rows_e, rows_t],
+            "split": self.split_of_day()[rows_t],
+        })
+        for j, name in enumerate(self.calendar_names):
+            frame[name] = self.calendar[rows_t, j]
+        for j, name in enumerate(review_names):
+            frame[name] = reviews[rows_e, rows_t, j]
+        frame["scaled"] = ((frame["units"].to_numpy() - self.scale_min[rows_e]) / self.scale_range[rows_e]
+                           ).astype(np.float32)
+        return frame
+
+    def scaling_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"entity_id": self.entity_ids, "scale_min": self.scale_min,
+                             "scale_range": self.scale_range, "naive_mae": self.naive_mae,
+                             "naive_mse": self.naive_mse,
+                             "demand_class": np.asarray(DEMAND_CLASSES)[self.demand_class],
+                             "first_day": self.dates[self.first_day].astype(str)})
+
+
+def split_indices(n_days: int, train_fraction: float, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(train_end, val_end) day indices for a global chronological split by fractions of the days."""
+    total = train_fraction + val_fraction + test_fraction
+    if abs(total - 1.0) > 1e-9 or min(train_fraction, val_fraction, test_fraction) <= 0:
+        raise DataError(f"split fractions train_fraction={train_fraction}, val_fraction={val_fraction}, "
+                        f"test_fraction={test_fraction} must be positive and sum to 1 (they sum to {total:g}).")
+    train_end = int(np.floor(n_days * train_fraction))
+    val_end = train_end + int(np.floor(n_days * val_fraction))
+    return train_end, val_end
+
+
+def _seasonal_naive_scale(units: np.ndarray, first_day: np.ndarray, train_end: int, season: int = 7):
+    """In-sample seasonal-naive MAE and MSE per entity on its train days (units).
+
+    Falls back to the lag-1 naive where an entity has under season + 1 train days, and to 1.0 where the errors are
+    all zero, so that MASE/RMSSE stay finite (both fallbacks are counted in the report).
+    """
+    train = units[:, :train_end].astype(np.float64)
+    day = np.arange(train_end)[None, :]
+
+    def scale(lag):
+        diff = np.abs(train[:, lag:] - train[:, :-lag])
+        valid = day[:, lag:] - lag >= first_day[:, None]
+        n = valid.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mae = np.where(valid, diff, 0).sum(axis=1) / n
+            mse = np.where(valid, diff ** 2, 0).sum(axis=1) / n
+        return mae, mse
+
+    mae, mse = scale(season)
+    short = ~np.isfinite(mae)
+    if short.any():
+        mae1, mse1 = scale(1)
+        mae[short], mse[short] = mae1[short], mse1[short]
+    degenerate = ~np.isfinite(mae) | (mae <= 0)
+    mae[degenerate], mse[degenerate] = 1.0, 1.0
+    return mae, mse, int(short.sum()), int(degenerate.sum())
+
+
+def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction: float = 0.7,
+                val_fraction: float = 0.15, test_fraction: float = 0.15, min_train_units: int = 1, top_n: int = 0,
+                trim_share: float = 0.1) -> Panel:
+    """Build the leak-free dense panel (see the module docstring for every rule).
+
+    Args:
+        tables: loaded tables.
+        entity: "product" or "category".
+        train_fraction, val_fraction, test_fraction: chronological split of the days; must sum to 1.
+        min_train_units: keep entities with at least this many train-period units (at least 1).
+        top_n: keep only the top_n entities by train-period units (0 = all).
+        trim_share: near-empty month threshold for the timeline trim.
+
+    Returns:
+        Panel.
+    """
+    lines, facts = sale_lines(tables, entity, trim_share)
+    start, end = pd.Timestamp(facts["timeline_first_day"]), pd.Timestamp(facts["timeline_last_day"])
+    dates = pd.date_range(start, end, freq="D")
+    n_days = len(dates)
+    train_end, val_end = split_indices(n_days, train_fraction, val_fraction, test_fraction)
+    day_index = ((lines["day"] - start).dt.days).to_numpy()
+
+    # Entity choice from train-period lines only: nothing after train_end can add, drop or reorder an entity.
+    train_lines = day_index < train_end
+    train_ids, train_codes = np.unique(lines["entity_id"].to_numpy()[train_lines].astype(str), return_inverse=True)
+    train_units = np.bincount(train_codes, minlength=len(train_ids))
+    keep = train_units >= max(1, int(min_train_units))
+    if top_n and top_n > 0:
+        order = np.lexsort((train_ids, -train_units))  # units descending, ties by id
+        top = np.zeros_like(keep)
+        top[order[:top_n]] = True
+        keep &= top
+    entity_ids = train_ids[keep]
+    if len(entity_ids) == 0:
+        raise DataError(f"no entity left after the filters (entity={entity}, min_train_units={min_train_units}, "
+                        f"top_n={top_n}): the train period {dates[0].date()}..{dates[train_end - 1].date()} has "
+                        f"{int(train_units.max(initial=0))} units at most per entity. Lower min_train_units.")
+
+    code = pd.Index(entity_ids).get_indexer(lines["entity_id"].astype(str))
+    mine = code >= 0
+    cell = code[mine] * n_days + day_index[mine]
+    units = np.bincount(cell, minlength=len(entity_ids) * n_days).reshape(len(entity_ids), n_days)
+    price = np.nan_to_num(lines["price"].to_numpy(dtype=np.float64)[mine])
+    revenue = np.bincount(cell, weights=price, minlength=len(entity_ids) * n_days).reshape(len(entity_ids), n_days)
+    first_day = np.argmax(units > 0, axis=1)
+
+    train_valid = (np.arange(train_end)[None, :] >= first_day[:, None])
+    train_units_arr = units[:, :train_end].astype(np.float64)
+    scale_min = np.where(train_valid, train_units_arr, np.inf).min(axis=1)
+    scale_max = np.where(train_valid, train_units_arr, -np.inf).max(axis=1)
+    scale_range = np.where(scale_max > scale_min, scale_max - scale_min, 1.0)
+    naive_mae, naive_mse, short, degenerate = _seasonal_naive_scale(units, first_day, train_end)
+    classes = demand_class(units[:, :train_end], train_valid)
+
+    review_count = np.zeros((len(entity_ids), n_days), dtype=np.float32)
+    review_sum = np.zeros_like(review_count)
+    review_facts = {}
+    if tables.reviews_available:
+        review_count, review_sum, review_facts = _review_cumulatives(tables, lines, entity_ids, start, n_days)
+
+    calendar, calendar_names = calendar_features(dates)
+    report = dict(tables.report)
+    report.update(facts)
+    report.update(review_facts)
+    report.update({
+        "entity": entity, "entities_with_train_sales": int(len(train_ids)), "entities_kept": int(len(entity_ids)),
+        "days": n_days, "panel_cells": int(sum(n_days - first_day)),
+        "zero_share": float(1 - (units > 0).sum() / max(1, sum(n_days - first_day))),
+        "units_in_panel": int(units.sum()),
+        "naive_scale_lag1_fallback": short, "naive_scale_degenerate_set_to_1": degenerate,
+    })
+    return Panel(entity_ids=entity_ids.astype(object), dates=dates.to_numpy().astype("datetime64[D]"),
+                 units=units.astype(np.float32), revenue=revenue.astype(np.float32), first_day=first_day,
+                 train_end=train_end, val_end=val_end, calendar=calendar, calendar_names=calendar_names,
+                 review_count=review_count, review_score_sum=review_sum,
+                 reviews_available=tables.reviews_available, scale_min=scale_min, scale_range=scale_range,
+                 naive_mae=naive_mae, naive_mse=naive_mse, demand_class=classes, entity=entity, report=report)
+
+
+def _review_cumulatives(tables: OlistTables, lines: pd.DataFrame, entity_ids: np.ndarray, start: pd.Timestamp,
+                        n_days: int):
+    """Cumulative review counts and score sums per entity and day, by review creation date (never purchase)."""
+    links = lines[["order_id", "entity_id"]].drop_duplicates()
+    reviews = tables.reviews[["order_id", "review_score", "review_creation_date"]].merge(links, on="order_id")
+    day = (reviews["review_creation_date"].dt.normalize() - start).dt.days.to_numpy()
+    code = pd.Index(entity_ids).get_indexer(reviews["entity_id"].astype(str))
+    # A review created before the panel starts is known from day 0; one created after it ends is never used.
+    usable = (code >= 0) & (day < n_days)
+    day = np.clip(day[usable], 0, None)
+    cell = code[usable] * n_days + day
+    size = len(entity_ids) * n_days
+    count = np.bincount(cell, minlength=size).reshape(len(entity_ids), n_days).cumsum(axis=1)
+    score = np.bincount(cell, weights=reviews["review_score"].to_numpy(dtype=np.float64)[usable],
+                        minlength=size).reshape(len(entity_ids), n_days).cumsum(axis=1)
+    facts = {"reviews_linked_to_panel_entities": int(usable.sum())}
+    return count.astype(np.float32), score.astype(np.float32), facts
+
+
+def report_table(report: dict) -> pd.DataFrame:
+    """The data report as a two-column table (nested counts flattened as `key.subkey`)."""
+    rows = []
+    for key, value in report.items():
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            rows.append((key, ", ".join(map(str, value)) if value else "none"))
+        else:
+            rows.append((key, value))
+    return pd.DataFrame(rows, columns=["check", "value"]).astype({"value": str})
+
+
+def eda_summary(panel: Panel) -> dict:
+    """Headline numbers of the panel for notebook 01 (deterministic: safe to compare in nbval)."""
+    valid = np.arange(len(panel.dates))[None, :] >= panel.first_day[:, None]
+    zero_share = 1 - ((panel.units > 0) & valid).sum(axis=1) / valid.sum(axis=1)
+    classes = np.bincount(panel.demand_class, minlength=4)
+    return {"entities": panel.n_entities, "days": len(panel.dates), "units": int(panel.units.sum()),
+            "median_zero_share": round(float(np.median(zero_share)), 3),
+            **{f"class_{name}": int(n) for name, n in zip(DEMAND_CLASSES, classes)}}
+
+
+def units_by_category(tables: OlistTables, trim_share: float = 0.1) -> pd.Series:
+    """Units sold per category (English names, `unknown` where missing) over the kept timeline."""
+    lines, _ = sale_lines(tables, "category", trim_share)
+    return lines["entity_id"].value_counts()

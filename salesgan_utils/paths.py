@@ -1,0 +1,190 @@
+"""Where things are: the project root, run folders, Kaggle detection, Olist data discovery, atomic writes.
+
+Everything resolves from one root (env `SALESGAN_ROOT`, default the repository) and nothing is created at
+import time. Data discovery order (first hit wins, and the reason is reported):
+
+1. an explicit `data_dir` (an error if it lacks the Olist tables: never a silent fallback to demo data);
+2. env `SALESGAN_DATA_DIR` (same rule);
+3. any folder under the Kaggle input root (env `SALESGAN_KAGGLE_ROOT`, default `/kaggle/input`), searched
+   recursively, holding `olist_orders_dataset.csv` or `.csv.gz`;
+4. `<root>/data/raw/` when it holds the orders table;
+5. otherwise demo data, generated into `outputs/<run>/demo_data/` by the caller.
+
+The value `"demo"` for `data_dir` (or `SALESGAN_DATA_DIR`, or `run_all.sh --data demo`) asks for demo data
+explicitly, whatever lies on the machine: tests and nbval references use it so that they do not change with the
+data a machine happens to hold.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ORDERS_FILE = "olist_orders_dataset"
+TABLE_SUFFIXES = (".csv", ".csv.gz")
+DEMO = "demo"  # data_dir value that forces demo data
+STAGES = {
+    1: "01_eda_preprocess",
+    2: "02_train_gan",
+    3: "03_generate_samples",
+    4: "04_augmentation_benchmark",
+    5: "05_report",
+}
+
+
+def project_root() -> Path:
+    """The repository root, or env `SALESGAN_ROOT`."""
+    env = os.environ.get("SALESGAN_ROOT")
+    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+
+
+def kaggle_input_root() -> Path:
+    return Path(os.environ.get("SALESGAN_KAGGLE_ROOT", "/kaggle/input"))
+
+
+def is_kaggle() -> bool:
+    """True inside a Kaggle kernel (interactive or batch), or when a test simulates one."""
+    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE")) or Path("/kaggle/input").is_dir()
+
+
+def outputs_root() -> Path:
+    """Folder that holds one subfolder per run: env `SALESGAN_OUTPUTS`, `/kaggle/working/outputs` on Kaggle,
+    else `<root>/outputs`."""
+    env = os.environ.get("SALESGAN_OUTPUTS")
+    if env:
+        return Path(env)
+    if is_kaggle():
+        return Path(os.environ.get("SALESGAN_KAGGLE_WORKING", "/kaggle/working")) / "outputs"
+    return project_root() / "outputs"
+
+
+def run_dir(run: str, outputs: str | Path | None = None) -> Path:
+    """`outputs/<run>/` (not created)."""
+    if not run or "/" in run or run in (".", ".."):
+        raise ValueError(f"run name {run!r} is not a plain folder name: pass --run NAME with letters, digits, - or _")
+    return (Path(outputs) if outputs else outputs_root()) / run
+
+
+def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
+    """`outputs/<run>/NN_name/` for stage NN; created only when asked."""
+    path = Path(run_path) / STAGES[stage]
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_artifact(path: str | Path, stage: int) -> Path:
+    """Return `path` if it exists, else raise an error naming the stage that should have written it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: it is written by stage {stage:02d} ({STAGES[stage]}). "
+            f"Run that stage first: bash run_all.sh --only {stage:02d} (same --profile and --run).")
+    return path
+
+
+def table_path(folder: str | Path, name: str) -> Path | None:
+    """The `.csv` or `.csv.gz` file of table `name` in `folder`, or None."""
+    for suffix in TABLE_SUFFIXES:
+        candidate = Path(folder) / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The chosen data: a folder of Olist tables, or demo data to be generated there."""
+
+    folder: Path | None
+    kind: str  # "olist" or "demo"
+    reason: str
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+
+def _find_orders_folder(root: Path) -> Path | None:
+    if not root.is_dir():
+        return None
+    hits = sorted({p.parent for suffix in TABLE_SUFFIXES for p in root.rglob(ORDERS_FILE + suffix)})
+    return hits[0] if hits else None
+
+
+def discover_data(data_dir: str | Path | None = None) -> DataSource:
+    """Choose the data source by the documented order (see module docstring).
+
+    Args:
+        data_dir: an explicit folder (parameter `data_dir`, or `--data`); empty string or None means "discover".
+
+    Returns:
+        DataSource with the folder and the reason it was chosen.
+
+    Raises:
+        FileNotFoundError: an explicit folder (argument or `SALESGAN_DATA_DIR`) lacks the Olist orders table.
+    """
+    for explicit, origin in ((data_dir, "the data_dir parameter"), (os.environ.get("SALESGAN_DATA_DIR"),
+                                                                    "env SALESGAN_DATA_DIR")):
+        if explicit and str(explicit) == DEMO:
+            return DataSource(None, "demo", f"demo data requested ({origin} = {DEMO!r}): using generated DEMO data")
+        if explicit:
+            folder = Path(explicit).expanduser()
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"data folder {folder} (from {origin}) does not exist. Pass the folder that holds the Olist "
+                    f"CSVs (olist_orders_dataset.csv[.gz] ...), or omit it to use demo data.")
+            found = folder if table_path(folder, ORDERS_FILE) else _find_orders_folder(folder)
+            if found is None:
+                raise FileNotFoundError(
+                    f"data folder {folder} (from {origin}) holds no {ORDERS_FILE}.csv or .csv.gz, searched "
+                    f"recursively. Point it at the unzipped Kaggle dataset olistbr/brazilian-ecommerce, or omit it "
+                    f"to use demo data.")
+            return DataSource(found, "olist", f"{origin} = {folder}")
+    kaggle = _find_orders_folder(kaggle_input_root())
+    if kaggle is not None:
+        return DataSource(kaggle, "olist", f"found {ORDERS_FILE} under the Kaggle input root {kaggle_input_root()}")
+    raw = project_root() / "data" / "raw"
+    if table_path(raw, ORDERS_FILE):
+        return DataSource(raw, "olist", f"found {ORDERS_FILE} in {raw}")
+    return DataSource(None, "demo", "no Olist tables found (data_dir, SALESGAN_DATA_DIR, Kaggle input, data/raw): "
+                                    "using generated DEMO data")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside `path`; on success rename it over `path` (atomic on one filesystem).
+
+    A stage killed mid-write leaves only a `.tmp` file that no reader opens, never a half-written artifact.
+    A write error (a full disk, say) is re-raised naming the file, and the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise OSError(error.errno, f"could not write {path}: {error.strerror or error}. Free space on "
+                                   f"{path.parent} (or set SALESGAN_OUTPUTS to another disk) and rerun the stage."
+                      ) from error
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json_atomic(path: str | Path, obj) -> Path:
+    import json
+
+    return write_text_atomic(path, json.dumps(obj, indent=2, default=str, sort_keys=False) + "\n")

@@ -1,0 +1,100 @@
+"""Stage 01 as functions: choose the data, build the panel and windows, save and reload the stage's artifacts.
+
+Artifacts in `outputs/<run>/01_eda_preprocess/`: `panel.parquet` (long panel), `metadata.json` (data source, data
+report, split dates, scaling statistics, window counts, parameters), `windows_{train,val,test}.npz`.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import data, demo, windows
+from .paths import DataSource, atomic_path, discover_data, require_artifact, write_json_atomic
+
+
+BUILD_KEYS = ("entity", "train_fraction", "val_fraction", "test_fraction", "min_train_units", "top_n", "history_days",
+              "horizon", "stride")
+
+
+def resolve_data(data_dir: str, run_path: Path, demo_n_products: int = 300, demo_seed: int = 0) -> DataSource:
+    """The data source by the documented discovery order; demo tables are generated into `run/demo_data/`."""
+    source = discover_data(data_dir or None)
+    if source.is_demo:
+        folder = Path(run_path) / "demo_data"
+        demo.write_demo_tables(folder, n_products=demo_n_products, seed=demo_seed)
+        source = DataSource(folder, "demo", source.reason)
+    return source
+
+
+def build(source: DataSource, *, entity: str, train_fraction: float, val_fraction: float, test_fraction: float,
+          min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int):
+    """Load, validate and build the panel and the windows of the three splits.
+
+    Returns:
+        (tables, panel, {split: WindowSet})
+    """
+    with warnings.catch_warnings():
+        if source.is_demo:
+            warnings.simplefilter("ignore")  # demo data always has reviews; nothing to warn about
+        tables = data.load_tables(source.folder)
+    panel = data.build_panel(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
+                             test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n)
+    sets = {split: windows.make_windows(panel, split, history_days, horizon, stride) for split in windows.SPLITS}
+    empty = [split for split, ws in sets.items() if len(ws) == 0]
+    if empty:
+        raise data.DataError(
+            f"no {'/'.join(empty)} windows: each needs {history_days} history days after an entity's first sale "
+            f"and {horizon} target days inside the split, and the panel has {len(panel.dates)} days "
+            f"(split at {panel.split_dates()}). Use more data, a shorter history_days/horizon, or other fractions.")
+    return tables, panel, sets
+
+
+def save(out_dir: Path, source: DataSource, panel, sets: dict, parameters: dict) -> list[Path]:
+    """Write the stage-01 artifacts atomically and return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with atomic_path(out_dir / "panel.parquet") as tmp:
+        panel.to_frame().to_parquet(tmp, index=False)
+    written.append(out_dir / "panel.parquet")
+    for split, ws in sets.items():
+        ws.save(out_dir / f"windows_{split}.npz")
+        written.append(out_dir / f"windows_{split}.npz")
+    metadata = {
+        "data_source": {"kind": source.kind, "folder": str(source.folder), "reason": source.reason},
+        "is_demo": source.is_demo,
+        "entity": panel.entity,
+        "n_entities": panel.n_entities,
+        "reviews_available": bool(panel.reviews_available),
+        "split_dates": panel.split_dates(),
+        "windows": {split: len(ws) for split, ws in sets.items()},
+        "data_report": panel.report,
+        "scaling": panel.scaling_table().to_dict(orient="list"),
+        "parameters": parameters,
+    }
+    written.append(write_json_atomic(out_dir / "metadata.json", metadata))
+    return written
+
+
+def load_metadata(stage_path: Path) -> dict:
+    path = require_artifact(Path(stage_path) / "metadata.json", 1)
+    return json.loads(path.read_text())
+
+
+def load_windows(stage_path: Path, split: str) -> windows.WindowSet:
+    return windows.WindowSet.load(require_artifact(Path(stage_path) / f"windows_{split}.npz", 1))
+
+
+def window_summary(sets: dict) -> "pd.DataFrame":
+    import pandas as pd
+
+    rows = []
+    for split, ws in sets.items():
+        rows.append({"split": split, "windows": len(ws), "entities": int(len(np.unique(ws.entity))),
+                     "first_origin": str(ws.origin.min()) if len(ws) else "",
+                     "last_origin": str(ws.origin.max()) if len(ws) else "",
+                     "target_zero_share": round(float((ws.target == 0).mean()), 4) if len(ws) else float("nan")})
+    return pd.DataFrame(rows)
