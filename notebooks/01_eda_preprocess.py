@@ -91,19 +91,24 @@ print(panel.split_dates())
 
 # %%
 fig = plots.units_over_time(panel)
+_ = plots.save(fig, out_dir, "units_over_time")
 
 # %%
 fig = plots.top_categories(data.units_by_category(tables))
+_ = plots.save(fig, out_dir, "top_categories")
 
 # %%
 fig = plots.zero_share_hist(panel)
+_ = plots.save(fig, out_dir, "zero_share_hist")
 
 # %%
 fig = plots.demand_classes(panel)
+_ = plots.save(fig, out_dir, "demand_classes")
 
 # %%
 if tables.reviews_available:
     fig = plots.review_scores(tables.reviews["review_score"])
+    _ = plots.save(fig, out_dir, "review_scores")
 else:
     print("No reviews table: review score distribution not available.")
 

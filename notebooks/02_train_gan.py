@@ -14,13 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 01 · EDA and preprocessing
-# Loads the Olist tables (or generated demo tables), validates them, explores demand, and builds the leak-free
-# product-day panel and the 30→7 day windows that every later stage reads. The rules (what counts as a sale, the
-# timeline trim, train-only filters and scaling) are in `salesgan_utils/data.py` and the README.
-
-# %%
-# %% [markdown]
 # # 02 · Train the conditional WGAN-GP
 # A generator G(z | condition) learns 7-day sales sequences; a critic D(sequence | condition) scores them. The
 # condition fuses the 30-day history (LSTM), the calendar of the target days and the review features known at the
@@ -118,6 +111,7 @@ result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs
 # %%
 history = pd.read_csv(out_dir / "training_history.csv")
 fig = plots.gan_training_curves(history)
+_ = plots.save(fig, out_dir, "gan_training_curves")
 
 # %%
 # NBVAL_CHECK_OUTPUT

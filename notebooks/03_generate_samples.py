@@ -14,13 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 01 · EDA and preprocessing
-# Loads the Olist tables (or generated demo tables), validates them, explores demand, and builds the leak-free
-# product-day panel and the 30→7 day windows that every later stage reads. The rules (what counts as a sale, the
-# timeline trim, train-only filters and scaling) are in `salesgan_utils/data.py` and the README.
-
-# %%
-# %% [markdown]
 # # 03 · Generate samples and measure their quality
 # From the best checkpoint of stage 02, K samples per conditioning window: on the **train** windows (the material
 # for augmentation in stage 04) and on the **test** windows (to judge the generator as a probabilistic forecaster).
@@ -82,6 +75,7 @@ sample_sets = {split: sample.generate_samples(generator, ws, settings["n_samples
 
 # %%
 fig = plots.sample_fans(window_sets["test"], sample_sets["test"].samples_units, n_examples=6, seed=settings["seed"])
+_ = plots.save(fig, out_dir, "sample_fans")
 
 # %% [markdown]
 # ## C. Quality metrics
@@ -102,12 +96,15 @@ quality_table
 
 # %%
 fig = plots.value_histograms(window_sets["train"], sample_sets["train"].samples_units)
+_ = plots.save(fig, out_dir, "value_histograms")
 
 # %%
 fig = plots.acf_comparison(quality)
+_ = plots.save(fig, out_dir, "acf_comparison")
 
 # %%
 fig = plots.pca_embedding(window_sets["train"], sample_sets["train"].samples_scaled, seed=settings["seed"])
+_ = plots.save(fig, out_dir, "pca_embedding")
 
 # %% [markdown]
 # ## What this produced

@@ -14,13 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 01 · EDA and preprocessing
-# Loads the Olist tables (or generated demo tables), validates them, explores demand, and builds the leak-free
-# product-day panel and the 30→7 day windows that every later stage reads. The rules (what counts as a sale, the
-# timeline trim, train-only filters and scaling) are in `salesgan_utils/data.py` and the README.
-
-# %%
-# %% [markdown]
 # # 04 · Does GAN augmentation make a forecaster better?
 # The seed's LSTM forecaster is trained on real train windows only, and on real + synthetic windows at several
 # synthetic:real ratios — GAN samples (generated from train conditions only) and simple augmentations (jitter,
@@ -94,6 +87,7 @@ benchmark.results_table(result)
 
 # %%
 fig = plots.error_vs_ratio(result.summary)
+_ = plots.save(fig, out_dir, "error_vs_ratio")
 
 # %% [markdown]
 # ### Paired comparisons with the real-only LSTM (same test windows)

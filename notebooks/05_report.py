@@ -14,13 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 01 · EDA and preprocessing
-# Loads the Olist tables (or generated demo tables), validates them, explores demand, and builds the leak-free
-# product-day panel and the 30→7 day windows that every later stage reads. The rules (what counts as a sale, the
-# timeline trim, train-only filters and scaling) are in `salesgan_utils/data.py` and the README.
-
-# %%
-# %% [markdown]
 # # SalesGAN report
 # Does adding conditional-WGAN-GP synthetic sales sequences to an LSTM forecaster's training data lower its error?
 # This page gathers what stages 01–04 of one run wrote; every number below was computed by that run.

@@ -271,23 +271,22 @@ def calendar_features(dates: pd.DatetimeIndex) -> tuple[np.ndarray, list]:
     return features, [f"dow_{d}" for d in range(7)] + ["weekend", "holiday", "black_friday"]
 
 
-def demand_class(units: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Syntetos-Boylan class per row from daily units over the valid days.
+def demand_class(units: np.ndarray, first_day: np.ndarray) -> np.ndarray:
+    """Syntetos-Boylan class per row of daily units, counted from each row's `first_day` to the end.
 
-    ADI = valid days / days with demand; CV^2 = (std / mean)^2 of the non-zero demand sizes (population std).
+    ADI = days / days with demand; CV^2 = (std / mean)^2 of the non-zero demand sizes (population std).
     Classes: 0 smooth (ADI < 1.32, CV^2 < 0.49), 1 erratic (ADI < 1.32), 2 intermittent (CV^2 < 0.49), 3 lumpy.
-    A row with no demand is classed lumpy-free `intermittent` (ADI infinite, CV^2 0).
+    A row without demand has infinite ADI and CV^2 0: intermittent.
     """
-    units = np.where(valid, units, 0.0).astype(np.float64)
-    nonzero = (units > 0) & valid
-    n_days = valid.sum(axis=1)
-    n_demand = nonzero.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        adi = np.where(n_demand > 0, n_days / np.maximum(n_demand, 1), np.inf)
-        size_mean = units.sum(axis=1) / np.maximum(n_demand, 1)
-        size_sq = (units ** 2).sum(axis=1) / np.maximum(n_demand, 1)
-        cv2 = np.where(n_demand > 0, (size_sq - size_mean ** 2) / np.maximum(size_mean, 1e-12) ** 2, 0.0)
-    cv2 = np.maximum(cv2, 0.0)
+    # Days before first_day are zero by construction, so plain row sums count only the valid days.
+    n_days = units.shape[1] - np.asarray(first_day)
+    n_demand = np.count_nonzero(units, axis=1)
+    total = units.sum(axis=1, dtype=np.float64)
+    squares = np.einsum("ij,ij->i", units, units, dtype=np.float64)
+    safe = np.maximum(n_demand, 1)
+    adi = np.where(n_demand > 0, n_days / safe, np.inf)
+    mean = total / safe
+    cv2 = np.where(n_demand > 0, np.maximum(squares / safe - mean ** 2, 0.0) / np.maximum(mean, 1e-12) ** 2, 0.0)
     return ((adi >= ADI_CUTOFF).astype(np.int8) * 2 + (cv2 >= CV2_CUTOFF).astype(np.int8)).astype(np.int8)
 
 
@@ -399,17 +398,17 @@ def _seasonal_naive_scale(units: np.ndarray, first_day: np.ndarray, train_end: i
     Falls back to the lag-1 naive where an entity has under season + 1 train days, and to 1.0 where the errors are
     all zero, so that MASE/RMSSE stay finite (both fallbacks are counted in the report).
     """
-    train = units[:, :train_end].astype(np.float64)
-    day = np.arange(train_end)[None, :]
+    train = units[:, :train_end]
 
     def scale(lag):
+        # Differences that reach before first_day compare a zero pad with a zero pad or with the first sale; only
+        # pairs whose earlier day is on or after first_day are in-sample, so the pad pairs are subtracted out.
         diff = np.abs(train[:, lag:] - train[:, :-lag])
-        valid = day[:, lag:] - lag >= first_day[:, None]
+        valid = np.arange(lag, train_end)[None, :] - lag >= first_day[:, None]
+        diff *= valid
         n = valid.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mae = np.where(valid, diff, 0).sum(axis=1) / n
-            mse = np.where(valid, diff ** 2, 0).sum(axis=1) / n
-        return mae, mse
+            return diff.sum(axis=1, dtype=np.float64) / n, np.einsum("ij,ij->i", diff, diff, dtype=np.float64) / n
 
     mae, mse = scale(season)
     short = ~np.isfinite(mae)
@@ -463,21 +462,26 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
     code = pd.Index(entity_ids).get_indexer(lines["entity_id"].astype(str))
     mine = code >= 0
     cell = code[mine] * n_days + day_index[mine]
-    units = np.bincount(cell, minlength=len(entity_ids) * n_days).reshape(len(entity_ids), n_days)
+    shape = (len(entity_ids), n_days)
+    # float32 straight from the counts: whole units are exact in float32 and the panel is half the size.
+    units = np.bincount(cell, minlength=shape[0] * shape[1]).astype(np.float32).reshape(shape)
     price = np.nan_to_num(lines["price"].to_numpy(dtype=np.float64)[mine])
-    revenue = np.bincount(cell, weights=price, minlength=len(entity_ids) * n_days).reshape(len(entity_ids), n_days)
+    revenue = np.bincount(cell, weights=price, minlength=shape[0] * shape[1]).astype(np.float32).reshape(shape)
     first_day = np.argmax(units > 0, axis=1)
 
-    train_valid = (np.arange(train_end)[None, :] >= first_day[:, None])
-    train_units_arr = units[:, :train_end].astype(np.float64)
-    scale_min = np.where(train_valid, train_units_arr, np.inf).min(axis=1)
-    scale_max = np.where(train_valid, train_units_arr, -np.inf).max(axis=1)
+    # Train-period min and max over [first_day, train_end): days before first_day are zero pads, so the max is a
+    # plain max and the min is 0 whenever a valid day has no sale (else the smallest sale).
+    train_units = units[:, :train_end]
+    scale_max = train_units.max(axis=1).astype(np.float64)
+    has_zero_day = np.count_nonzero(train_units, axis=1) < (train_end - first_day)
+    smallest_sale = np.where(train_units > 0, train_units, np.inf).min(axis=1).astype(np.float64)
+    scale_min = np.where(has_zero_day, 0.0, smallest_sale)
     scale_range = np.where(scale_max > scale_min, scale_max - scale_min, 1.0)
     naive_mae, naive_mse, short, degenerate = _seasonal_naive_scale(units, first_day, train_end)
-    classes = demand_class(units[:, :train_end], train_valid)
+    classes = demand_class(train_units, first_day)
 
-    review_count = np.zeros((len(entity_ids), n_days), dtype=np.float32)
-    review_sum = np.zeros_like(review_count)
+    # Without reviews the cumulative arrays are read-only zero views: no memory for E x T zeros.
+    review_count = review_sum = np.broadcast_to(np.float32(0), shape)
     review_facts = {}
     if tables.reviews_available:
         review_count, review_sum, review_facts = _review_cumulatives(tables, lines, entity_ids, start, n_days)
@@ -488,13 +492,13 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
     report.update(review_facts)
     report.update({
         "entity": entity, "entities_with_train_sales": int(len(train_ids)), "entities_kept": int(len(entity_ids)),
-        "days": n_days, "panel_cells": int(sum(n_days - first_day)),
-        "zero_share": float(1 - (units > 0).sum() / max(1, sum(n_days - first_day))),
-        "units_in_panel": int(units.sum()),
+        "days": n_days, "panel_cells": int((n_days - first_day).sum()),
+        "zero_share": float(1 - np.count_nonzero(units) / max(1, int((n_days - first_day).sum()))),
+        "units_in_panel": int(units.sum(dtype=np.float64)),
         "naive_scale_lag1_fallback": short, "naive_scale_degenerate_set_to_1": degenerate,
     })
     return Panel(entity_ids=entity_ids.astype(object), dates=dates.to_numpy().astype("datetime64[D]"),
-                 units=units.astype(np.float32), revenue=revenue.astype(np.float32), first_day=first_day,
+                 units=units, revenue=revenue, first_day=first_day,
                  train_end=train_end, val_end=val_end, calendar=calendar, calendar_names=calendar_names,
                  review_count=review_count, review_score_sum=review_sum,
                  reviews_available=tables.reviews_available, scale_min=scale_min, scale_range=scale_range,

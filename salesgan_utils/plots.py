@@ -84,3 +84,111 @@ def review_scores(scores: pd.Series) -> plt.Figure:
     ax.bar(counts.index.astype(str), 100 * counts.values / max(1, counts.sum()), color="#c44e52")
     ax.set(xlabel="review score (stars)", ylabel="share of reviews (%)", title="Review score distribution")
     return fig
+
+
+def gan_training_curves(history: pd.DataFrame) -> plt.Figure:
+    """Per-epoch critic loss, gradient penalty, Wasserstein estimate, generator loss and validation CRPS."""
+    fig, axes = _figure(ncols=3, width=13, height=3.6)
+    for column, label in (("d_loss", "critic loss"), ("g_loss", "generator loss")):
+        if column in history:
+            axes[0].plot(history["epoch"], history[column], marker="o", ms=3, label=label)
+    axes[0].set(xlabel="epoch", ylabel="loss (critic score units)", title="Losses")
+    axes[0].legend(fontsize=8)
+    for column, label in (("wasserstein", "Wasserstein estimate"), ("gp", "gradient penalty")):
+        if column in history:
+            axes[1].plot(history["epoch"], history[column], marker="o", ms=3, label=label)
+    axes[1].set(xlabel="epoch", ylabel="critic score units", title="Wasserstein estimate and GP")
+    axes[1].legend(fontsize=8)
+    if "val_crps" in history:
+        valid = history.dropna(subset=["val_crps"])
+        axes[2].plot(valid["epoch"], valid["val_crps"], marker="o", ms=3, color="crimson")
+        if len(valid):
+            best = valid.loc[valid["val_crps"].idxmin()]
+            axes[2].scatter([best["epoch"]], [best["val_crps"]], s=90, facecolors="none", edgecolors="black",
+                            label=f"best (epoch {int(best['epoch'])})")
+            axes[2].legend(fontsize=8)
+    axes[2].set(xlabel="epoch", ylabel="CRPS (units per day)", title="Validation sample quality (lower is better)")
+    return fig
+
+
+def _pick_examples(windows, n_examples: int, seed: int) -> np.ndarray:
+    """Windows to show: preferably ones whose target has sales, chosen with a seeded generator."""
+    rng = np.random.default_rng(seed)
+    busy = np.flatnonzero(windows.target.sum(axis=1) > 0)
+    pool = busy if len(busy) >= n_examples else np.arange(len(windows))
+    return np.sort(rng.choice(pool, size=min(n_examples, len(pool)), replace=False))
+
+
+def sample_fans(windows, samples_units: np.ndarray, n_examples: int = 6, seed: int = 0) -> plt.Figure:
+    """History, real target and the fan (5-95% band, median, individual samples) of generated targets (units)."""
+    chosen = _pick_examples(windows, n_examples, seed)
+    ncols = 3
+    nrows = int(np.ceil(len(chosen) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(13, 3.0 * nrows), constrained_layout=True, squeeze=False)
+    history = windows.to_units(windows.history)
+    target = windows.to_units(windows.target)
+    L, H = windows.history_days, windows.horizon
+    for ax, i in zip(axes.flat, chosen):
+        samples = np.asarray(samples_units[i], dtype=float)
+        ax.plot(np.arange(-L + 1, 1), history[i], color="black", lw=1, label="history")
+        steps = np.arange(1, H + 1)
+        ax.fill_between(steps, np.percentile(samples, 5, axis=0), np.percentile(samples, 95, axis=0),
+                        color="#4c72b0", alpha=0.25, label="synthetic 5-95%")
+        for k in range(min(len(samples), 10)):
+            ax.plot(steps, samples[k], color="#4c72b0", lw=0.5, alpha=0.5)
+        ax.plot(steps, np.median(samples, axis=0), color="#4c72b0", lw=1.5, label="synthetic median")
+        ax.plot(steps, target[i], color="crimson", marker="o", ms=3, lw=1.5, label="real target")
+        ax.axvline(0.5, color="grey", ls=":")
+        ax.set(title=f"{windows.entity_ids[windows.entity[i]][:12]} @ {windows.origin[i]}",
+               xlabel="day relative to forecast origin", ylabel="units")
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def value_histograms(windows, samples_units: np.ndarray) -> plt.Figure:
+    """Daily values of real targets vs synthetic targets (units), as shares, with the zero share marked."""
+    real = windows.to_units(windows.target).ravel()
+    synthetic = np.asarray(samples_units, dtype=float).ravel()
+    top = max(1.0, float(np.percentile(np.concatenate([real, synthetic]), 99.5)))
+    bins = np.linspace(0, top, 30)
+    fig, axes = _figure(ncols=2, width=11)
+    axes[0].hist([real, synthetic], bins=bins, density=True, label=["real", "synthetic"],
+                 color=["crimson", "#4c72b0"])
+    axes[0].set(xlabel="units per day", ylabel="density", yscale="log", title="Daily target values (99.5% range)")
+    axes[0].legend()
+    shares = [(real <= 0.5).mean(), (synthetic <= 0.5).mean()]
+    axes[1].bar(["real", "synthetic"], [100 * s for s in shares], color=["crimson", "#4c72b0"])
+    axes[1].set(ylabel="share of days (%)", title="Days with (rounded) zero units")
+    return fig
+
+
+def pca_embedding(windows, samples_scaled: np.ndarray, seed: int = 0, max_points: int = 2000) -> plt.Figure:
+    """2-D PCA of real vs synthetic 7-day target sequences (scaled), fitted on the real ones."""
+    rng = np.random.default_rng(seed)
+    real = windows.target.astype(float)
+    synthetic = np.asarray(samples_scaled, dtype=float)[:, 0, :]
+    take = rng.choice(len(real), size=min(max_points, len(real)), replace=False)
+    real, synthetic = real[take], synthetic[take]
+    centre = real.mean(axis=0)
+    _, _, vt = np.linalg.svd(real - centre, full_matrices=False)
+    fig, ax = _figure(width=6, height=5)
+    for values, label, colour in ((real, "real", "crimson"), (synthetic, "synthetic", "#4c72b0")):
+        xy = (values - centre) @ vt[:2].T
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.4, label=label, color=colour)
+    ax.set(xlabel="PC 1 (of real targets)", ylabel="PC 2", title="PCA of 7-day target sequences")
+    ax.legend()
+    return fig
+
+
+def save(fig: plt.Figure, folder, name: str):
+    """Save `fig` as `<folder>/figures/<name>.png` (atomically) for the report, and return the path."""
+    from pathlib import Path
+
+    from .paths import atomic_path
+
+    path = Path(folder) / "figures" / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return path

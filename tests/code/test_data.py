@@ -209,8 +209,8 @@ def test_gzip_bom_crlf_read_like_plain(tmp_path):
     ([0, 0, 1, 0, 0, 9], 3),  # ADI 3, CV^2 0.64: lumpy
 ])
 def test_demand_class(units, expected):
-    row = np.asarray([units], dtype=float)
-    assert data.demand_class(row, np.ones_like(row, dtype=bool))[0] == expected
+    row = np.asarray([[0, 0] + units], dtype=np.float32)  # two pad days before the first day count for nothing
+    assert data.demand_class(row, np.array([2]))[0] == expected
 
 
 def test_seasonal_naive_scale_by_hand():

@@ -1,0 +1,172 @@
+"""Tests of salesgan_utils.paths: data discovery order, Kaggle simulation, run folders, atomic writes."""
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from salesgan_utils import paths
+
+REAL_OLIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "olist"
+ORDERS = paths.ORDERS_FILE
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No discovery source from the machine leaks in: empty Kaggle root and project root, no env overrides."""
+    for var in ("SALESGAN_DATA_DIR", "SALESGAN_OUTPUTS", "KAGGLE_KERNEL_RUN_TYPE", "SALESGAN_KAGGLE_WORKING"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SALESGAN_KAGGLE_ROOT", str(tmp_path / "kaggle_input"))
+    monkeypatch.setenv("SALESGAN_ROOT", str(tmp_path / "repo"))
+    if Path("/kaggle/input").is_dir():
+        pytest.skip("a real /kaggle/input exists: is_kaggle() is true regardless of the simulation")
+    return tmp_path
+
+
+def tables(folder: Path, suffix: str = ".csv") -> Path:
+    """A folder with an orders table (header only is enough for discovery)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "order_id,customer_id,order_status,order_purchase_timestamp\n"
+    if suffix == ".csv.gz":
+        with gzip.open(folder / f"{ORDERS}.csv.gz", "wt") as handle:
+            handle.write(header)
+    else:
+        (folder / f"{ORDERS}.csv").write_text(header)
+    return folder
+
+
+# -------------------------------------------------------------------------------------------- discovery order
+def test_order_explicit_then_env_then_kaggle_then_raw_then_demo(tmp_path: Path, monkeypatch) -> None:
+    explicit = tables(tmp_path / "explicit")
+    env = tables(tmp_path / "env")
+    kaggle = tables(tmp_path / "kaggle_input" / "brazilian-ecommerce")
+    raw = tables(tmp_path / "repo" / "data" / "raw")
+    monkeypatch.setenv("SALESGAN_DATA_DIR", str(env))
+
+    source = paths.discover_data(explicit)
+    assert (source.folder, source.kind) == (explicit, "olist") and "data_dir" in source.reason
+    source = paths.discover_data("")
+    assert source.folder == env and "SALESGAN_DATA_DIR" in source.reason
+    monkeypatch.delenv("SALESGAN_DATA_DIR")
+    source = paths.discover_data(None)
+    assert source.folder == kaggle and "Kaggle" in source.reason
+    (kaggle / f"{ORDERS}.csv").unlink()
+    source = paths.discover_data()
+    assert source.folder == raw and str(raw) in source.reason
+    (raw / f"{ORDERS}.csv").unlink()
+    source = paths.discover_data()
+    assert source.is_demo and source.folder is None and "DEMO" in source.reason
+
+
+@pytest.mark.parametrize("layout", ["brazilian-ecommerce", "datasets/olistbr/brazilian-ecommerce",
+                                    "brazilian-ecommerce/nested/deeper"])
+def test_kaggle_root_is_searched_recursively(layout: str, tmp_path: Path) -> None:
+    folder = tables(tmp_path / "kaggle_input" / layout)
+    assert paths.discover_data().folder == folder
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_csv_and_csv_gz_are_both_found(suffix: str, tmp_path: Path) -> None:
+    folder = tables(tmp_path / "d", suffix)
+    assert paths.discover_data(folder).folder == folder
+    assert paths.table_path(folder, ORDERS).name == f"{ORDERS}{suffix}"
+    assert paths.discover_data().is_demo  # not under any discovery root
+
+
+@pytest.mark.parametrize("use_env", [False, True])
+def test_an_explicit_folder_without_tables_is_an_error_naming_it(use_env: bool, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    empty = tmp_path / "my_export"
+    empty.mkdir()
+    (empty / "orders.csv").write_text("x\n")  # wrong name: not the Olist table
+    tables(tmp_path / "repo" / "data" / "raw")  # a later source exists: it must not be used silently
+    if use_env:
+        monkeypatch.setenv("SALESGAN_DATA_DIR", str(empty))
+    with pytest.raises(FileNotFoundError) as error:
+        paths.discover_data(None if use_env else empty)
+    assert str(empty) in str(error.value) and ORDERS in str(error.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        paths.discover_data(tmp_path / "no_such_folder")
+
+
+def test_demo_can_be_requested_explicitly(tmp_path: Path) -> None:
+    tables(tmp_path / "kaggle_input" / "olist")
+    source = paths.discover_data(paths.DEMO)
+    assert source.is_demo and "requested" in source.reason
+
+
+# --------------------------------------------------------------------------------------------- Kaggle simulation
+def test_simulated_kaggle_uses_working_outputs_and_finds_data(tmp_path: Path, monkeypatch) -> None:
+    assert not paths.is_kaggle()
+    assert paths.outputs_root() == tmp_path / "repo" / "outputs"
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setenv("SALESGAN_KAGGLE_WORKING", str(tmp_path / "working"))
+    folder = tables(tmp_path / "kaggle_input" / "datasets" / "olistbr" / "brazilian-ecommerce")
+    assert paths.is_kaggle()
+    assert paths.outputs_root() == tmp_path / "working" / "outputs"
+    assert paths.run_dir("kaggle") == tmp_path / "working" / "outputs" / "kaggle"
+    assert paths.discover_data().folder == folder
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path / "elsewhere"))  # the explicit env wins everywhere
+    assert paths.outputs_root() == tmp_path / "elsewhere"
+
+
+def test_real_tables_under_the_kaggle_datasets_layout_are_found(tmp_path: Path) -> None:
+    if not (REAL_OLIST / f"{ORDERS}.csv.gz").is_file() and not (REAL_OLIST / f"{ORDERS}.csv").is_file():
+        pytest.skip(f"the real Olist tables are not in {REAL_OLIST}")
+    target = tmp_path / "kaggle_input" / "datasets" / "olistbr" / "brazilian-ecommerce"
+    target.mkdir(parents=True)
+    for table in REAL_OLIST.glob("*.csv*"):
+        (target / table.name).symlink_to(table)
+    source = paths.discover_data()
+    assert source.folder == target and source.kind == "olist"
+    assert paths.table_path(source.folder, ORDERS) is not None
+
+
+# ------------------------------------------------------------------------------------------------- run folders
+def test_run_and_stage_folders_are_created_only_when_asked(tmp_path: Path) -> None:
+    run = paths.run_dir("r1", tmp_path / "out")
+    assert run == tmp_path / "out" / "r1" and not run.exists()
+    assert not paths.stage_dir(run, 2).exists()
+    assert paths.stage_dir(run, 2, create=True).is_dir()
+    for bad in ("", "a/b", "..", "."):
+        with pytest.raises(ValueError, match="plain folder name"):
+            paths.run_dir(bad)
+
+
+def test_require_artifact_names_the_stage_to_run(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"stage 01 \(01_eda_preprocess\).*--only 01"):
+        paths.require_artifact(tmp_path / "panel.parquet", 1)
+    (tmp_path / "panel.parquet").write_text("x")
+    assert paths.require_artifact(tmp_path / "panel.parquet", 1).is_file()
+
+
+# ----------------------------------------------------------------------------------------------- atomic writes
+def test_atomic_path_keeps_the_old_file_when_the_writer_raises(tmp_path: Path) -> None:
+    target = paths.write_text_atomic(tmp_path / "panel.json", "old")
+    with pytest.raises(RuntimeError):
+        with paths.atomic_path(target) as tmp:
+            Path(tmp).write_text("half-writ")
+            raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.json"]  # no temp file left
+
+
+def test_a_full_disk_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    target = paths.write_text_atomic(tmp_path / "out" / "windows_train.npz", "old")
+    with pytest.raises(OSError) as error:
+        with paths.atomic_path(target) as tmp:
+            Path(tmp).write_text("partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert error.value.errno == errno.ENOSPC
+    assert str(target) in str(error.value) and "SALESGAN_OUTPUTS" in str(error.value)
+    assert target.read_text() == "old" and [p.name for p in target.parent.iterdir()] == ["windows_train.npz"]
+
+
+def test_atomic_json_and_text_replace_the_file(tmp_path: Path) -> None:
+    path = paths.write_json_atomic(tmp_path / "a" / "m.json", {"x": 1})
+    assert path.read_text() == '{\n  "x": 1\n}\n'
+    paths.write_text_atomic(path, "new")
+    assert path.read_text() == "new"
