@@ -230,13 +230,13 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 1) ->
         raise ValueError(f"diebold_mariano: need at least 2 paired losses, got {n}")
     mean = d.mean()
     centred = d - mean
-    variance = centred @ centred / n
-    for k in range(1, horizon):
-        variance += 2.0 * (centred[k:] @ centred[:-k]) / n
-    if variance <= 1e-300:
-        if abs(mean) <= 1e-300:
-            return 0.0, 1.0
-        return float(np.sign(mean) * np.inf), 0.0
+    gamma0 = centred @ centred / n
+    if gamma0 <= 1e-300:  # a constant differential: no sampling variation to test against
+        return (0.0, 1.0) if abs(mean) <= 1e-300 else (float(np.sign(mean) * np.inf), 0.0)
+    variance = gamma0 + sum(2.0 * (centred[k:] @ centred[:-k]) / n for k in range(1, horizon))
+    if variance <= 0.0:
+        # negative autocovariances can make the truncated long-run variance non-positive; fall back to gamma_0
+        variance = gamma0
     statistic = mean / np.sqrt(variance / n)
     statistic *= np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     p_value = 2.0 * stats.t.sf(abs(statistic), df=n - 1)
@@ -566,16 +566,23 @@ def _train_gru(inputs: np.ndarray, outputs: np.ndarray, *, loss: str, seed: int,
     x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
     y = torch.as_tensor(np.asarray(outputs, dtype=np.float32))
     criterion = nn.BCEWithLogitsLoss() if loss == "bce" else nn.MSELoss()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = _Net(y.shape[1])
-        optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-        order = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            for index in torch.randperm(len(x), generator=order).split(batch_size):
-                optimiser.zero_grad()
-                criterion(net(x[index]), y[index]).backward()
-                optimiser.step()
+    # A 16-unit GRU gains nothing from intra-op threads, and on a shared CPU two threads ran it 5-10x slower than
+    # one (bench/RESULTS.md); the caller's thread setting is restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = _Net(y.shape[1])
+            optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+            order = torch.Generator().manual_seed(seed)
+            for _ in range(epochs):
+                for index in torch.randperm(len(x), generator=order).split(batch_size):
+                    optimiser.zero_grad()
+                    criterion(net(x[index]), y[index]).backward()
+                    optimiser.step()
+    finally:
+        torch.set_num_threads(threads)
     net.eval()
 
     def predict(data: np.ndarray) -> np.ndarray:
