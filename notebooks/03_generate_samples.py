@@ -45,7 +45,7 @@ disc_epochs = 20
 # %%
 import pandas as pd
 
-from salesgan_utils import evaluate, params, paths, plots, preprocess, sample, train
+from salesgan_utils import baselines, evaluate, params, paths, plots, preprocess, sample, train
 
 settings = params.notebook_settings(3, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -82,12 +82,14 @@ _ = plots.save(fig, out_dir, "sample_fans")
 # Computed on up to `quality_max_windows` windows per split (seeded subsample).
 
 # %%
-quality = evaluate.sample_quality_report(window_sets["train"], sample_sets["train"].samples_scaled,
-                                         window_sets["test"], sample_sets["test"].samples_scaled,
-                                         max_windows=settings["quality_max_windows"],
-                                         disc_epochs=settings["disc_epochs"], seed=settings["seed"])
-quality_table = evaluate.quality_table(quality)
-quality_table
+test_windows = window_sets["test"]
+sampler_baseline = baselines.block_resample_sampler(test_windows.history, test_windows.horizon,
+                                                    settings["n_samples"], seed=settings["seed"])
+quality = evaluate.sample_quality_report(
+    window_sets["train"], sample_sets["train"].samples_scaled, test_windows=test_windows,
+    test_samples_scaled=sample_sets["test"].samples_scaled, baseline_test_samples_scaled=sampler_baseline,
+    seed=settings["seed"], max_windows=settings["quality_max_windows"], classifier_epochs=settings["disc_epochs"])
+evaluate.quality_table(quality)
 
 # %% [markdown]
 # ## D. Distributions, autocorrelation and embedding

@@ -75,7 +75,7 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 
 # %%
 result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.samples_scaled,
-                                 **params.pick(settings, benchmark.SETTINGS_KEYS))
+                                 **benchmark.settings_from_params(settings))
 
 # %% [markdown]
 # ## C. Results on the test windows
@@ -83,7 +83,7 @@ result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"],
 # best per metric.
 
 # %%
-benchmark.results_table(result)
+benchmark.results_table(result.summary)
 
 # %%
 fig = plots.error_vs_ratio(result.summary)
@@ -106,11 +106,11 @@ result.by_class
 # Computed from the numbers above.
 
 # %%
-print(benchmark.verdict(result))
+print(result.verdict())
 
 # %% [markdown]
 # ## What this produced
 
 # %%
-for path in result.save(out_dir):
+for path in result.save(out_dir).values():
     print(Path(path).relative_to(run_path))

@@ -752,3 +752,33 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
             report[f"coverage50_{name}"] = interval_coverage(scored_units, observed, 0.5)
             report[f"coverage90_{name}"] = interval_coverage(scored_units, observed, 0.9)
     return report
+
+
+QUALITY_ROWS = (  # (key, what it measures, ideal value)
+    ("discriminative_score", "|accuracy - 0.5| of a post-hoc GRU telling real from synthetic", "0"),
+    ("tstr_mae", "predictive score: MAE (scaled) of a GRU trained on synthetic, tested on real", "= TRTR"),
+    ("trtr_mae", "the same GRU trained on real, tested on real", "reference"),
+    ("wasserstein_units", "1-Wasserstein distance of daily values (units)", "0"),
+    ("zero_share_real", "share of zero days, real targets", "reference"),
+    ("zero_share_synthetic", "share of zero days, synthetic targets", "= real"),
+    ("acf_mean_abs_diff", "mean |ACF real - ACF synthetic|, lags 1-6 within the 7 days", "0"),
+    ("xcf_mean_abs_diff", "mean |cross-corr. real - synthetic|, history -> target", "0"),
+    ("diversity_ratio", "spread-skill ratio of the K samples (0 = mode collapse)", "1"),
+    ("crps_generator", "CRPS of the generator's K samples on test (units/day)", "lower"),
+    ("crps_baseline", "CRPS of block-resampling the window's own history (units/day)", "lower"),
+    ("coverage50_generator", "share of test values inside the generator's 50% interval", "0.5"),
+    ("coverage90_generator", "share of test values inside the generator's 90% interval", "0.9"),
+    ("coverage50_baseline", "the same for the block-resampling sampler, 50%", "0.5"),
+    ("coverage90_baseline", "the same for the block-resampling sampler, 90%", "0.9"),
+)
+
+
+def quality_table(quality: dict, digits: int = 4) -> "pd.DataFrame":
+    """The headline sample-quality metrics with what each measures and its ideal value; KS statistics appended."""
+    import pandas as pd
+
+    rows = [(key, round(float(quality[key]), digits), meaning, ideal) for key, meaning, ideal in QUALITY_ROWS
+            if key in quality]
+    rows += [(key, round(float(value), digits), "two-sample KS statistic of a per-sequence statistic", "0")
+             for key, value in quality.items() if key.startswith("ks_") and value is not None]
+    return pd.DataFrame(rows, columns=["metric", "value", "what it measures", "ideal"]).set_index("metric")

@@ -192,3 +192,55 @@ def save(fig: plt.Figure, folder, name: str):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     return path
+
+
+def acf_comparison(quality: dict) -> plt.Figure:
+    """Autocorrelation within the 7 target days and cross-correlation history -> target, real vs synthetic."""
+    fig, axes = _figure(ncols=2, width=11)
+    for ax, prefix, title in ((axes[0], "acf", "Autocorrelation within the 7-day targets"),
+                              (axes[1], "xcf", "Correlation of history (lag back) with target")):
+        for kind, colour in (("real", "crimson"), ("synthetic", "#4c72b0")):
+            keys = sorted((int(k.rsplit("lag", 1)[1]), k) for k in quality if k.startswith(f"{prefix}_{kind}_lag"))
+            if keys:
+                ax.plot([lag for lag, _ in keys], [quality[k] for _, k in keys], marker="o", color=colour,
+                        label=kind)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(xlabel="lag (days)", ylabel="correlation", title=title)
+        ax.legend()
+    return fig
+
+
+def error_vs_ratio(summary: pd.DataFrame, metric: str = "mae") -> plt.Figure:
+    """Test error (mean and 95% CI over seeds) of each augmentation against the synthetic:real ratio.
+
+    The real-only LSTM is the band at ratio 0; the zero and seasonal-naive baselines are dashed lines.
+    """
+    fig, ax = _figure(width=9, height=4.4)
+    lstm = summary[summary["family"] == "lstm"]
+    real = lstm[lstm["augmentation"] == "real"]
+    ratios = sorted(lstm.loc[lstm["ratio"] > 0, "ratio"].unique())
+    span = [0, max(ratios) if ratios else 1]
+    if len(real):
+        row = real.iloc[0]
+        ax.axhspan(row[f"{metric}_low"], row[f"{metric}_high"], color="black", alpha=0.08)
+        ax.axhline(row[metric], color="black", lw=1.5, label="LSTM real only (95% CI band)")
+    palette = dict(zip(["gan", "jitter", "scaling", "block_bootstrap"], sns.color_palette("deep", 4)))
+    for augmentation, group in lstm[lstm["ratio"] > 0].groupby("augmentation"):
+        group = group.sort_values("ratio")
+        err = np.vstack([group[metric] - group[f"{metric}_low"], group[f"{metric}_high"] - group[metric]])
+        ax.errorbar(group["ratio"], group[metric], yerr=np.nan_to_num(err), marker="o", capsize=4,
+                    lw=2.2 if augmentation == "gan" else 1.2, color=palette.get(augmentation),
+                    label=f"LSTM + {augmentation}")
+    for name, style in (("zero", ":"), ("seasonal_naive", "--")):
+        baseline = summary[summary["model"] == name]
+        if len(baseline):
+            ax.axhline(baseline.iloc[0][metric], color="grey", ls=style, label=f"{name} baseline")
+    ax.set_xscale("symlog", linthresh=0.5)
+    ax.set_xticks([0] + list(ratios))
+    ax.set_xticklabels(["0"] + [f"{r:g}" for r in ratios])
+    ax.set_xlim(-0.1, span[1] * 1.3 if ratios else 1)
+    unit = "units per day" if metric in ("mae", "rmse") else "scale-free"
+    ax.set(xlabel="synthetic : real training windows", ylabel=f"test {metric.upper()} ({unit})",
+           title=f"Test {metric.upper()} against augmentation ratio (mean, 95% CI over seeds)")
+    ax.legend(fontsize=8, loc="best")
+    return fig
