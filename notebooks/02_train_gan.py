@@ -59,7 +59,7 @@ resume = True
 # %%
 import pandas as pd
 
-from salesgan_utils import models, params, paths, plots, preprocess, train
+from salesgan_utils import models, params, paths, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -74,7 +74,7 @@ if metadata["is_demo"]:
 # Train windows condition the GAN; the validation windows select the checkpoint.
 
 # %%
-train_windows = train.cap_windows(preprocess.load_windows(data_stage, "train"), settings["max_train_windows"],
+train_windows = windows.subsample(preprocess.load_windows(data_stage, "train"), settings["max_train_windows"],
                                   settings["seed"])
 val_windows = preprocess.load_windows(data_stage, "val")
 # NBVAL_CHECK_OUTPUT
@@ -86,9 +86,9 @@ print(f"train windows: {len(train_windows)}, val windows: {len(val_windows)}, "
 # Sizes come from the profile. Parameter counts of this run's G and D, and of the seed-size architecture:
 
 # %%
-config = train.config_from_settings(settings, train_windows)
+config = models.GanConfig.from_params(settings).for_windows(train_windows)
 counts = pd.DataFrame({"this run": models.parameter_counts(config),
-                       "seed size": models.parameter_counts(train.seed_size_config(train_windows))})
+                       "seed size": models.parameter_counts(models.GanConfig().for_windows(train_windows))})
 # NBVAL_CHECK_OUTPUT
 counts
 

@@ -45,7 +45,7 @@ disc_epochs = 20
 # %%
 import pandas as pd
 
-from salesgan_utils import baselines, evaluate, params, paths, plots, preprocess, sample, train
+from salesgan_utils import baselines, evaluate, models, params, paths, plots, preprocess, sample
 
 settings = params.notebook_settings(3, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -61,20 +61,20 @@ if preprocess.load_metadata(data_stage)["is_demo"]:
 # a folder of `.npy` arrays (scaled and units) with `keys.parquet` (entity, forecast origin) and `meta.json`.
 
 # %%
-generator = train.load_generator(paths.require_artifact(gan_stage / "checkpoints" / "best.ckpt", 2))
+generator = models.load_generator(paths.require_artifact(gan_stage / "checkpoints" / "best.ckpt", 2))
 window_sets = {split: preprocess.load_windows(data_stage, split) for split in ("train", "test")}
 sample_sets = {split: sample.generate_samples(generator, ws, settings["n_samples"], out_dir / f"samples_{split}",
                                               seed=settings["seed"], batch_size=settings["sample_batch_size"])
                for split, ws in window_sets.items()}
 # NBVAL_CHECK_OUTPUT
-{split: tuple(s.samples_scaled.shape) for split, s in sample_sets.items()}
+{split: tuple(s.scaled.shape) for split, s in sample_sets.items()}
 
 # %% [markdown]
 # ## B. Real and synthetic side by side
 # History, the real target and the fan of K generated targets for a few test windows (units).
 
 # %%
-fig = plots.sample_fans(window_sets["test"], sample_sets["test"].samples_units, n_examples=6, seed=settings["seed"])
+fig = plots.sample_fans(window_sets["test"], sample_sets["test"].units, n_examples=6, seed=settings["seed"])
 _ = plots.save(fig, out_dir, "sample_fans")
 
 # %% [markdown]
@@ -86,8 +86,8 @@ test_windows = window_sets["test"]
 sampler_baseline = baselines.block_resample_sampler(test_windows.history, test_windows.horizon,
                                                     settings["n_samples"], seed=settings["seed"])
 quality = evaluate.sample_quality_report(
-    window_sets["train"], sample_sets["train"].samples_scaled, test_windows=test_windows,
-    test_samples_scaled=sample_sets["test"].samples_scaled, baseline_test_samples_scaled=sampler_baseline,
+    window_sets["train"], sample_sets["train"].scaled, test_windows=test_windows,
+    test_samples_scaled=sample_sets["test"].scaled, baseline_test_samples_scaled=sampler_baseline,
     seed=settings["seed"], max_windows=settings["quality_max_windows"], classifier_epochs=settings["disc_epochs"])
 evaluate.quality_table(quality)
 
@@ -97,7 +97,7 @@ evaluate.quality_table(quality)
 # synthetic target sequences.
 
 # %%
-fig = plots.value_histograms(window_sets["train"], sample_sets["train"].samples_units)
+fig = plots.value_histograms(window_sets["train"], sample_sets["train"].units)
 _ = plots.save(fig, out_dir, "value_histograms")
 
 # %%
@@ -105,7 +105,7 @@ fig = plots.acf_comparison(quality)
 _ = plots.save(fig, out_dir, "acf_comparison")
 
 # %%
-fig = plots.pca_embedding(window_sets["train"], sample_sets["train"].samples_scaled, seed=settings["seed"])
+fig = plots.pca_embedding(window_sets["train"], sample_sets["train"].scaled, seed=settings["seed"])
 _ = plots.save(fig, out_dir, "pca_embedding")
 
 # %% [markdown]

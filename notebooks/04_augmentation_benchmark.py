@@ -74,7 +74,7 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # Every learned variant × seed; progress is printed per fit.
 
 # %%
-result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.samples_scaled,
+result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled,
                                  **benchmark.settings_from_params(settings))
 
 # %% [markdown]

@@ -230,3 +230,11 @@ def _reviews_at(panel, ent: np.ndarray, origin: np.ndarray) -> np.ndarray:
     out[:, 1] = np.log1p(count)
     out[:, 2] = float(panel.reviews_available)
     return out
+
+
+def subsample(ws: WindowSet, max_windows: int, seed: int) -> WindowSet:
+    """At most `max_windows` windows drawn without replacement (seeded), in their original order; 0 = all."""
+    if not max_windows or max_windows >= len(ws):
+        return ws
+    keep = np.sort(np.random.default_rng(seed).choice(len(ws), size=max_windows, replace=False))
+    return ws.subset(keep)

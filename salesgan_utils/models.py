@@ -1,0 +1,497 @@
+"""The conditional WGAN-GP of stage 02: condition encoder, generator, critic, gradient penalty, LightningModule.
+
+The seed design, sizes from `GanConfig` (defaults = the seed):
+
+    history (B, 30) ──LSTM──┐
+    calendar (B, H, C) ─────┼─dense─▶ fuse ─▶ condition embedding (B, cond_dim)
+    reviews (B, R) ──dense──┘
+    G(z | c):  [z (B, noise_dim), c] ─▶ projection ─▶ GRU (layers × hidden) over the H target steps ─▶ ReLU head (B, H)
+    D(x | c):  x (B, H) ─▶ Conv1d stack ─▶ average pool ─┐
+               c ──────────────────────────────────────┴▶ fuse ─▶ raw score (B,)   (spectral norm on its layers)
+
+`WGANGP` trains them with manual optimisation: `n_critic` critic updates (Wasserstein loss + λ·gradient penalty)
+then one generator update, and validates by the CRPS of K generated samples against the real targets, in units.
+How it is trained (Trainer, callbacks, loggers, devices, resume) lives in `salesgan_utils.train`; this module holds
+only what is trained.
+
+Randomness: every draw the training step makes (noise, interpolation weights) comes from a generator seeded by
+`(noise_seed, step)`, drawn for the *global* batch and sliced per rank. So a resumed run draws exactly what an
+uninterrupted one would, and a 2-process DDP run sees the same noise rows as a 1-process run of the same global
+batch (the basis of the DDP test in tests/code/test_train.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .evaluate import crps_samples
+
+_LEAKY_SLOPE = 0.2
+
+
+@dataclass
+class GanConfig:
+    """Sizes and optimisation settings of the conditional WGAN-GP; the defaults are the seed's.
+
+    `shared_encoder` defaults to False, one condition encoder for G and one for D, as the seed's *code* had (its
+    text said "shared"). Reasons to keep that default: the results stay comparable with the seed's code; each
+    player optimises its own condition features with its own optimiser and learning rate, with no tug-of-war on one
+    set of weights; and the critic's features cannot be trained (or sabotaged) through the generator's loss. With
+    `shared_encoder=True` there is one encoder, owned and trained by the generator's optimiser; the critic reads
+    its embedding detached during its own updates.
+
+    Attributes:
+        noise_dim: size of the noise vector z.
+        cond_dim: size of the fused condition embedding.
+        history_hidden: hidden size of the LSTM over the history.
+        history_layers: LSTM layers; 2 reproduces the seed-size counts measured in FINDINGS (G 2.32M, D 1.29M).
+        calendar_hidden: width of the dense layer over the flattened calendar of the target days.
+        review_hidden: width of the dense layer over the review features.
+        gru_hidden: hidden size of the generator's GRU.
+        gru_layers: number of GRU layers.
+        critic_channels: output channels of the critic's Conv1d stack.
+        critic_hidden: width of the critic's fusion layer (pooled sequence features + condition).
+        shared_encoder: one encoder for G and D (see above).
+        n_critic: critic updates per generator update.
+        gp_lambda: weight λ of the gradient penalty.
+        lr_g: generator learning rate (Adam).
+        lr_d: critic learning rate (Adam).
+        betas: Adam betas of both optimisers.
+        batch_size: the *global* batch (split over DDP ranks, so the mathematics do not depend on the device count).
+        val_samples: K samples per validation window for the validation CRPS.
+        history_days: L, days of history.
+        horizon: H, target days.
+        calendar_dim: C, calendar features per target day.
+        review_dim: R, review features per window.
+    """
+
+    noise_dim: int = 128
+    cond_dim: int = 512
+    history_hidden: int = 256
+    history_layers: int = 2
+    calendar_hidden: int = 64
+    review_hidden: int = 32
+    gru_hidden: int = 256
+    gru_layers: int = 3
+    critic_channels: tuple = (64, 128, 256)
+    critic_hidden: int = 256
+    shared_encoder: bool = False
+    n_critic: int = 5
+    gp_lambda: float = 10.0
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    betas: tuple = (0.0, 0.9)
+    batch_size: int = 128
+    val_samples: int = 8
+    history_days: int = 30
+    horizon: int = 7
+    calendar_dim: int = 10
+    review_dim: int = 3
+
+    def __post_init__(self):
+        # YAML and checkpoints hand lists back; tuples keep the config hashable and comparable
+        self.critic_channels = tuple(int(c) for c in self.critic_channels)
+        self.betas = tuple(float(b) for b in self.betas)
+        if self.n_critic < 1 or self.batch_size < 1 or self.val_samples < 1 or not self.critic_channels:
+            raise ValueError(f"GanConfig: n_critic, batch_size, val_samples must be >= 1 and critic_channels "
+                             f"non-empty, got {self}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "GanConfig":
+        """Build from a dict (params file, checkpoint), rejecting unknown keys by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"GanConfig: unknown keys {unknown}; known keys are {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "GanConfig":
+        """Build from a whole notebook-parameter dict, taking the keys that are GanConfig fields (others are the
+        Trainer's or other stages'; validating them is the `params` module's job)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in params.items() if key in known})
+
+    def for_windows(self, windows) -> "GanConfig":
+        """This config with L, H, C, R taken from a `WindowSet` (duck-typed: models does not import windows)."""
+        return dataclasses.replace(self, history_days=int(windows.history.shape[1]),
+                                   horizon=int(windows.target.shape[1]), calendar_dim=int(windows.calendar.shape[2]),
+                                   review_dim=int(windows.reviews.shape[1]))
+
+
+class ConditionEncoder(nn.Module):
+    """Fuses history, target-day calendar and reviews into one embedding (B, cond_dim).
+
+    The LSTM reads the history as a sequence of scalars and contributes its last hidden state; calendar (flattened
+    over the H target days, so each day keeps its position) and reviews pass through one dense layer each.
+    """
+
+    def __init__(self, config: GanConfig):
+        super().__init__()
+        self.history_rnn = nn.LSTM(input_size=1, hidden_size=config.history_hidden,
+                                   num_layers=config.history_layers, batch_first=True)
+        self.calendar_dense = nn.Sequential(
+            nn.Linear(config.horizon * config.calendar_dim, config.calendar_hidden), nn.ReLU())
+        self.review_dense = nn.Sequential(nn.Linear(config.review_dim, config.review_hidden), nn.ReLU())
+        fused = config.history_hidden + config.calendar_hidden + config.review_hidden
+        self.fuse = nn.Sequential(nn.Linear(fused, config.cond_dim), nn.ReLU())
+
+    def forward(self, history: torch.Tensor, calendar: torch.Tensor, reviews: torch.Tensor) -> torch.Tensor:
+        """Args: history (B, L), calendar (B, H, C), reviews (B, R). Returns: (B, cond_dim)."""
+        _, (h_last, _) = self.history_rnn(history.unsqueeze(-1))
+        parts = [h_last[-1], self.calendar_dense(calendar.flatten(1)), self.review_dense(reviews)]
+        return self.fuse(torch.cat(parts, dim=1))
+
+
+class Generator(nn.Module):
+    """G(z | c): noise and condition embedding → projection → GRU over the H target steps → per-step head.
+
+    The projection is fed to the GRU as the input of every step; the GRU's state carries the position. The head
+    ends in ReLU, not softplus: scaled sales are in [0, 1] with a majority of exact zeros, and ReLU can emit an
+    exact zero for a whole region of inputs, while softplus only approaches 0 and would need ever more negative
+    pre-activations to imitate the zero mass (biasing the zero share and the CRPS). The price, no gradient where
+    the pre-activation is negative, is paid per sample, and noise and conditions vary across the batch. No upper
+    bound (no sigmoid): validation and test values may exceed the train-period maximum (scaled > 1).
+    """
+
+    def __init__(self, config: GanConfig):
+        super().__init__()
+        self.horizon = config.horizon
+        self.project = nn.Sequential(nn.Linear(config.noise_dim + config.cond_dim, config.gru_hidden), nn.ReLU())
+        self.rnn = nn.GRU(input_size=config.gru_hidden, hidden_size=config.gru_hidden,
+                          num_layers=config.gru_layers, batch_first=True)
+        self.head = nn.Linear(config.gru_hidden, 1)
+
+    def forward(self, noise: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """Args: noise (B, noise_dim), embedding (B, cond_dim). Returns: (B, H) non-negative scaled sales."""
+        step_input = self.project(torch.cat([noise, embedding], dim=1))
+        steps, _ = self.rnn(step_input.unsqueeze(1).expand(-1, self.horizon, -1))
+        return torch.relu(self.head(steps).squeeze(-1))
+
+
+class Critic(nn.Module):
+    """D(x | c): Conv1d stack over the H-step sequence, average-pooled, fused with the condition, raw score.
+
+    No recurrent layer lies between the sequence and the score: the gradient penalty differentiates the score
+    with respect to the sequence and then backpropagates through that derivative, and cuDNN RNNs have no double
+    backward (the critic's condition may come from an LSTM: the penalty holds the condition fixed, so only its
+    first derivative is needed). No dropout either, so none can be active while the penalty is computed.
+    Spectral norm on every layer, as in the seed.
+    """
+
+    def __init__(self, config: GanConfig):
+        super().__init__()
+        layers, channels = [], 1
+        for out in config.critic_channels:
+            layers += [spectral_norm(nn.Conv1d(channels, out, kernel_size=3, padding=1)),
+                       nn.LeakyReLU(_LEAKY_SLOPE)]
+            channels = out
+        self.convs = nn.Sequential(*layers)
+        self.fuse = nn.Sequential(spectral_norm(nn.Linear(channels + config.cond_dim, config.critic_hidden)),
+                                  nn.LeakyReLU(_LEAKY_SLOPE))
+        self.score = spectral_norm(nn.Linear(config.critic_hidden, 1))
+
+    def forward(self, sequence: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """Args: sequence (B, H), embedding (B, cond_dim). Returns: (B,) raw scores (no sigmoid)."""
+        pooled = self.convs(sequence.unsqueeze(1)).mean(dim=2)
+        return self.score(self.fuse(torch.cat([pooled, embedding], dim=1))).squeeze(-1)
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor,
+                     alpha: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP penalty E[(||∇x̂ D(x̂ | c)||₂ − 1)²] on interpolates x̂ = α·real + (1 − α)·fake, condition fixed.
+
+    The gradient is taken with `autograd.grad(create_graph=True)` so that the caller's single backward of the
+    total critic loss also differentiates the penalty (this works under DDP, unlike a second `.backward()`).
+
+    Args:
+        critic: callable `(x, cond) -> (B,)` scores.
+        real: (B, ...) real sequences.
+        fake: (B, ...) generated sequences; detached here, the penalty must not train the generator.
+        cond: the critic's condition (e.g. its embedding (B, cond_dim)), held fixed across real/fake/interpolates.
+        alpha: interpolation weights (B, 1, ..., 1); drawn uniformly in [0, 1) when None.
+        generator: torch generator for drawing alpha (CPU), for reproducible draws.
+
+    Returns:
+        Scalar penalty tensor, differentiable with respect to the critic's parameters.
+    """
+    shape = (real.shape[0], *[1] * (real.dim() - 1))
+    if alpha is None:
+        alpha = torch.rand(shape, generator=generator, dtype=real.dtype).to(real.device)
+    alpha = alpha.reshape(shape)
+    interpolates = (alpha * real + (1.0 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(interpolates, cond)
+    (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    # epsilon inside the square root: the gradient of sqrt at 0 is infinite (a zero gradient would give NaN)
+    norms = torch.sqrt(grads.flatten(1).pow(2).sum(dim=1) + 1e-12)
+    return ((norms - 1.0) ** 2).mean()
+
+
+def _seeded_generator(*keys: int) -> torch.Generator:
+    """A CPU torch generator seeded from a tuple of ints, well mixed (SeedSequence), device-independent."""
+    seed = int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(seed)
+
+
+_VAL_STREAM = 7_777  # key of the validation noise stream, apart from the training steps' keys
+
+
+class WGANGP(pl.LightningModule):
+    """The conditional WGAN-GP as a LightningModule with manual optimisation.
+
+    One training step (one batch) = `n_critic` critic updates then one generator update, each between
+    `toggle_optimizer`/`untoggle_optimizer`. The critic updates reuse the *same* batch of real windows, each with
+    fresh noise and interpolation weights: a step is then exactly one batch, which keeps Lightning's epoch/step
+    accounting, `limit_train_batches`, checkpoints at epoch ends and DDP sharding simple, and works on tiny splits
+    (the smoke profile) where `n_critic` successive slices of 128 would not exist. Because G does not change during
+    the critic updates and the real batch is the same, the `n_critic` fake batches are generated in one batched,
+    gradient-free forward (the same mathematics as five forwards, at better matrix-multiply efficiency).
+
+    Batches: train `(history, calendar, reviews, target)`; validation adds `(scale_min, scale_range)` per window
+    so that the validation CRPS is in units.
+
+    Args:
+        config: a `GanConfig` or its dict (checkpoints store the dict).
+        noise_seed: seed of the training/validation noise streams.
+    """
+
+    def __init__(self, config: GanConfig | dict | None = None, noise_seed: int = 0):
+        super().__init__()
+        config = GanConfig() if config is None else config
+        self.config = GanConfig.from_dict(config) if isinstance(config, dict) else config
+        self.noise_seed = int(noise_seed)
+        # plain types only: checkpoints then load with torch.load(weights_only=True)
+        self.save_hyperparameters({"config": asdict(self.config), "noise_seed": self.noise_seed})
+        self.automatic_optimization = False
+        self.generator_encoder = ConditionEncoder(self.config)
+        self.generator = Generator(self.config)
+        self.critic_encoder = None if self.config.shared_encoder else ConditionEncoder(self.config)
+        self.critic = Critic(self.config)
+        # completed training steps; in the state dict so that a resumed run continues the noise streams exactly
+        self.register_buffer("train_steps", torch.zeros((), dtype=torch.int64))
+
+    # ---- building blocks -------------------------------------------------------------------------------------
+    def generator_parameters(self) -> list:
+        return list(self.generator_encoder.parameters()) + list(self.generator.parameters())
+
+    def critic_parameters(self) -> list:
+        encoder = [] if self.critic_encoder is None else list(self.critic_encoder.parameters())
+        return encoder + list(self.critic.parameters())
+
+    def encode_critic_condition(self, history, calendar, reviews) -> torch.Tensor:
+        """The critic's condition embedding (the generator's, when the encoder is shared)."""
+        encoder = self.generator_encoder if self.critic_encoder is None else self.critic_encoder
+        return encoder(history, calendar, reviews)
+
+    def forward(self, history, calendar, reviews, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """One generated sequence per window: (B, H) scaled, non-negative."""
+        if noise is None:
+            noise = torch.randn(history.shape[0], self.config.noise_dim, device=history.device, dtype=history.dtype)
+        return self.generator(noise, self.generator_encoder(history, calendar, reviews))
+
+    @torch.no_grad()
+    def sample(self, history, calendar, reviews, k: int, noise: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """K generated sequences per window, the condition encoded once per window.
+
+        Args:
+            history, calendar, reviews: one batch of conditions (B, ...).
+            k: samples per window.
+            noise: (B * k, noise_dim) noise, window-major (rows i*k .. i*k+k-1 belong to window i); drawn when None.
+            generator: CPU torch generator for drawing the noise.
+
+        Returns:
+            (B, k, H) scaled samples.
+        """
+        batch = history.shape[0]
+        if noise is None:
+            noise = torch.randn(batch * k, self.config.noise_dim, generator=generator, dtype=history.dtype)
+        embedding = self.generator_encoder(history, calendar, reviews).repeat_interleave(k, dim=0)
+        return self.generator(noise.to(embedding), embedding).reshape(batch, k, -1)
+
+    # ---- training --------------------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        cfg = self.config
+        opt_g = torch.optim.Adam(self.generator_parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        opt_d = torch.optim.Adam(self.critic_parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        return [opt_g, opt_d]
+
+    def _rank_rows(self, global_draw: torch.Tensor, local_batch: int) -> torch.Tensor:
+        """This rank's rows of a draw made for the global batch (rows rank, rank + W, ...), as the sampler shards."""
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
+        rows = global_draw[..., rank::world, :] if world > 1 else global_draw
+        return rows[..., :local_batch, :].to(self.device)
+
+    def _step_draws(self, local_batch: int) -> dict:
+        """Noise and interpolation weights of this step, from the (noise_seed, step) stream."""
+        cfg = self.config
+        world = self.trainer.world_size if self._trainer is not None else 1
+        rows = local_batch * world
+        gen = _seeded_generator(self.noise_seed, int(self.train_steps))
+        return {
+            "critic_noise": self._rank_rows(torch.randn(cfg.n_critic, rows, cfg.noise_dim, generator=gen),
+                                            local_batch),
+            "alpha": self._rank_rows(torch.rand(cfg.n_critic, rows, 1, generator=gen), local_batch),
+            "generator_noise": self._rank_rows(torch.randn(rows, cfg.noise_dim, generator=gen), local_batch),
+        }
+
+    def critic_loss(self, real, fake, history, calendar, reviews, alpha=None,
+                    cond: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """The critic's loss −(E[D(real)] − E[D(fake)]) + λ·GP, its condition encoded once for all three calls.
+
+        Args:
+            real, fake: (B, H) sequences (fake is treated as a constant).
+            history, calendar, reviews: the condition of the batch.
+            alpha: (B, 1) interpolation weights for the penalty; drawn when None.
+            cond: the critic's condition embedding when already known (shared encoder); encoded when None.
+
+        Returns:
+            (loss, detached statistics: d_loss, gp, wasserstein, real_score, fake_score).
+        """
+        # the spectral-normalised weights are computed once for the three critic calls (one power iteration)
+        with parametrize.cached():
+            if cond is None:
+                cond = self.encode_critic_condition(history, calendar, reviews)
+            if self.critic_encoder is None:
+                cond = cond.detach()  # shared encoder: trained by the generator's optimiser only
+            real_score = self.critic(real, cond)
+            fake_score = self.critic(fake.detach(), cond)
+            gp = gradient_penalty(self.critic, real, fake, cond, alpha=alpha)
+        wasserstein = real_score.mean() - fake_score.mean()
+        loss = -wasserstein + self.config.gp_lambda * gp
+        return loss, {"d_loss": loss.detach(), "gp": gp.detach(), "wasserstein": wasserstein.detach(),
+                      "real_score": real_score.mean().detach(), "fake_score": fake_score.mean().detach()}
+
+    def _critic_step(self, real, history, calendar, reviews, fake, alpha, optimizer, cond=None) -> dict:
+        """One critic update (Wasserstein loss + λ·GP); one backward of the total loss, GP included."""
+        self.toggle_optimizer(optimizer)
+        loss, stats = self.critic_loss(real, fake, history, calendar, reviews, alpha=alpha, cond=cond)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+        return stats
+
+    def _generator_step(self, history, calendar, reviews, noise, embedding, optimizer) -> torch.Tensor:
+        """One generator update: maximise the critic's score of fresh fakes (the critic is not trained here).
+
+        `embedding` is the generator's condition embedding with its graph, computed before the critic updates.
+        """
+        self.toggle_optimizer(optimizer)
+        fake = self.generator(noise, embedding)
+        if self.critic_encoder is None:
+            cond = embedding  # shared: the generator's loss trains the encoder through both uses
+        else:
+            with torch.no_grad():  # the critic's encoder is frozen in this update: no graph needed
+                cond = self.critic_encoder(history, calendar, reviews)
+        loss = -self.critic(fake, cond).mean()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+        return loss.detach()
+
+    def training_step(self, batch, batch_idx):
+        history, calendar, reviews, target = batch[:4]
+        opt_g, opt_d = self.optimizers()
+        draws = self._step_draws(history.shape[0])
+        n_critic = self.config.n_critic
+        # G's encoder does not change until the generator update: encode once, with the graph that update needs
+        # (its LSTM is the costliest layer of a step), and use the detached value for the critic updates
+        embedding = self.generator_encoder(history, calendar, reviews)
+        with torch.no_grad():  # G is fixed during the critic updates: all n_critic fake batches in one forward
+            fakes = self.generator(draws["critic_noise"].flatten(0, 1), embedding.detach().repeat(n_critic, 1))
+            fakes = fakes.reshape(n_critic, history.shape[0], -1)
+        shared_cond = embedding.detach() if self.critic_encoder is None else None
+        stats = [self._critic_step(target, history, calendar, reviews, fakes[i], draws["alpha"][i], opt_d,
+                                   cond=shared_cond) for i in range(n_critic)]
+        g_loss = self._generator_step(history, calendar, reviews, draws["generator_noise"], embedding, opt_g)
+        self.train_steps += 1
+        logged = {name: torch.stack([s[name] for s in stats]).mean() for name in stats[0]}
+        logged["g_loss"] = g_loss
+        self.log_dict(logged, on_step=True, on_epoch=True, prog_bar=False, batch_size=history.shape[0])
+        self.log("train_steps", self.train_steps.float(), on_step=False, on_epoch=True, reduce_fx="max",
+                 batch_size=history.shape[0])
+
+    # ---- validation: sample quality in units ---------------------------------------------------------------------
+    def on_validation_epoch_start(self):
+        # the same noise every epoch: differences between epochs then reflect the model, not the draw
+        self._val_generator = _seeded_generator(self.noise_seed, _VAL_STREAM)
+
+    def validation_step(self, batch, batch_idx):
+        history, calendar, reviews, target, scale_min, scale_range = batch
+        if not hasattr(self, "_val_generator"):
+            self.on_validation_epoch_start()
+        samples = self.sample(history, calendar, reviews, self.config.val_samples, generator=self._val_generator)
+        scale_min = scale_min.detach().double().cpu().numpy()
+        scale_range = scale_range.detach().double().cpu().numpy()
+        units = samples.double().cpu().numpy() * scale_range[:, None, None] + scale_min[:, None, None]
+        target_units = target.double().cpu().numpy() * scale_range[:, None] + scale_min[:, None]
+        crps = crps_samples(units, target_units)
+        # every rank evaluates the whole validation set with the same noise: identical values, sync is a no-op
+        self.log("val_crps", crps, on_step=False, on_epoch=True, prog_bar=True, batch_size=history.shape[0],
+                 sync_dist=True)
+
+
+def parameter_counts(config: GanConfig | None = None) -> dict:
+    """Trainable parameter counts of G and D (each with its own condition encoder unless shared).
+
+    Returns:
+        dict with generator, critic (both including their encoders), generator_encoder, critic_encoder (0 when
+        shared) and total.
+    """
+    module = WGANGP(config or GanConfig())
+
+    def count(mod):
+        return 0 if mod is None else sum(p.numel() for p in mod.parameters())
+
+    g_enc, d_enc = count(module.generator_encoder), count(module.critic_encoder)
+    counts = {"generator": g_enc + count(module.generator), "critic": d_enc + count(module.critic),
+              "generator_encoder": g_enc, "critic_encoder": d_enc}
+    counts["total"] = sum(p.numel() for p in module.parameters())
+    return counts
+
+
+def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> WGANGP:
+    """Load a stage-02 checkpoint into a `WGANGP` in eval mode.
+
+    Args:
+        ckpt_path: a `.ckpt` written by `salesgan_utils.train.train_gan` (e.g. `checkpoints/best.ckpt`).
+        map_location: device for the weights.
+
+    Returns:
+        The module, in eval mode.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable SalesGAN checkpoint, or its weights do not fit its architecture;
+            the message names the file and says to rerun stage 02.
+    """
+    path = Path(ckpt_path)
+    fix = "Rerun stage 02 (notebooks/02_train_gan, e.g. bash run_all.sh --only 02) to write a fresh checkpoint."
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist. {fix}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated zip, wrong format, foreign pickle: all mean "not our checkpoint"
+        reason = " ".join(str(error).split())[:300]  # one line: torch's unpickling errors span many
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {reason}). {fix}") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "config" not in checkpoint.get(
+            "hyper_parameters", {}):
+        raise ValueError(f"{path} is a torch file but not a SalesGAN WGAN-GP checkpoint (no state_dict/config "
+                         f"hyper-parameters). {fix}")
+    try:
+        module = WGANGP(**checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ValueError(f"{path} does not match the WGAN-GP architecture of this code (wrong or older model?): "
+                         f"{' '.join(str(error).split())[:500]}. {fix}") from error
+    return module.to(map_location).eval()

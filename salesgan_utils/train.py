@@ -1,0 +1,392 @@
+"""How the WGAN-GP is trained: data loaders, Trainer, callbacks, loggers, devices, resume, training history.
+
+The LightningModule (what is trained) is `salesgan_utils.models.WGANGP`; this module builds everything around it,
+as darts keeps its Lightning module apart from its wrapper. Stage 02 calls `train_gan` once.
+
+Artifacts under `out_dir`: `checkpoints/best.ckpt` (lowest validation CRPS), `checkpoints/last.ckpt` (end of the
+latest epoch), `logs/csv/version_*/metrics.csv`, `logs/tensorboard/version_*/`, `training_history.csv` (one row
+per epoch) and `model_summary.json`.
+
+Resume: `last.ckpt` is written at every epoch end; rerunning with the same `out_dir` continues from it. A run
+killed mid-epoch loses that partial epoch and redoes it: the redone epoch is identical to the lost one because the
+shuffling order is a function of (seed, epoch) and the module's noise is a function of (seed, step), both
+restored from the checkpoint. Mid-epoch checkpoints are not used: Lightning cannot restore a plain data loader's
+position inside an epoch, and resuming from one would silently change the data order.
+
+Determinism: same seed and data → identical losses and checkpoints on CPU (`deterministic=True` on CPU). On GPU
+the run is seeded but not bit-exact (cuDNN RNN kernels), by choice: bit-exactness there would cost speed.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.strategies import DDPStrategy, Strategy
+from torch.utils.data import DataLoader, TensorDataset
+
+from .models import GanConfig, WGANGP, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
+from .paths import write_json_atomic, write_text_atomic
+from .windows import WindowSet
+
+HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps"]
+VAL_BATCH_WINDOWS = 512
+
+# strategies that cannot run the GAN's manual optimisation (unused parameters in each update) → working variants
+_FIND_UNUSED = {"ddp": "ddp_find_unused_parameters_true", "ddp_spawn": "ddp_spawn_find_unused_parameters_true",
+                "ddp_fork": "ddp_fork_find_unused_parameters_true",
+                "ddp_notebook": "ddp_notebook_find_unused_parameters_true"}
+# launchers that refuse an interactive (notebook/papermill) process
+_NOT_INTERACTIVE = {"ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "ddp_spawn_find_unused_parameters_true"}
+
+
+@dataclass
+class TrainResult:
+    """What `train_gan` produced.
+
+    Attributes:
+        best_ckpt: checkpoint with the lowest validation CRPS (stage 03 loads it).
+        last_ckpt: checkpoint at the end of the latest epoch (resume point).
+        history: one row per epoch, columns `HISTORY_COLUMNS` (step = training steps completed, one step being
+            n_critic critic updates + 1 generator update).
+        log_dir: folder with the CSV and TensorBoard logs.
+        out_dir: the stage folder.
+        resumed_from: the checkpoint this run continued from, or None.
+        fit_seconds: wall time of `Trainer.fit` in this call.
+    """
+
+    best_ckpt: Path
+    last_ckpt: Path
+    history: pd.DataFrame
+    log_dir: Path
+    out_dir: Path
+    resumed_from: Path | None
+    fit_seconds: float
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Resolved Trainer device arguments."""
+
+    accelerator: str
+    devices: int | list | str
+    strategy: str | Strategy
+    n_devices: int
+
+
+def _cuda_device_count() -> int:
+    # lightning_fabric sets PYTORCH_NVML_BASED_CUDA_CHECK=1 on import, so this asks NVML and does not initialise
+    # CUDA in this (parent) process: a later fork for ddp_notebook stays legal
+    from lightning_fabric.accelerators.cuda import num_cuda_devices
+
+    return num_cuda_devices()
+
+
+def resolve_devices(accelerator="auto", devices="auto", strategy="auto", interactive: bool = False) -> DeviceChoice:
+    """Turn params' accelerator/devices/strategy into Trainer arguments that work for the GAN here.
+
+    Rules: "auto" accelerator is CUDA when a GPU is visible, else CPU; "auto" devices is every GPU, or 1 CPU
+    process. More than one device needs DDP with `find_unused_parameters=True` (each update leaves the other
+    player's parameters without gradients): inside a notebook (papermill included) that is
+    `ddp_notebook_find_unused_parameters_true` (fork; the subprocess and spawn launchers refuse interactive
+    processes); in a script `DDPStrategy(find_unused_parameters=True)`. Explicit DDP names are mapped to their
+    find-unused variants. Strategy objects pass through untouched.
+
+    Args:
+        accelerator: "auto", "cpu", "gpu" or "cuda".
+        devices: "auto", an int, or a list of device indices.
+        strategy: "auto", a strategy name, or a Strategy object.
+        interactive: True inside a notebook/IPython process.
+
+    Returns:
+        DeviceChoice(accelerator, devices, strategy, n_devices).
+    """
+    n_gpus = _cuda_device_count() if accelerator in ("auto", "gpu", "cuda") else 0
+    if accelerator == "auto":
+        accelerator = "gpu" if n_gpus > 0 else "cpu"
+    if accelerator in ("gpu", "cuda") and n_gpus == 0:
+        raise RuntimeError(f"accelerator={accelerator!r} but no CUDA device is visible: use accelerator='auto' "
+                           f"or 'cpu' (params: accelerator)")
+    if devices in ("auto", -1, "-1"):
+        devices = n_gpus if accelerator in ("gpu", "cuda") else 1
+    n_devices = len(devices) if isinstance(devices, (list, tuple)) else int(devices)
+    if isinstance(strategy, Strategy):
+        return DeviceChoice(accelerator, devices, strategy, n_devices)
+    if strategy == "auto":
+        if n_devices <= 1:
+            return DeviceChoice(accelerator, devices, "auto", n_devices)
+        strategy = "ddp_notebook" if interactive else "ddp"
+    strategy = _FIND_UNUSED.get(strategy, strategy)
+    if interactive and strategy in _NOT_INTERACTIVE:
+        strategy = "ddp_notebook_find_unused_parameters_true"
+    if strategy == "ddp_find_unused_parameters_true":
+        strategy = DDPStrategy(find_unused_parameters=True)
+    return DeviceChoice(accelerator, devices, strategy, n_devices)
+
+
+# ---- data ------------------------------------------------------------------------------------------------------
+class _BatchTensors(TensorDataset):
+    """Pre-built window tensors; a batch is fetched with one fancy index per tensor (no per-item work)."""
+
+    def __getitems__(self, index):
+        index = torch.as_tensor(index)
+        return tuple(t[index] for t in self.tensors)
+
+
+def _as_batch(fetched):
+    return fetched  # already a tuple of batch tensors (module-level so spawn can pickle it)
+
+
+class _EpochOrder:
+    """Order of the windows in one epoch: a permutation seeded by (seed, epoch), or 0..n-1.
+
+    Lightning calls `set_epoch` at each epoch start (it looks for `batch_sampler.sampler.set_epoch`); the order
+    being a function of the epoch number is what makes a resumed epoch identical to the lost one.
+    """
+
+    def __init__(self, n: int, seed: int, shuffle: bool):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+
+
+def _world() -> tuple[int, int]:
+    """(world size, rank), read when iterating: the loaders are built before DDP starts its processes."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0
+
+
+class GlobalBatchSampler:
+    """Yields this rank's rows of each *global* batch: rows r, r + W, ... of batch b of the epoch's order.
+
+    With W ranks each rank gets global_batch / W rows, so a DDP run averages the gradients of the halves of the
+    same global batch that one process would see (the loss is a mean over rows): the mathematics do not depend on
+    the device count. Training drops the last partial batch (a tiny batch gives a noisy critic update); a split
+    smaller than one batch is used whole.
+
+    Args:
+        n: number of windows.
+        batch_size: global batch size.
+        seed: shuffling seed.
+        shuffle: permute each epoch (training) or keep window order (validation).
+        drop_last: drop the last partial global batch.
+        shard: split each global batch over the ranks (training); False gives every rank all rows (validation:
+            every rank then computes the same metric).
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool, drop_last: bool, shard: bool):
+        self.sampler = _EpochOrder(n, seed, shuffle)
+        self.batch_size, self.drop_last, self.shard = min(batch_size, n), drop_last, shard
+
+    def _global_batches(self) -> int:
+        n = self.sampler.n
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __len__(self) -> int:
+        return self._global_batches()
+
+    def __iter__(self):
+        world, rank = _world() if self.shard else (1, 0)
+        order = self.sampler.order()
+        rows = (self.batch_size // world) * world  # equal rows per rank: DDP ranks must take the same steps
+        if self.shard and rows == 0:
+            raise ValueError(f"global batch {self.batch_size} is smaller than the {world} DDP ranks")
+        for b in range(self._global_batches()):
+            batch = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if self.shard:
+                batch = batch[:rows][rank::world]
+            yield batch.tolist()
+
+
+def _tensors(windows: WindowSet, with_scale: bool) -> _BatchTensors:
+    arrays = [windows.history, windows.calendar, windows.reviews, windows.target]
+    tensors = [torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
+    if with_scale:
+        tensors += [torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (windows.scale_min, windows.scale_range)]
+    return _BatchTensors(*tensors)
+
+
+def make_loaders(train: WindowSet, val: WindowSet, config: GanConfig, seed: int) -> tuple[DataLoader, DataLoader]:
+    """Train and validation loaders over pre-built tensors (see `GlobalBatchSampler`)."""
+    train_loader = DataLoader(_tensors(train, with_scale=False), collate_fn=_as_batch,
+                              batch_sampler=GlobalBatchSampler(len(train), config.batch_size, seed, shuffle=True,
+                                                               drop_last=True, shard=True))
+    val_loader = DataLoader(_tensors(val, with_scale=True), collate_fn=_as_batch,
+                            batch_sampler=GlobalBatchSampler(len(val), VAL_BATCH_WINDOWS, seed, shuffle=False,
+                                                             drop_last=False, shard=False))
+    return train_loader, val_loader
+
+
+# ---- callbacks ---------------------------------------------------------------------------------------------------
+class StderrProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar on stderr: in papermill runs stdout is the notebook's output cell, and a bar there
+    bloats the saved notebook; stderr is shown live and kept apart. Notebooks get tqdm's widget when available."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
+                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+
+    def init_validation_tqdm(self) -> Tqdm:
+        return Tqdm(desc=self.validation_description, position=2 * self.process_position + 1,
+                    disable=self.is_disabled, leave=False, dynamic_ncols=True, file=sys.stderr,
+                    bar_format=self.BAR_FORMAT)
+
+
+class _EpochSummary(Callback):
+    """One plain line per epoch on stderr (readable in logs where a bar's carriage returns are not)."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.is_global_zero:
+            m = trainer.callback_metrics
+            parts = [f"{k} {float(m[k]):.4g}" for k in ("d_loss_epoch", "g_loss_epoch", "gp_epoch", "val_crps")
+                     if k in m]
+            elapsed = time.perf_counter() - getattr(self, "_start", time.perf_counter())
+            print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {', '.join(parts)} ({elapsed:.1f} s)",
+                  file=sys.stderr, flush=True)
+
+
+# ---- history -----------------------------------------------------------------------------------------------------
+def read_history(log_dir: str | Path) -> pd.DataFrame:
+    """One row per epoch from the CSV logs of all runs (versions) in `log_dir`; a later run's row wins.
+
+    Returns:
+        DataFrame with `HISTORY_COLUMNS` (NaN where a value was not logged, e.g. no validation that epoch).
+    """
+    frames = []
+    for version, path in enumerate(sorted(Path(log_dir).glob("csv/version_*/metrics.csv"),
+                                          key=lambda p: int(p.parent.name.split("_")[-1]))):
+        frame = pd.read_csv(path)
+        frame["_version"] = version
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    # Lightning's own "step" counts optimizer steps (n_critic + 1 per batch); ours counts training steps
+    logs = pd.concat(frames, ignore_index=True).dropna(subset=["epoch"]).drop(columns=["step"], errors="ignore")
+    rename = {f"{name}_epoch": name for name in ("d_loss", "g_loss", "gp", "wasserstein", "real_score",
+                                                    "fake_score")}
+    rename["train_steps"] = "step"
+    logs = logs.rename(columns=rename)
+    rows = []
+    for epoch, group in logs.groupby("epoch", sort=True):
+        group = group[group["_version"] == group["_version"].max()]  # a resumed run redid this epoch
+        row = {"epoch": int(epoch)}
+        for column in HISTORY_COLUMNS[1:]:
+            values = group[column].dropna() if column in group else pd.Series(dtype=float)
+            row[column] = float(values.iloc[-1]) if len(values) else np.nan
+        rows.append(row)
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    history = history.dropna(subset=["step"])  # an interrupted, never-finished epoch has no epoch-level row
+    history["step"] = history["step"].astype(int)
+    return history.reset_index(drop=True)
+
+
+def _check_resume_compatible(ckpt: Path, config: GanConfig) -> None:
+    try:
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["config"]
+    except Exception as error:
+        raise ValueError(f"cannot resume from {ckpt}: not a readable checkpoint ({error}). Delete it, or pass "
+                         f"resume=False (params: resume) to start over.") from error
+    if GanConfig.from_dict(saved) != config:
+        raise ValueError(f"cannot resume from {ckpt}: it was trained with another configuration "
+                         f"({GanConfig.from_dict(saved)} vs {config}). Use another run name, or resume=False.")
+
+
+# ---- the entry point ---------------------------------------------------------------------------------------------
+def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str | Path, *, max_epochs: int,
+              seed: int, accelerator="auto", devices="auto", strategy="auto", resume: bool = True,
+              limit_train_batches=None, progress_bar: bool = True, callbacks: list | None = None,
+              interactive: bool | None = None) -> TrainResult:
+    """Train the conditional WGAN-GP, keeping the checkpoint with the best validation CRPS and the last one.
+
+    Args:
+        train: training windows.
+        val: validation windows (their CRPS in units selects `best.ckpt`).
+        config: model and optimisation settings; L, H, C, R must match the windows (`config.for_windows(train)`).
+        out_dir: the stage folder (`outputs/<run>/02_train_gan`).
+        max_epochs: total epochs, counting those of a run being resumed.
+        seed: seeds weights, shuffling and noise.
+        accelerator, devices, strategy: see `resolve_devices`.
+        resume: continue from `out_dir/checkpoints/last.ckpt` when it exists; False deletes old checkpoints.
+        limit_train_batches: Lightning's limit (int batches or float share) per epoch, for smoke runs; 0 or None
+            means all batches (params files use 0 for "no cap"; to Lightning 0 would mean no training at all).
+        progress_bar: show the stderr progress bar and per-epoch lines.
+        callbacks: extra Lightning callbacks (tests use one to interrupt a run).
+        interactive: notebook process? Default: Lightning's own detection (True under papermill).
+
+    Returns:
+        TrainResult.
+    """
+    from lightning_fabric.utilities.imports import _IS_INTERACTIVE
+
+    out_dir = Path(out_dir)
+    limit_train_batches = limit_train_batches or None
+    expected = config.for_windows(train)
+    if expected != config:
+        raise ValueError(f"config does not fit the windows: the windows have L={expected.history_days}, "
+                         f"H={expected.horizon}, C={expected.calendar_dim}, R={expected.review_dim}. "
+                         f"Use config.for_windows(train).")
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"train_gan needs windows in both splits, got train={len(train)}, val={len(val)}")
+    choice = resolve_devices(accelerator, devices, strategy,
+                             interactive=_IS_INTERACTIVE if interactive is None else interactive)
+    if config.batch_size % choice.n_devices:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the {choice.n_devices} devices")
+
+    ckpt_dir, log_dir = out_dir / "checkpoints", out_dir / "logs"
+    last = ckpt_dir / "last.ckpt"
+    resumed_from = None
+    if resume and last.is_file():
+        _check_resume_compatible(last, config)
+        resumed_from = last
+    elif not resume and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)  # a fresh run must not keep a best.ckpt of an older one
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    module = WGANGP(config, noise_seed=seed)
+    train_loader, val_loader = make_loaders(train, val, config, seed)
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_crps", mode="min", save_top_k=1,
+                                 save_last=True, enable_version_counter=False)
+    all_callbacks = [checkpoint] + ([StderrProgressBar(), _EpochSummary()] if progress_bar else [])
+    loggers = [CSVLogger(log_dir, name="csv"), TensorBoardLogger(log_dir, name="tensorboard", default_hp_metric=False)]
+    n_batches = len(train_loader) if limit_train_batches is None else (
+        int(limit_train_batches) if isinstance(limit_train_batches, int) else max(1, int(len(train_loader)
+                                                                                         * limit_train_batches)))
+    trainer = pl.Trainer(
+        accelerator=choice.accelerator, devices=choice.devices, strategy=choice.strategy, max_epochs=max_epochs,
+        limit_train_batches=limit_train_batches, callbacks=all_callbacks + list(callbacks or []), logger=loggers,
+        default_root_dir=out_dir, deterministic=choice.accelerator == "cpu", use_distributed_sampler=False,
+        num_sanity_val_steps=0, enable_progress_bar=progress_bar, enable_model_summary=False,
+        log_every_n_steps=max(1, min(50, n_batches)))
+    start = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resumed_from) if resumed_from else None)
+    fit_seconds = time.perf_counter() - start
+
+    # read back from files: with fork/spawn launchers the parent's trainer state is not the workers'
+    history = read_history(log_dir)
+    write_text_atomic(out_dir / "training_history.csv", history.to_csv(index=False))
+    write_json_atomic(out_dir / "model_summary.json", {"config": asdict(config), "parameters": parameter_counts(config),
+                                                       "seed": seed, "devices": choice.n_devices,
+                                                       "accelerator": choice.accelerator})
+    best = ckpt_dir / "best.ckpt"
+    return TrainResult(best_ckpt=best if best.is_file() else last, last_ckpt=last, history=history, log_dir=log_dir,
+                       out_dir=out_dir, resumed_from=resumed_from, fit_seconds=fit_seconds)
