@@ -5,7 +5,7 @@ The seed design, sizes from `GanConfig` (defaults = the seed):
     history (B, 30) ──LSTM──┐
     calendar (B, H, C) ─────┼─dense─▶ fuse ─▶ condition embedding (B, cond_dim)
     reviews (B, R) ──dense──┘
-    G(z | c):  [z (B, noise_dim), c] ─▶ projection ─▶ GRU (layers × hidden) over the H target steps ─▶ ReLU head (B, H)
+    G(z | c):  [z (B, noise_dim), c] ─▶ projection ─▶ GRU (layers × hidden) over the H target steps ─▶ clamped head (B, H)
     D(x | c):  x (B, H) ─▶ Conv1d stack ─▶ average pool ─┐
                c ──────────────────────────────────────┴▶ fuse ─▶ raw score (B,)   (spectral norm on its layers)
 
@@ -155,10 +155,12 @@ class Generator(nn.Module):
     """G(z | c): noise and condition embedding → projection → GRU over the H target steps → per-step head.
 
     The projection is fed to the GRU as the input of every step; the GRU's state carries the position. The head
-    ends in ReLU, not softplus: scaled sales are in [0, 1] with a majority of exact zeros, and ReLU can emit an
-    exact zero for a whole region of inputs, while softplus only approaches 0 and would need ever more negative
-    pre-activations to imitate the zero mass (biasing the zero share and the CRPS). The price, no gradient where
-    the pre-activation is negative, is paid per sample, and noise and conditions vary across the batch. No upper
+    clamps at 0 (a ReLU in the forward pass): scaled sales are in [0, 1] with a majority of exact zeros, and the
+    clamp emits exact zeros, while softplus only approaches 0 and would need ever more negative pre-activations to
+    imitate the zero mass (biasing the zero share and the CRPS). A plain ReLU has no gradient below 0, and on the
+    real Olist tables that killed the generator: within 3 epochs every output sat at 0 and the validation CRPS
+    froze (quick profile, 2026-11-28). So the clamp passes the critic's gradient straight through
+    (`straight_through_relu`): outputs are exact zeros, yet a zero that should rise still gets pushed up. No upper
     bound (no sigmoid): validation and test values may exceed the train-period maximum (scaled > 1).
     """
 
@@ -174,7 +176,15 @@ class Generator(nn.Module):
         """Args: noise (B, noise_dim), embedding (B, cond_dim). Returns: (B, H) non-negative scaled sales."""
         step_input = self.project(torch.cat([noise, embedding], dim=1))
         steps, _ = self.rnn(step_input.unsqueeze(1).expand(-1, self.horizon, -1))
-        return torch.relu(self.head(steps).squeeze(-1))
+        return straight_through_relu(self.head(steps).squeeze(-1))
+
+
+def straight_through_relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU in the forward pass, identity in the backward pass (a straight-through estimator).
+
+    Exact zeros come out, but no unit can die: the gradient below 0 is the one the output would have had.
+    """
+    return x + (x.clamp(min=0) - x).detach()
 
 
 class Critic(nn.Module):

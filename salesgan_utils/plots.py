@@ -4,7 +4,9 @@ Functions take plain arrays/DataFrames (no file reading) so the report can redra
 """
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -71,6 +73,7 @@ def demand_classes(panel) -> plt.Figure:
     axes[0].axhline(CV2_CUTOFF, color="grey", ls="--")
     axes[0].set(xscale="log", xlabel="ADI (days per demand day, log)", ylabel="CV² of non-zero demand sizes",
                 title="Demand classes (train period)")
+    axes[0].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor log labels overlap
     counts = pd.Series(names).value_counts().reindex(DEMAND_CLASSES, fill_value=0)
     axes[1].bar(counts.index, counts.values, color="#8172b3")
     axes[1].set(xlabel="demand class", ylabel="entities", title="Entities per class")

@@ -229,9 +229,12 @@ def show_quality_section(artifacts: dict) -> None:
     quality = artifacts["quality"]
     if quality is None:
         return _missing(3)
+    import pandas as pd
+
     from .evaluate import quality_table
 
-    display(quality_table(quality))
+    with pd.option_context("display.max_colwidth", None):
+        display(quality_table(quality))
     _show_figures(artifacts["figures"][3])
 
 

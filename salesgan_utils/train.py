@@ -32,11 +32,12 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
 from .models import GanConfig, WGANGP, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
-from .paths import write_json_atomic, write_text_atomic
+from .paths import atomic_path, write_json_atomic, write_text_atomic
 from .windows import WindowSet
 
 HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps"]
@@ -235,6 +236,18 @@ def make_loaders(train: WindowSet, val: WindowSet, config: GanConfig, seed: int)
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------------------
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file beside it and renames it into place.
+
+    Lightning writes the final path directly, so a run killed mid-save would leave a truncated `last.ckpt` that
+    the next run tries to resume from; with the rename the previous checkpoint stays whole until the new one is.
+    """
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
 class StderrProgressBar(TQDMProgressBar):
     """Lightning's tqdm bar on stderr: in papermill runs stdout is the notebook's output cell, and a bar there
     bloats the saved notebook; stderr is shown live and kept apart. Notebooks get tqdm's widget when available."""
@@ -364,9 +377,13 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     pl.seed_everything(seed, workers=True, verbose=False)
     module = WGANGP(config, noise_seed=seed)
     train_loader, val_loader = make_loaders(train, val, config, seed)
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_crps", mode="min", save_top_k=1,
-                                 save_last=True, enable_version_counter=False)
-    all_callbacks = [checkpoint] + ([StderrProgressBar(), _EpochSummary()] if progress_bar else [])
+    # Two callbacks: Lightning's save_last only copies "last" when a top-k file is saved, i.e. when val_crps
+    # improves, so a run whose CRPS plateaued would resume from an old epoch. The second one keeps the latest epoch.
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_crps", mode="min", save_top_k=1,
+                           enable_version_counter=False)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
+    all_callbacks = [best, latest] + ([StderrProgressBar(), _EpochSummary()] if progress_bar else [])
     loggers = [CSVLogger(log_dir, name="csv"), TensorBoardLogger(log_dir, name="tensorboard", default_hp_metric=False)]
     n_batches = len(train_loader) if limit_train_batches is None else (
         int(limit_train_batches) if isinstance(limit_train_batches, int) else max(1, int(len(train_loader)
@@ -376,6 +393,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
         limit_train_batches=limit_train_batches, callbacks=all_callbacks + list(callbacks or []), logger=loggers,
         default_root_dir=out_dir, deterministic=choice.accelerator == "cpu", use_distributed_sampler=False,
         num_sanity_val_steps=0, enable_progress_bar=progress_bar, enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
         log_every_n_steps=max(1, min(50, n_batches)))
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resumed_from) if resumed_from else None)

@@ -173,3 +173,13 @@ def test_load_generator_round_trip_and_clear_errors(tmp_path):
     torch.save(wrong, tmp_path / "wrong.ckpt")
     with pytest.raises(ValueError, match="wrong.ckpt does not match the WGAN-GP architecture.*stage 02"):
         load_generator(tmp_path / "wrong.ckpt")
+
+
+def test_straight_through_relu_outputs_zeros_but_keeps_gradients():
+    from salesgan_utils.models import straight_through_relu
+
+    x = torch.tensor([-2.0, -0.5, 0.0, 1.5], requires_grad=True)
+    y = straight_through_relu(x)
+    assert y.tolist() == [0.0, 0.0, 0.0, 1.5]  # exact zeros, as the data has
+    (y * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0, 4.0]  # a plain ReLU would give 0 below zero: a unit could die

@@ -201,3 +201,16 @@ def test_shared_encoder_trains(tmp_path):
                        limit_train_batches=2)
     assert result.history["step"].tolist() == [2] and np.isfinite(result.history["val_crps"]).all()
     assert "critic_encoder.fuse.0.weight" not in _weights(result.last_ckpt)
+
+
+def test_last_checkpoint_follows_every_epoch_even_without_improvement(tmp_path):
+    # lr 0: the validation CRPS cannot improve after epoch 0, so only the "latest" callback saves in epoch 1;
+    # Lightning's own save_last would have left last.ckpt at epoch 0, and a resume would redo epoch 1.
+    frozen = GanConfig(**{**TINY, "lr_g": 1e-12, "lr_d": 1e-12}).for_windows(TRAIN)
+    result = train_gan(TRAIN, VAL, frozen, tmp_path, max_epochs=3, seed=0, progress_bar=False,
+                       accelerator="cpu", devices=1)
+    last = torch.load(result.last_ckpt, map_location="cpu", weights_only=False)
+    best = torch.load(result.best_ckpt, map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2  # the index of the third and last epoch
+    assert best["epoch"] < last["epoch"]
+    assert not list(tmp_path.glob("checkpoints/.*.tmp"))  # atomic saves leave no temporary files behind
