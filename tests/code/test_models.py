@@ -183,3 +183,14 @@ def test_straight_through_relu_outputs_zeros_but_keeps_gradients():
     assert y.tolist() == [0.0, 0.0, 0.0, 1.5]  # exact zeros, as the data has
     (y * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
     assert x.grad.tolist() == [1.0, 2.0, 3.0, 4.0]  # a plain ReLU would give 0 below zero: a unit could die
+
+
+def test_one_sided_penalty_ignores_norms_below_one():
+    from salesgan_utils.models import gradient_penalty
+
+    real, fake = torch.ones(4, 7), torch.zeros(4, 7)
+    for slope, two_sided, one_sided in ((0.5, 0.25, 0.0), (2.0, 1.0, 1.0)):
+        # D(x) = slope * sum(x) / sqrt(7): gradient norm = slope everywhere
+        critic = lambda x, c, s=slope: s * x.sum(dim=1) / 7 ** 0.5  # noqa: E731
+        assert gradient_penalty(critic, real, fake, None).item() == pytest.approx(two_sided)
+        assert gradient_penalty(critic, real, fake, None, one_sided=True).item() == pytest.approx(one_sided)

@@ -36,6 +36,7 @@ critic_channels = [64, 128, 256]
 shared_encoder = False
 n_critic = 5
 gp_lambda = 10.0
+one_sided_gp = True
 lr_g = 1e-4
 lr_d = 4e-4
 batch_size = 128
