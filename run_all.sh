@@ -353,12 +353,31 @@ for cell in nb.cells:
 PYEOF
 }
 
+run_papermill() {  # papermill without its own traceback, which would bury the cell's error under click's frames
+    "$PY" - "$@" <<'PYEOF'
+import sys
+import click
+from papermill.cli import papermill
+from papermill.exceptions import PapermillExecutionError
+try:
+    papermill.main(args=sys.argv[1:], prog_name="papermill", standalone_mode=False)
+except PapermillExecutionError:
+    sys.exit(1)  # the cell's error is in the executed notebook; report_failure prints it
+except click.ClickException as error:
+    error.show()
+    sys.exit(error.exit_code)
+except Exception as error:  # a dead kernel, an unreadable notebook: one line, no library frames
+    print(f"papermill: {type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1)
+PYEOF
+}
+
 for name in "${SELECTED[@]}"; do
     executed="$RUN_DIR/$name.ipynb"
     log "stage ${name:0:2}: $name (executed notebook: $executed)"
     start="$(now)"
     rc=0
-    "$PY" -m papermill "notebooks/$name.ipynb" "$executed" \
+    run_papermill "notebooks/$name.ipynb" "$executed" \
         -f "$RUN_DIR/params/$name.yaml" -k "$KERNEL" --language python \
         --log-output --progress-bar || rc=$?
     seconds="$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"

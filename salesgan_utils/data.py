@@ -26,10 +26,14 @@ Rules (also in the README, "Data rules"):
   reviews created on or before t. Without the table the features are zero and `reviews_available` is 0.
 * **Repairs** (counted in the report): duplicate rows dropped; rows with unparsable or missing purchase timestamps
   dropped; items with missing or negative price keep their unit but add no revenue; orders without items have no
-  sales (counted); a UTF-8 BOM is stripped; CRLF line ends read as usual.
+  sales (counted); a UTF-8 BOM is stripped and CRLF line ends read as usual (both listed by file name).
+  Everything else (a missing table or column, an empty or truncated file, no sale order, no entity left) is a
+  `DataError` naming the file or column and the fix: docs/bad_inputs.md lists every case.
 """
 from __future__ import annotations
 
+import codecs
+import difflib
 import gzip
 import warnings
 import zlib
@@ -85,11 +89,20 @@ def _read_table(folder: Path, key: str) -> pd.DataFrame | None:
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks required column(s) {missing} (it has {list(frame.columns)}); searched "
-                        f"folder {folder}. Use the original Olist CSV or rename the column back.")
+        extra = [c for c in frame.columns if c not in required]
+        renamed = [f"{close[0]!r} -> {c!r}" for c in missing
+                   for close in [difflib.get_close_matches(c, extra, n=1, cutoff=0.6)] if close]
+        hint = f" Looks renamed: rename {', '.join(renamed)}." if renamed else ""
+        raise DataError(f"{path} lacks required column(s) {missing} (it has {list(frame.columns)}).{hint} Use the "
+                        f"original Olist CSV from olistbr/brazilian-ecommerce or rename the column back.")
     if frame.empty and key not in OPTIONAL_TABLES:
         raise DataError(f"{path} has a header but no rows. Re-download it from olistbr/brazilian-ecommerce.")
     frame.attrs["path"] = str(path)
+    # The file parsed, so its head reads too: record the two encodings the parser repaired silently.
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    frame.attrs["bom"], frame.attrs["crlf"] = head.startswith(codecs.BOM_UTF8), b"\r\n" in head
     return frame
 
 
@@ -134,6 +147,10 @@ def load_tables(folder: str | Path) -> OlistTables:
     frames = {key: _read_table(folder, key) for key in TABLES}
     for key, frame in frames.items():
         report[f"{key}_rows"] = 0 if frame is None else int(len(frame))
+    # Repairs made while reading: a UTF-8 BOM stripped, CRLF line ends read as LF (file names, for the report).
+    read = {key: frame for key, frame in frames.items() if frame is not None}
+    report["files_with_utf8_bom_stripped"] = [Path(f.attrs["path"]).name for f in read.values() if f.attrs["bom"]]
+    report["files_with_crlf_line_ends"] = [Path(f.attrs["path"]).name for f in read.values() if f.attrs["crlf"]]
 
     orders = _drop_duplicates(frames["orders"], report, "orders")
     orders["order_purchase_timestamp"] = pd.to_datetime(orders["order_purchase_timestamp"],
@@ -227,6 +244,14 @@ def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float =
     orders = tables.orders
     is_sale = orders["order_status"].isin(SALE_STATUSES)
     sale_orders = orders.loc[is_sale, ["order_id", "order_purchase_timestamp"]]
+    if sale_orders.empty:
+        statuses = {str(k): int(v) for k, v in orders["order_status"].value_counts().items()}
+        statuses = statuses or "none (no order with a valid order_purchase_timestamp)"
+        orders_file = table_path(tables.folder, TABLES["orders"][0]) or tables.folder
+        raise DataError(
+            f"no sale orders left: no order in {orders_file} counts as a sale: order_status counts are {statuses}, "
+            f"and a sale needs one of {', '.join(SALE_STATUSES)} with a valid order_purchase_timestamp. Point "
+            f"data_dir at the full Olist dataset (olistbr/brazilian-ecommerce), or fix the order_status column.")
     start, end, cut = trim_timeline(sale_orders["order_purchase_timestamp"], trim_share)
     lines = tables.items[["order_id", "product_id", "price"]].merge(sale_orders, on="order_id", how="inner")
     lines["day"] = lines["order_purchase_timestamp"].dt.normalize()

@@ -257,7 +257,8 @@ def validate(params: dict, source: str | Path | None = None, stage: int | str | 
                     r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
                 hint = f" (YAML reads {value} as a string: write it with a dot, e.g. 1.0e-4)"
             fail(key, f"has type {_type_name(value)} ({value!r}){hint}",
-                 f"use a {_type_name(default)} like the notebook default {default!r}")
+                 f"use {'an' if _type_name(default)[0] in 'aeiou' else 'a'} {_type_name(default)} like the "
+                 f"notebook default {default!r}")
         _check_value(key, value, fail)
 
     everything: dict[str, Any] = {}

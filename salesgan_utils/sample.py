@@ -67,7 +67,8 @@ class SampleSet:
         missing = [name for name in (SCALED_FILE, UNITS_FILE, KEYS_FILE, META_FILE) if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(f"sample folder {folder} lacks {missing}: it is written by stage 03 "
-                                    f"(notebooks/03_generate_samples); rerun that stage.")
+                                    f"(notebooks/03_generate_samples); rerun that stage: bash run_all.sh --only 03 "
+                                    f"(same --profile and --run).")
         mode = "r" if mmap else None
         return cls(folder=folder, scaled=np.load(folder / SCALED_FILE, mmap_mode=mode),
                    units=np.load(folder / UNITS_FILE, mmap_mode=mode), keys=pd.read_parquet(folder / KEYS_FILE),

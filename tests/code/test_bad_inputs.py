@@ -1,0 +1,341 @@
+"""Every row of docs/bad_inputs.md: a bad input gives an error naming the file/column/parameter and the fix, or a
+documented repair whose count appears in the data report.
+
+One parametrised test over all rows. Each case builds its bad input from a tiny hand-made Olist folder (the rules of
+`salesgan_utils.data`), a params file, a checkpoint or a stage folder, runs the package function a notebook calls,
+and returns either the exception raised or the data report table the notebook shows.
+"""
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pytest
+
+from salesgan_utils import data, params, paths, preprocess
+from salesgan_utils.paths import DataSource
+
+# Small enough to reason about by hand: 3 sale orders in January 2017 (31 days: too short for a 30 -> 7 window),
+# one canceled order, two products. Every case below breaks one thing about it.
+ORDERS = [("o1", "delivered", "2017-01-01 10:00:00"), ("o2", "shipped", "2017-01-02 11:00:00"),
+          ("o3", "delivered", "2017-01-20 09:00:00"), ("o4", "canceled", "2017-01-05 10:00:00")]
+ITEMS = [("o1", 1, "p1", "10.0"), ("o1", 2, "p2", "5.0"), ("o2", 1, "p1", "10.0"), ("o3", 1, "p2", "7.5"),
+         ("o4", 1, "p1", "10.0")]
+PRODUCTS = [("p1", "beleza_saude"), ("p2", "perfumaria")]
+TRANSLATION = [("beleza_saude", "health_beauty"), ("perfumaria", "perfumery")]
+REVIEWS = [("r1", "o1", 5, "2017-01-05 00:00:00")]
+FILES = {"orders": "olist_orders_dataset", "items": "olist_order_items_dataset", "products": "olist_products_dataset",
+         "translation": "product_category_name_translation", "reviews": "olist_order_reviews_dataset"}
+
+
+def frames() -> dict[str, pd.DataFrame]:
+    return {"orders": pd.DataFrame(ORDERS, columns=data.TABLES["orders"][1]),
+            "items": pd.DataFrame(ITEMS, columns=data.TABLES["items"][1]),
+            "products": pd.DataFrame(PRODUCTS, columns=data.TABLES["products"][1]),
+            "translation": pd.DataFrame(TRANSLATION, columns=data.TABLES["translation"][1]),
+            "reviews": pd.DataFrame(REVIEWS, columns=data.TABLES["reviews"][1])}
+
+
+def write(folder: Path, tables: dict[str, pd.DataFrame] | None = None, *, gz: bool = False,
+          bom_crlf: bool = False) -> Path:
+    """Write the tables as Olist CSVs (optionally gzipped, or with a BOM and CRLF line ends, as Excel saves)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, frame in (frames() if tables is None else tables).items():
+        text = frame.to_csv(index=False, lineterminator="\r\n" if bom_crlf else "\n")
+        raw = (("\ufeff" if bom_crlf else "") + text).encode("utf-8")
+        target = folder / f"{FILES[key]}.csv{'.gz' if gz else ''}"
+        target.write_bytes(gzip.compress(raw) if gz else raw)
+    return folder
+
+
+def changed(key: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    tables = frames()
+    tables[key] = edit(tables[key].copy())
+    return tables
+
+
+def load(folder: Path) -> data.OlistTables:
+    return data.load_tables(folder)
+
+
+def panel(folder: Path, **filters) -> data.Panel:
+    return data.build_panel(data.load_tables(folder), **filters)
+
+
+# ------------------------------------------------------------------------------------------------------- the rows
+# Each returns what the user sees: the exception, or the data report table (`data.report_table`) of a repair.
+def no_olist_tables(tmp: Path):
+    (tmp / "my_exports").mkdir()
+    (tmp / "my_exports" / "sales.csv").write_text("a,b\n1,2\n")
+    return preprocess.resolve_data(str(tmp / "my_exports"), tmp / "run")  # never demo data instead
+
+
+def table_missing(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_order_items_dataset.csv").unlink()
+    return load(folder)
+
+
+def column_missing(tmp: Path):
+    return load(write(tmp / "olist", changed("items", lambda f: f.drop(columns="price"))))
+
+
+def column_renamed(tmp: Path):
+    return load(write(tmp / "olist", changed("orders", lambda f: f.rename(
+        columns={"order_purchase_timestamp": "order_purchase_time"}))))
+
+
+def header_only(tmp: Path):
+    return load(write(tmp / "olist", changed("products", lambda f: f.iloc[:0])))
+
+
+def zero_bytes(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_orders_dataset.csv").write_bytes(b"")
+    return load(folder)
+
+
+def bad_timestamps(tmp: Path):
+    def edit(f):
+        f.loc[1, "order_purchase_timestamp"] = "02/01/2017 11h"
+        f.loc[2, "order_purchase_timestamp"] = None
+        return f
+
+    return panel(write(tmp / "olist", changed("orders", edit))).report
+
+
+def all_canceled(tmp: Path):
+    return panel(write(tmp / "olist", changed("orders", lambda f: f.assign(order_status="canceled"))))
+
+
+def too_few_days(tmp: Path):
+    source = DataSource(write(tmp / "olist"), "olist", "test")
+    return preprocess.build(source, entity="product", train_fraction=0.7, val_fraction=0.15, test_fraction=0.15,
+                            min_train_units=1, top_n=0, history_days=30, horizon=7, stride=1)
+
+
+def no_entity_left(tmp: Path):
+    return panel(write(tmp / "olist"), min_train_units=50)
+
+
+def bad_prices(tmp: Path):
+    def edit(f):
+        f.loc[0, "price"] = ""
+        f.loc[2, "price"] = "-10.0"
+        return f
+
+    return panel(write(tmp / "olist", changed("items", edit))).report
+
+
+def duplicated_rows(tmp: Path):
+    return panel(write(tmp / "olist", changed("items", lambda f: pd.concat([f, f.iloc[[0, 0]]])))).report
+
+
+def bom_and_crlf(tmp: Path):
+    tables = load(write(tmp / "olist", bom_crlf=True))
+    plain = load(write(tmp / "plain"))
+    for key in ("orders", "items", "products", "translation", "reviews"):  # read exactly as the plain files
+        pd.testing.assert_frame_equal(getattr(tables, key), getattr(plain, key))
+    return tables.report
+
+
+def truncated_gz(tmp: Path):
+    folder = write(tmp / "olist", gz=True)
+    orders = folder / "olist_orders_dataset.csv.gz"
+    orders.write_bytes(orders.read_bytes()[: orders.stat().st_size // 2])  # a download cut half-way
+    return load(folder)
+
+
+def params_file(text: str) -> Callable[[Path], object]:
+    def case(tmp: Path):
+        path = tmp / "my_profile.yaml"
+        path.write_text(text)
+        return params.validate(params.load_profile(path))
+
+    return case
+
+
+TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calendar_hidden=8, review_hidden=4,
+            gru_hidden=8, gru_layers=2, critic_channels=(4, 8), critic_hidden=8, batch_size=16, val_samples=4)
+
+
+def _checkpoint(tmp: Path, **config_change) -> Path:
+    import torch
+
+    from salesgan_utils.models import GanConfig, WGANGP
+
+    module = WGANGP(GanConfig(**TINY), noise_seed=0)
+    hparams = dict(module.hparams)
+    hparams["config"] = {**hparams["config"], **config_change}
+    path = tmp / "02_train_gan" / "checkpoints" / "best.ckpt"
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": hparams}, path)
+    return path
+
+
+def corrupt_checkpoint(tmp: Path):
+    from salesgan_utils.models import load_generator
+
+    path = _checkpoint(tmp)
+    path.write_bytes(path.read_bytes()[:1000])  # a copy cut short
+    return load_generator(path)
+
+
+def incompatible_checkpoint(tmp: Path):
+    from salesgan_utils.models import load_generator
+
+    return load_generator(_checkpoint(tmp, gru_hidden=12))  # weights of another architecture
+
+
+def windows_missing(tmp: Path):
+    return preprocess.load_windows(paths.stage_dir(tmp, 1, create=True), "train")
+
+
+def checkpoint_missing(tmp: Path):
+    from salesgan_utils.models import load_generator
+
+    return load_generator(paths.stage_dir(tmp, 2) / "checkpoints" / "best.ckpt")
+
+
+def samples_missing(tmp: Path):
+    from salesgan_utils.sample import SampleSet
+
+    return SampleSet.load(paths.stage_dir(tmp, 3) / "samples_train")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of docs/bad_inputs.md."""
+
+    run: Callable[[Path], object]
+    error: type[BaseException] | None  # None: a repair, whose count `report` must show
+    says: tuple[str, ...] = ()  # substrings of the message: the file/column/parameter, then the fix
+    report: dict | None = None  # data report rows {check: value} the repair must show
+
+
+ROWS = {
+    "data folder without Olist tables": Row(no_olist_tables, FileNotFoundError, (
+        "my_exports", "olist_orders_dataset.csv", "Point it at the unzipped Kaggle dataset")),
+    "required table missing": Row(table_missing, data.DataError, (
+        "olist_order_items_dataset.csv", "is missing from", "Download the full Kaggle dataset")),
+    "required column missing": Row(column_missing, data.DataError, (
+        "olist_order_items_dataset.csv", "['price']", "rename the column back")),
+    "required column renamed": Row(column_renamed, data.DataError, (
+        "olist_orders_dataset.csv", "'order_purchase_time' -> 'order_purchase_timestamp'", "rename")),
+    "empty CSV, header only": Row(header_only, data.DataError, (
+        "olist_products_dataset.csv", "header but no rows", "Re-download")),
+    "empty CSV, zero bytes": Row(zero_bytes, data.DataError, (
+        "olist_orders_dataset.csv", "0 bytes", "Re-download")),
+    "unparsable timestamps in some rows": Row(bad_timestamps, None, report={
+        "orders_unparsable_or_missing_timestamp_dropped": "2", "items_with_unknown_order_dropped": "2"}),
+    "all orders canceled": Row(all_canceled, data.DataError, (
+        "olist_orders_dataset.csv", "order_status", "'canceled': 4", "Point data_dir at the full Olist dataset")),
+    "fewer days than one window needs": Row(too_few_days, data.DataError, (
+        "history_days", "horizon", "31 days", "shorter history_days/horizon")),
+    "no entity left after the filters": Row(no_entity_left, data.DataError, (
+        "min_train_units=50", "Lower min_train_units")),
+    "NaN or negative prices": Row(bad_prices, None, report={"items_missing_or_negative_price": "2"}),
+    "duplicated rows": Row(duplicated_rows, None, report={"items_duplicate_rows_dropped": "2"}),
+    "BOM and CRLF files": Row(bom_and_crlf, None, report={
+        "files_with_utf8_bom_stripped": ", ".join(f"{FILES[k]}.csv" for k in FILES),
+        "files_with_crlf_line_ends": ", ".join(f"{FILES[k]}.csv" for k in FILES)}),
+    "truncated .csv.gz": Row(truncated_gz, data.DataError, (
+        "olist_orders_dataset.csv.gz", "truncated or corrupt", "Re-download")),
+    "params: unknown key": Row(params_file("max_epoch: 3\n"), params.ParamsError, (
+        "`max_epoch`", "my_profile.yaml", "did you mean max_epochs")),
+    "params: wrong type": Row(params_file("max_epochs: three\n"), params.ParamsError, (
+        "`max_epochs`", "my_profile.yaml", "use an int like the notebook default")),
+    "params: negative ratio": Row(params_file("ratios: [-1.0, 1.0]\n"), params.ParamsError, (
+        "`ratios`", "my_profile.yaml", "negative ratio -1.0", "use values >= 0")),
+    "params: horizon 0": Row(params_file("horizon: 0\n"), params.ParamsError, (
+        "`horizon`", "my_profile.yaml", "at least 1")),
+    "params: split fractions not summing to 1": Row(params_file("train_fraction: 0.8\n"), params.ParamsError, (
+        "`train_fraction`", "my_profile.yaml", "= 1.1", "must sum to 1")),
+    "corrupt checkpoint": Row(corrupt_checkpoint, ValueError, (
+        "best.ckpt", "not a readable checkpoint", "Rerun stage 02")),
+    "incompatible checkpoint": Row(incompatible_checkpoint, ValueError, (
+        "best.ckpt", "does not match the WGAN-GP architecture", "Rerun stage 02")),
+    "artifact missing: stage-01 windows": Row(windows_missing, FileNotFoundError, (
+        "windows_train.npz", "stage 01", "bash run_all.sh --only 01")),
+    "artifact missing: stage-02 checkpoint": Row(checkpoint_missing, FileNotFoundError, (
+        "best.ckpt", "Rerun stage 02", "--only 02")),
+    "artifact missing: stage-03 samples": Row(samples_missing, FileNotFoundError, (
+        "samples_train", "stage 03", "bash run_all.sh --only 03")),
+}
+
+
+@pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
+def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: Path) -> None:
+    if row.error is not None:
+        with pytest.raises(row.error) as raised:
+            row.run(tmp_path)
+        message = str(raised.value)
+        missing = [part for part in row.says if part not in message]
+        assert not missing, f"the message lacks {missing}:\n{message}"
+        assert "\n" not in message.strip(), "one readable line, not a dump"
+    else:
+        table = data.report_table(row.run(tmp_path)).set_index("check")["value"]
+        shown = {check: table.get(check) for check in row.report}
+        assert shown == row.report, "the repair's count is not in the data report"
+
+
+def test_the_doc_has_one_row_per_case() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "bad_inputs.md").read_text(encoding="utf-8")
+    assert "test_bad_input_gives_a_clear_error_or_a_counted_repair" in doc
+    missing = [case for case in ROWS if f"`{case}`" not in doc]
+    assert not missing, f"docs/bad_inputs.md lacks rows for {missing}"
+
+
+# ------------------------------------------------------------------------------------------------------ full disk
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB tmpfs (we run as root in CI); where mounting is not permitted, None: the test injects the error."""
+    mount = tmp_path / "outputs"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        yield None
+        return
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_stops_stage_01_naming_the_file_and_keeps_the_previous_artifacts(small_disk, tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    from salesgan_utils import demo
+
+    demo.write_demo_tables(tmp_path / "demo", n_products=10, seed=0)
+    source = DataSource(tmp_path / "demo", "demo", "test")
+    _, built, sets = preprocess.build(source, entity="product", train_fraction=0.7, val_fraction=0.15,
+                                      test_fraction=0.15, min_train_units=1, top_n=0, history_days=30, horizon=7,
+                                      stride=7)
+    out_dir = (small_disk or tmp_path / "outputs") / "01_eda_preprocess"
+    out_dir.mkdir()
+    previous = {"panel.parquet": b"panel of the previous run", "windows_train.npz": b"windows of the previous run"}
+    for name, content in previous.items():
+        (out_dir / name).write_bytes(content)
+    if small_disk is not None:  # fill the disk, as another job's files would
+        disk = os.statvfs(small_disk)
+        (small_disk / "filler").write_bytes(b"\0" * (disk.f_bavail * disk.f_frsize - 8192))
+    else:
+        def full(self, path, *args, **kwargs):
+            Path(path).write_bytes(b"PAR1 half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+
+    with pytest.raises(OSError) as raised:
+        preprocess.save(out_dir, source, built, sets, {})
+    message = str(raised.value)
+    assert raised.value.errno == errno.ENOSPC
+    assert str(out_dir / "panel.parquet") in message and "Free space" in message and "SALESGAN_OUTPUTS" in message
+    assert {name: (out_dir / name).read_bytes() for name in previous} == previous
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(previous), "a temporary file was left behind"
