@@ -213,7 +213,11 @@ def make_windows(panel, split: str, history_days: int = HISTORY_DAYS, horizon: i
     history = np.lib.stride_tricks.sliding_window_view(scaled, history_days, axis=1)[ent, orig - history_days + 1]
     target = np.lib.stride_tricks.sliding_window_view(scaled, horizon, axis=1)[ent, orig + 1] if len(ent) else \
         np.zeros((0, horizon), dtype=np.float32)
-    calendar = panel.calendar[(orig + 1)[:, None] + np.arange(horizon)[None, :]]
+    # The calendar depends on the origin only: cut it once per origin, then copy whole (H, C) rows per window.
+    # Gathering with an (N, H) day index instead took 4x as long (0.6 s for 3.1M train windows; bench/RESULTS.md).
+    per_origin = panel.calendar[(origins + 1)[:, None] + np.arange(horizon)[None, :]] if len(origins) else \
+        np.zeros((0, horizon, panel.calendar.shape[1]), dtype=np.float32)
+    calendar = np.take(per_origin, pos, axis=0)
     return WindowSet(
         history=history, target=target, calendar=calendar, reviews=_reviews_at(panel, ent, orig),
         entity=ent.astype(np.int32), origin=panel.dates[orig], scale_min=panel.scale_min[ent],
