@@ -31,7 +31,7 @@ from . import evaluate
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .forecaster import fit_forecaster
-from .paths import write_text_atomic
+from .paths import atomic_path, write_text_atomic
 from .windows import WindowSet
 
 REFERENCE = "lstm_real"
@@ -73,7 +73,8 @@ class BenchmarkResult:
         return verdict(self)
 
     def save(self, folder: str | Path) -> dict[str, Path]:
-        """Write results.csv (summary), results_by_seed.csv, paired_tests.csv, results_by_class.csv, summary.json.
+        """Write results.csv (summary), results_by_seed.csv, paired_tests.csv, results_by_class.csv, summary.json
+        and window_errors.npz ({model: (n_seeds, N_test) per-window MAE in units}).
 
         Each file is written atomically, so a killed run never leaves half a table.
 
@@ -92,6 +93,11 @@ class BenchmarkResult:
                    "paired_tests": self.paired.to_dict(orient="records")}
         text = json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n"
         written["summary.json"] = write_text_atomic(folder / "summary.json", text)
+        # the per-window errors behind the paired tests, so they can be recomputed without refitting anything
+        with atomic_path(folder / "window_errors.npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, **{name: np.asarray(v) for name, v in self.window_errors.items()})
+        written["window_errors.npz"] = folder / "window_errors.npz"
         return written
 
 
@@ -276,7 +282,7 @@ def paired_tests(window_errors: dict, groups: np.ndarray, *, n_boot: int = 2000,
     """Each model against the real-only LSTM on the same test windows.
 
     Per-window MAE (units) is averaged over seeds first, so a variant's seed noise does not masquerade as a
-    window effect; DM and an entity-cluster bootstrap then compare the two per-window vectors.
+    window effect; a DM test on per-entity mean differentials and an entity-cluster bootstrap then compare them.
 
     Args:
         window_errors: {model: (n_seeds, N) per-window MAE}; must hold REFERENCE.
@@ -290,7 +296,7 @@ def paired_tests(window_errors: dict, groups: np.ndarray, *, n_boot: int = 2000,
         units), diff_low, diff_high, pct, pct_low, pct_high, dm_stat, dm_p, n_windows. Empty without REFERENCE.
     """
     columns = ["candidate", "reference", "mae_candidate", "mae_reference", "diff", "diff_low", "diff_high", "pct",
-               "pct_low", "pct_high", "dm_stat", "dm_p", "n_windows"]
+               "pct_low", "pct_high", "dm_stat", "dm_p", "dm_n", "n_windows"]
     if REFERENCE not in window_errors:
         return pd.DataFrame(columns=columns)
     reference = np.asarray(window_errors[REFERENCE]).mean(axis=0)
@@ -417,3 +423,43 @@ def results_table(summary: pd.DataFrame, metrics: Sequence[str] = UNIT_METRICS, 
     if "mae_vs_real_pct" in table:
         shown["MAE vs real-only"] = [f"{v:+.1f}%" if np.isfinite(v) else "" for v in table["mae_vs_real_pct"]]
     return shown.set_index("model")
+
+
+def results_markdown(stage_folder: str | Path, metrics: Sequence[str] = UNIT_METRICS) -> str:
+    """Markdown of a saved stage-04 folder: the verdict, the results table, the paired tests and the class table.
+
+    Used for docs/results.md: `python -m salesgan_utils.benchmark markdown outputs/<run>/04_augmentation_benchmark`.
+    """
+    import json
+
+    folder = Path(stage_folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    table = results_table(pd.read_csv(folder / "results.csv"), metrics)
+    paired = pd.read_csv(folder / "paired_tests.csv")
+    by_class = pd.read_csv(folder / "results_by_class.csv")
+    paired_rows = pd.DataFrame({
+        "candidate": paired["candidate"],
+        "test MAE (units)": paired["mae_candidate"].map("{:.4f}".format),
+        "change vs real-only": [f"{p:+.1f}% [{lo:+.1f}%, {hi:+.1f}%]" for p, lo, hi in
+                                zip(paired["pct"], paired["pct_low"], paired["pct_high"])],
+        "DM p": paired["dm_p"].map("{:.2g}".format), "entities": paired.get("dm_n", paired["n_windows"])})
+    classes = by_class.pivot_table(index="model", columns="class_name", values="mae").round(4)
+    counts = by_class.drop_duplicates("class_name").set_index("class_name")["n_windows"]
+    classes.columns = [f"{c} (n={counts.get(c, 0)})" for c in classes.columns]
+    return "\n\n".join([
+        f"**Verdict (computed):** {summary['verdict']}",
+        "Test windows, mean [95% CI over seeds]; MAE and RMSE in units per day, MASE and RMSSE scale-free; "
+        "★ = best per column.\n\n" + table.to_markdown(),
+        "Paired comparisons with the real-only LSTM on the same test windows (per-window MAE averaged over seeds; "
+        "CI: bootstrap over entities; DM: Diebold-Mariano with the HLN correction on per-entity mean loss differentials):\n\n"
+        + paired_rows.to_markdown(index=False),
+        "Test MAE (units) by Syntetos-Boylan demand class of the entity (train period):\n\n" + classes.to_markdown(),
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "markdown":
+        sys.exit("usage: python -m salesgan_utils.benchmark markdown outputs/<run>/04_augmentation_benchmark")
+    print(results_markdown(sys.argv[2]))

@@ -220,3 +220,17 @@ def test_sample_quality_report_of_perfect_copies(windows):
     observed = test.to_units(test.target)
     assert report["crps_baseline"] == pytest.approx(np.abs(observed).mean())
     assert report["acf_real_lag1"] == pytest.approx(report["acf_synthetic_lag1"])
+
+
+def test_paired_comparison_tests_entities_not_overlapping_windows():
+    from salesgan_utils.evaluate import paired_comparison
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(6), 200)  # 6 entities x 200 overlapping windows each
+    shift = np.repeat(rng.normal(0, 1, 6), 200)  # each entity's own (random-sign) difference
+    reference = rng.random(1200)
+    clustered = paired_comparison(reference + shift, reference, groups=groups, n_boot=200)
+    windows = paired_comparison(reference + shift, reference, n_boot=200)
+    assert clustered["dm_n"] == 6 and windows["dm_n"] == 1200
+    # 1200 windows look like overwhelming evidence; 6 entities with mixed signs are not
+    assert windows["dm_p"] < 1e-6 < clustered["dm_p"]
