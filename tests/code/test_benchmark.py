@@ -165,7 +165,10 @@ def test_save_writes_every_artifact_as_strict_json_and_csv(recorded, tmp_path):
     _, result = recorded
     written = result.save(tmp_path / "04_benchmark")
     assert sorted(written) == ["paired_tests.csv", "results.csv", "results_by_class.csv", "results_by_seed.csv",
-                               "summary.json"]
+                               "summary.json", "window_errors.npz"]
+    with np.load(written["window_errors.npz"]) as saved:
+        assert set(saved.files) == set(result.window_errors)
+        np.testing.assert_array_equal(saved["lstm_real"], result.window_errors["lstm_real"])
     summary = json.loads((tmp_path / "04_benchmark" / "summary.json").read_text(),
                          parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
     assert summary["verdict"] == result.verdict() and summary["settings"]["seeds"] == [0, 1]
