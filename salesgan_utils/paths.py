@@ -167,6 +167,10 @@ def atomic_path(path: str | Path):
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; artifacts get the usual 0666 & ~umask like any other file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)

@@ -170,3 +170,17 @@ def test_atomic_json_and_text_replace_the_file(tmp_path: Path) -> None:
     assert path.read_text() == '{\n  "x": 1\n}\n'
     paths.write_text_atomic(path, "new")
     assert path.read_text() == "new"
+
+
+def test_atomic_path_gives_files_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from salesgan_utils.paths import write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "artifact.json", "{}")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600: others can read the results
