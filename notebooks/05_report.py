@@ -40,6 +40,7 @@ from salesgan_utils import params, paths, report
 
 settings = params.notebook_settings(5, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
+out_dir = paths.stage_dir(run_path, 5, create=True)
 artifacts = report.gather(run_path)
 display(HTML(report.source_banner(artifacts)))
 
@@ -78,3 +79,12 @@ report.show_benchmark_section(artifacts)
 
 # %%
 report.show_reproducibility_section(artifacts)
+
+# %% [markdown]
+# ## What this produced
+# The reproducibility facts as JSON beside this notebook; run_all.sh then exports this notebook, code hidden, to
+# `report.html` in the run folder.
+
+# %% tags=["remove_cell"]
+written = paths.write_json_atomic(out_dir / "reproducibility.json", report.reproducibility_facts(artifacts))
+print(written.relative_to(run_path))

@@ -29,6 +29,7 @@ def test_the_smoke_suite_writes_every_executed_notebook_and_the_report(smoke_run
     times = json.loads((smoke_run / "stage_times.json").read_text())
     assert set(times) == set(STAGES) and all(t["status"] == "ok" for t in times.values())
     assert (smoke_run / "params" / "02_train_gan.yaml").is_file()
+    assert json.loads((smoke_run / "05_report" / "reproducibility.json").read_text())["git commit"]
 
 
 @pytest.mark.slow
