@@ -13,18 +13,7 @@ from salesgan_utils.windows import random_windowset
 SENTINEL = 3.0   # scaled values of real windows are in [0, 1]: a target of 3.0 can only be a GAN sample
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models on a shared 2-core host: one thread avoids oversubscription stalls (bench/RESULTS.md).
-
-    Module scope so that it precedes the module-scoped fits: bit-exact reproducibility holds per thread count.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/code/conftest.py
 
 
 class _Recorder:
