@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from salesgan_utils import augment, baselines, evaluate
+from salesgan_utils import augment, baselines, stats
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
 
@@ -73,7 +73,7 @@ def main() -> None:
             _timed(lambda n=name: augment.augment(windows, n, copies=5, seed=0), args.repeats))
     errors = np.abs(np.random.default_rng(0).normal(size=(2, args.windows)))
     add("paired_comparison (DM + 2000-rep entity bootstrap)", args.windows,
-        _timed(lambda: evaluate.paired_comparison(errors[0], errors[1], groups=windows.entity), args.repeats))
+        _timed(lambda: stats.paired_comparison(errors[0], errors[1], groups=windows.entity), args.repeats))
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -45,7 +45,7 @@ disc_epochs = 20
 # %%
 import pandas as pd
 
-from salesgan_utils import baselines, evaluate, models, params, paths, plots, preprocess, sample
+from salesgan_utils import baselines, models, params, paths, plots, preprocess, quality, sample
 
 settings = params.notebook_settings(3, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -85,11 +85,11 @@ _ = plots.save(fig, out_dir, "sample_fans")
 test_windows = window_sets["test"]
 sampler_baseline = baselines.block_resample_sampler(test_windows.history, test_windows.horizon,
                                                     settings["n_samples"], seed=settings["seed"])
-quality = evaluate.sample_quality_report(
+quality = quality.sample_quality_report(
     window_sets["train"], sample_sets["train"].scaled, test_windows=test_windows,
     test_samples_scaled=sample_sets["test"].scaled, baseline_test_samples_scaled=sampler_baseline,
     seed=settings["seed"], max_windows=settings["quality_max_windows"], classifier_epochs=settings["disc_epochs"])
-evaluate.quality_table(quality)
+quality.quality_table(quality)
 
 # %% [markdown]
 # ## D. Distributions, autocorrelation and embedding

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import evaluate
+from . import metrics, stats
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .forecaster import fit_forecaster
@@ -117,10 +117,10 @@ def _json_safe(value):
 def _scores(forecast_units: np.ndarray, windows: WindowSet, observed_units: np.ndarray) -> tuple[dict, np.ndarray]:
     """Test metrics of one forecast and its per-window MAE in units."""
     forecast_scaled = (forecast_units - windows.scale_min[:, None]) / windows.scale_range[:, None]
-    row = evaluate.point_metrics(forecast_units, observed_units, windows.naive_mae, windows.naive_mse)
-    row["mae_scaled"] = evaluate.mae(forecast_scaled, windows.target)
-    row["rmse_scaled"] = evaluate.rmse(forecast_scaled, windows.target)
-    return row, evaluate.window_abs_error(forecast_units, observed_units)
+    row = metrics.point_metrics(forecast_units, observed_units, windows.naive_mae, windows.naive_mse)
+    row["mae_scaled"] = metrics.mae(forecast_scaled, windows.target)
+    row["rmse_scaled"] = metrics.rmse(forecast_scaled, windows.target)
+    return row, metrics.window_abs_error(forecast_units, observed_units)
 
 
 def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples_scaled: np.ndarray | None = None,
@@ -267,7 +267,7 @@ def summarise(by_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         row = {"model": model, "family": first["family"], "augmentation": first["augmentation"],
                "ratio": first["ratio"], "n_seeds": len(group)}
         for metric in METRICS:
-            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = evaluate.mean_ci(group[metric], level)
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = stats.mean_ci(group[metric], level)
         values = group["best_val_loss"] if "best_val_loss" in group else pd.Series(dtype=float)
         row["val_loss"] = float(values.mean()) if values.notna().any() else np.nan
         out.append(row)
@@ -305,7 +305,7 @@ def paired_tests(window_errors: dict, groups: np.ndarray, *, n_boot: int = 2000,
         if name == REFERENCE:
             continue
         candidate = np.asarray(values).mean(axis=0)
-        result = evaluate.paired_comparison(candidate, reference, groups=groups, n_boot=n_boot, level=level,
+        result = stats.paired_comparison(candidate, reference, groups=groups, n_boot=n_boot, level=level,
                                             seed=seed)
         rows.append({"candidate": name, "reference": REFERENCE, "mae_candidate": float(candidate.mean()),
                      "mae_reference": float(reference.mean()), **result, "n_windows": int(candidate.size)})
@@ -329,7 +329,7 @@ def class_table(window_errors: dict, demand_class: np.ndarray, level: float = 0.
         values = np.asarray(values)
         for index in np.unique(demand_class):
             mask = demand_class == index
-            mean, low, high = evaluate.mean_ci(values[:, mask].mean(axis=1), level)
+            mean, low, high = stats.mean_ci(values[:, mask].mean(axis=1), level)
             label = DEMAND_CLASS_NAMES[index] if 0 <= index < len(DEMAND_CLASS_NAMES) else str(index)
             rows.append({"model": name, "demand_class": int(index), "class_name": label,
                          "n_windows": int(mask.sum()), "mae": mean, "mae_low": low, "mae_high": high})

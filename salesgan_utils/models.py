@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .evaluate import crps_samples
+from .metrics import crps_samples
 
 _LEAKY_SLOPE = 0.2
 

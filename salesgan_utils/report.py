@@ -231,7 +231,7 @@ def show_quality_section(artifacts: dict) -> None:
         return _missing(3)
     import pandas as pd
 
-    from .evaluate import quality_table
+    from .quality import quality_table
 
     with pd.option_context("display.max_colwidth", None):
         display(quality_table(quality))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from salesgan_utils import benchmark as bm
-from salesgan_utils.evaluate import mae
+from salesgan_utils.metrics import mae
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
 

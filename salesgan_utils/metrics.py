@@ -1,0 +1,397 @@
+"""Forecast and synthetic-data metrics as pure functions `(forecast_or_synthetic, observed_or_real, ...) -> float`.
+
+Three families live here:
+
+* point-forecast errors on (N, H) arrays (MAE, RMSE, MASE, RMSSE and their per-window vectors);
+* probabilistic-forecast scores on (N, K, H) samples (CRPS, interval coverage, spread-skill diversity);
+* distribution and temporal structure of synthetic sequences (marginal Wasserstein distance, zero share,
+  autocorrelation, per-sequence statistics compared by Kolmogorov-Smirnov).
+
+Settings are arguments; nothing here reads files or global state. Statistical tests over seeds live in `stats`;
+learned scores (TimeGAN's discriminative and predictive scores) and the stage-03 table in `quality`. This module
+imports nothing from the rest of the package.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from scipy import stats
+
+DEFAULT_LAGS = (1, 2, 3, 4, 5, 6)
+
+# ----------------------------------------------------------------------------------------------------------------
+# Point forecasts
+# ----------------------------------------------------------------------------------------------------------------
+def _pair(forecast: np.ndarray, observed: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    forecast = np.asarray(forecast, dtype=np.float64)
+    observed = np.asarray(observed, dtype=np.float64)
+    if forecast.shape != observed.shape or forecast.ndim != 2:
+        raise ValueError(f"{name}: forecast {forecast.shape} and observed {observed.shape} must both be (N, H)")
+    return forecast, observed
+
+
+def _scale(scale: np.ndarray, n: int, name: str) -> np.ndarray:
+    scale = np.asarray(scale, dtype=np.float64).reshape(-1)
+    if scale.shape[0] != n:
+        raise ValueError(f"{name}: got {scale.shape[0]} scales for {n} windows")
+    # An entity whose train series never changed week over week has a zero seasonal-naive error: its scaled error
+    # is undefined, so the window drops out of the mean instead of turning it into inf.
+    return np.where(scale > 0, scale, np.nan)
+
+
+def window_abs_error(forecast: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Mean absolute error of each window over its H steps.
+
+    Args:
+        forecast: (N, H) point forecasts.
+        observed: (N, H) observations in the same units.
+
+    Returns:
+        (N,) float64 per-window MAE, the loss vector for paired tests.
+    """
+    forecast, observed = _pair(forecast, observed, "window_abs_error")
+    return np.abs(forecast - observed).mean(axis=1)
+
+
+def window_sq_error(forecast: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Mean squared error of each window over its H steps.
+
+    Args:
+        forecast: (N, H) point forecasts.
+        observed: (N, H) observations in the same units.
+
+    Returns:
+        (N,) float64 per-window MSE.
+    """
+    forecast, observed = _pair(forecast, observed, "window_sq_error")
+    return ((forecast - observed) ** 2).mean(axis=1)
+
+
+def mae(forecast: np.ndarray, observed: np.ndarray) -> float:
+    """Mean absolute error over all windows and steps.
+
+    Args:
+        forecast: (N, H) point forecasts.
+        observed: (N, H) observations.
+
+    Returns:
+        The MAE.
+    """
+    return float(window_abs_error(forecast, observed).mean())
+
+
+def rmse(forecast: np.ndarray, observed: np.ndarray) -> float:
+    """Root mean squared error over all windows and steps (one pooled mean, then the root).
+
+    Args:
+        forecast: (N, H) point forecasts.
+        observed: (N, H) observations.
+
+    Returns:
+        The RMSE.
+    """
+    return float(np.sqrt(window_sq_error(forecast, observed).mean()))
+
+
+def window_mase(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray) -> np.ndarray:
+    """Per-window MASE: the window's MAE divided by its entity's in-sample seasonal-naive MAE.
+
+    Args:
+        forecast: (N, H) point forecasts in units.
+        observed: (N, H) observations in units.
+        naive_mae: (N,) in-sample (train) seasonal-naive MAE of each window's entity, units
+            (`WindowSet.naive_mae`).
+
+    Returns:
+        (N,) float64; NaN where the scale is 0.
+    """
+    forecast, observed = _pair(forecast, observed, "window_mase")
+    return window_abs_error(forecast, observed) / _scale(naive_mae, len(forecast), "window_mase")
+
+
+def window_rmsse(forecast: np.ndarray, observed: np.ndarray, naive_mse: np.ndarray) -> np.ndarray:
+    """Per-window RMSSE: sqrt of the window's MSE divided by its entity's in-sample seasonal-naive MSE (M5's form).
+
+    Args:
+        forecast: (N, H) point forecasts in units.
+        observed: (N, H) observations in units.
+        naive_mse: (N,) in-sample (train) seasonal-naive MSE of each window's entity, units^2
+            (`WindowSet.naive_mse`).
+
+    Returns:
+        (N,) float64; NaN where the scale is 0.
+    """
+    forecast, observed = _pair(forecast, observed, "window_rmsse")
+    return np.sqrt(window_sq_error(forecast, observed) / _scale(naive_mse, len(forecast), "window_rmsse"))
+
+
+def mase(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray) -> float:
+    """Mean absolute scaled error: the mean over windows of `window_mase` (windows with a zero scale skipped).
+
+    Args:
+        forecast: (N, H) point forecasts in units.
+        observed: (N, H) observations in units.
+        naive_mae: (N,) seasonal-naive in-sample MAE per window (units).
+
+    Returns:
+        The MASE (NaN if no window has a positive scale).
+    """
+    values = window_mase(forecast, observed, naive_mae)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def rmsse(forecast: np.ndarray, observed: np.ndarray, naive_mse: np.ndarray) -> float:
+    """Root mean squared scaled error: the mean over windows of `window_rmsse` (zero scales skipped).
+
+    Args:
+        forecast: (N, H) point forecasts in units.
+        observed: (N, H) observations in units.
+        naive_mse: (N,) seasonal-naive in-sample MSE per window (units^2).
+
+    Returns:
+        The RMSSE (NaN if no window has a positive scale).
+    """
+    values = window_rmsse(forecast, observed, naive_mse)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def point_metrics(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray | None = None,
+                  naive_mse: np.ndarray | None = None) -> dict:
+    """MAE and RMSE, plus MASE and RMSSE when their scales are given.
+
+    Args:
+        forecast: (N, H) point forecasts.
+        observed: (N, H) observations.
+        naive_mae: optional (N,) MASE denominators.
+        naive_mse: optional (N,) RMSSE denominators.
+
+    Returns:
+        {"mae", "rmse"[, "mase"][, "rmsse"]} as floats.
+    """
+    out = {"mae": mae(forecast, observed), "rmse": rmse(forecast, observed)}
+    if naive_mae is not None:
+        out["mase"] = mase(forecast, observed, naive_mae)
+    if naive_mse is not None:
+        out["rmsse"] = rmsse(forecast, observed, naive_mse)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Probabilistic forecasts (K samples per window)
+# ----------------------------------------------------------------------------------------------------------------
+def crps_samples(samples: np.ndarray, observed: np.ndarray) -> float:
+    """Mean sample-based CRPS (energy form) of K forecast samples against the observations.
+
+    CRPS(F, y) = E|X - y| - 1/2 E|X - X'| with X, X' drawn from the K samples; for a point mass (K = 1, or all
+    samples equal) it equals the absolute error.
+
+    Args:
+        samples: (N, K, H) forecast samples.
+        observed: (N, H) observations, same units.
+
+    Returns:
+        CRPS averaged over windows and steps.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    observed = np.asarray(observed, dtype=np.float64)
+    if samples.ndim != 3 or observed.shape != (samples.shape[0], samples.shape[2]):
+        raise ValueError(f"crps_samples: samples {samples.shape} must be (N, K, H) and observed (N, H)")
+    accuracy = np.abs(samples - observed[:, None, :]).mean(axis=1)
+    # E|X - X'| from sorted samples in O(K log K): sum_i (2i - K + 1) x_(i) * 2 / K^2
+    k = samples.shape[1]
+    ordered = np.sort(samples, axis=1)
+    weights = (2 * np.arange(k) - k + 1).reshape(1, k, 1)
+    spread = 2.0 * (weights * ordered).sum(axis=1) / (k * k)
+    return float((accuracy - 0.5 * spread).mean())
+
+
+def _samples_pair(samples: np.ndarray, observed: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    samples = np.asarray(samples, dtype=np.float64)
+    observed = np.asarray(observed, dtype=np.float64)
+    if samples.ndim != 3 or observed.shape != (samples.shape[0], samples.shape[2]):
+        raise ValueError(f"{name}: samples {samples.shape} must be (N, K, H) and observed (N, H)")
+    return samples, observed
+
+
+def interval_coverage(samples: np.ndarray, observed: np.ndarray, level: float) -> float:
+    """Share of observations inside the central `level` interval of the samples (ends included).
+
+    The interval runs from the (1 - level)/2 to the (1 + level)/2 empirical quantile (numpy's linear
+    interpolation) of each window-step's K samples. Ends are inclusive because zero-inflated samples often put
+    both ends at 0, and an observed 0 is then inside.
+
+    Args:
+        samples: (N, K, H) forecast samples.
+        observed: (N, H) observations.
+        level: nominal coverage, e.g. 0.5 or 0.9.
+
+    Returns:
+        Empirical coverage in [0, 1]; a calibrated forecaster gives about `level`.
+    """
+    samples, observed = _samples_pair(samples, observed, "interval_coverage")
+    low, high = np.quantile(samples, [0.5 - level / 2.0, 0.5 + level / 2.0], axis=1)
+    return float(((observed >= low) & (observed <= high)).mean())
+
+
+def diversity_ratio(samples: np.ndarray, observed: np.ndarray) -> float:
+    """Within-condition spread of K samples relative to the real spread around them (spread-skill ratio).
+
+    Definition: with s^2 the unbiased variance of the K samples of one window-step, m their mean and y the real
+    value,
+
+        ratio = sqrt( (K + 1) / K * mean(s^2) / mean((m - y)^2) ).
+
+    If the real value behaves like one more draw from the same conditional distribution, E[(m - y)^2] =
+    sigma^2 (K + 1) / K and E[s^2] = sigma^2, so the ratio is about 1. Mode collapse (samples nearly identical for a
+    condition) drives it to 0; samples more dispersed than the real uncertainty push it above 1. The real spread is
+    measured around the samples' own mean because one real target per condition has no within-condition spread of
+    its own.
+
+    Args:
+        samples: (N, K, H) samples, K >= 2.
+        observed: (N, H) real targets of the same conditions.
+
+    Returns:
+        The ratio (inf if the sample means hit every real value exactly while the samples differ).
+    """
+    samples, observed = _samples_pair(samples, observed, "diversity_ratio")
+    k = samples.shape[1]
+    if k < 2:
+        raise ValueError("diversity_ratio: need K >= 2 samples per condition")
+    spread = samples.var(axis=1, ddof=1).mean()
+    error = ((samples.mean(axis=1) - observed) ** 2).mean()
+    if error == 0.0:
+        return float("inf") if spread > 0 else float("nan")
+    return float(np.sqrt((k + 1) / k * spread / error))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Distribution and temporal structure of synthetic sequences
+# ----------------------------------------------------------------------------------------------------------------
+def wasserstein_marginal(real: np.ndarray, synthetic: np.ndarray) -> float:
+    """1-Wasserstein distance between the pooled value distributions of real and synthetic sequences.
+
+    Args:
+        real: real values of any shape (pass units so the distance reads in units).
+        synthetic: synthetic values of any shape, same units.
+
+    Returns:
+        The distance (scipy.stats.wasserstein_distance on the flattened arrays).
+    """
+    return float(stats.wasserstein_distance(np.ravel(real).astype(np.float64),
+                                            np.ravel(synthetic).astype(np.float64)))
+
+
+def zero_share(values: np.ndarray, zero_threshold: float = 0.5) -> float:
+    """Share of values below `zero_threshold` (in units, a value under 0.5 rounds to a zero-sale day).
+
+    Args:
+        values: values of any shape, in units.
+        zero_threshold: values strictly below it count as zero.
+
+    Returns:
+        The share in [0, 1].
+    """
+    return float((np.asarray(values, dtype=np.float64) < zero_threshold).mean())
+
+
+def zero_share_difference(real: np.ndarray, synthetic: np.ndarray, zero_threshold: float = 0.5) -> float:
+    """Zero share of synthetic minus zero share of real (negative: the generator under-produces zero days).
+
+    A generator emits continuous values, so "zero" means below `zero_threshold` units for both.
+
+    Args:
+        real: real values in units.
+        synthetic: synthetic values in units.
+        zero_threshold: see `zero_share`.
+
+    Returns:
+        The signed difference in [-1, 1].
+    """
+    return zero_share(synthetic, zero_threshold) - zero_share(real, zero_threshold)
+
+
+def _pooled_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    denominator = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / denominator) if denominator > 0 else float("nan")
+
+
+def autocorrelation(x: np.ndarray, lags: Iterable[int] = DEFAULT_LAGS) -> np.ndarray:
+    """Autocorrelation within sequences, pooled over all sequences.
+
+    For lag k it is the Pearson correlation of all pairs (x[n, t], x[n, t + k]) of all sequences n. Pooling
+    (instead of one ACF per 7-day sequence, averaged) keeps the estimate usable for short, mostly-zero sequences.
+
+    Args:
+        x: (N, T) sequences, T > max(lags).
+        lags: the lags.
+
+    Returns:
+        (len(lags),) float64; NaN for a lag whose pairs have no variance.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    lags = list(lags)
+    if x.ndim != 2 or max(lags) >= x.shape[1]:
+        raise ValueError(f"autocorrelation: x {x.shape} must be (N, T) with T > {max(lags)}")
+    return np.array([_pooled_correlation(x[:, :-k], x[:, k:]) for k in lags])
+
+
+def cross_correlation(history: np.ndarray, target: np.ndarray, lags: Iterable[int] = DEFAULT_LAGS) -> np.ndarray:
+    """Correlation across the history -> target boundary, pooled over sequences.
+
+    For lag k it is the Pearson correlation of all pairs (history[n, L - k + j], target[n, j]) for j < k: the
+    pairs k days apart that straddle the forecast origin, i.e. how the generated target continues the real tail.
+
+    Args:
+        history: (N, L) histories.
+        target: (N, H) targets (real or synthetic) of the same windows.
+        lags: lags, each at most min(L, H).
+
+    Returns:
+        (len(lags),) float64.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    lags = list(lags)
+    if history.shape[0] != target.shape[0] or max(lags) > min(history.shape[1], target.shape[1]):
+        raise ValueError(f"cross_correlation: history {history.shape} / target {target.shape} too short for lags")
+    length = history.shape[1]
+    return np.array([_pooled_correlation(history[:, length - k:], target[:, :k]) for k in lags])
+
+
+SEQUENCE_STATS = ("mean", "std", "max", "zero_count")
+
+
+def sequence_stats(x: np.ndarray, zero_threshold: float = 0.5) -> dict:
+    """Per-sequence mean, standard deviation, maximum and number of zero days.
+
+    Args:
+        x: (N, T) sequences in units.
+        zero_threshold: see `zero_share`.
+
+    Returns:
+        {name: (N,) array} for the names in SEQUENCE_STATS.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return {"mean": x.mean(axis=1), "std": x.std(axis=1), "max": x.max(axis=1),
+            "zero_count": (x < zero_threshold).sum(axis=1).astype(np.float64)}
+
+
+def sequence_stat_ks(real: np.ndarray, synthetic: np.ndarray, zero_threshold: float = 0.5) -> dict:
+    """Two-sample Kolmogorov-Smirnov statistic between real and synthetic per-sequence statistics (SDMetrics style).
+
+    Args:
+        real: (N, T) real sequences in units.
+        synthetic: (M, T) synthetic sequences in units.
+        zero_threshold: see `zero_share`.
+
+    Returns:
+        {"ks_mean", "ks_std", "ks_max", "ks_zero_count"}: each the KS statistic in [0, 1] (0 = same distribution).
+    """
+    real_stats = sequence_stats(real, zero_threshold)
+    synthetic_stats = sequence_stats(synthetic, zero_threshold)
+    return {f"ks_{name}": float(stats.ks_2samp(real_stats[name], synthetic_stats[name]).statistic)
+            for name in SEQUENCE_STATS}
