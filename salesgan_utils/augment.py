@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import scaled_from_units, units_from_scaled
 from .windows import WindowSet
 
 
@@ -88,8 +89,8 @@ def magnitude_scaling(windows: WindowSet, *, sigma: float = 0.1, copies: int = 1
     """
     out = _copies(windows, copies)
     factor = np.maximum(np.random.default_rng(seed).normal(1.0, sigma, size=(len(out), 1)), 0.0)
-    units = _sequence(out) * out.scale_range[:, None] + out.scale_min[:, None]
-    return _with_sequence(out, (units * factor - out.scale_min[:, None]) / out.scale_range[:, None])
+    units = units_from_scaled(_sequence(out), out.scale_min, out.scale_range)
+    return _with_sequence(out, scaled_from_units(units * factor, out.scale_min, out.scale_range))
 
 
 def block_bootstrap(windows: WindowSet, *, block: int = 7, copies: int = 1, seed: int = 0,

@@ -32,10 +32,10 @@ from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .forecaster import fit_forecaster
 from .paths import atomic_path, write_text_atomic
+from .data import DEMAND_CLASSES, scaled_from_units
 from .windows import WindowSet
 
 REFERENCE = "lstm_real"
-DEMAND_CLASS_NAMES = ("smooth", "erratic", "intermittent", "lumpy")
 UNIT_METRICS = ("mae", "rmse", "mase", "rmsse")
 SCALED_METRICS = ("mae_scaled", "rmse_scaled")
 METRICS = UNIT_METRICS + SCALED_METRICS
@@ -116,7 +116,7 @@ def _json_safe(value):
 
 def _scores(forecast_units: np.ndarray, windows: WindowSet, observed_units: np.ndarray) -> tuple[dict, np.ndarray]:
     """Test metrics of one forecast and its per-window MAE in units."""
-    forecast_scaled = (forecast_units - windows.scale_min[:, None]) / windows.scale_range[:, None]
+    forecast_scaled = scaled_from_units(forecast_units, windows.scale_min, windows.scale_range)
     row = metrics.point_metrics(forecast_units, observed_units, windows.naive_mae, windows.naive_mse)
     row["mae_scaled"] = metrics.mae(forecast_scaled, windows.target)
     row["rmse_scaled"] = metrics.rmse(forecast_scaled, windows.target)
@@ -330,7 +330,7 @@ def class_table(window_errors: dict, demand_class: np.ndarray, level: float = 0.
         for index in np.unique(demand_class):
             mask = demand_class == index
             mean, low, high = stats.mean_ci(values[:, mask].mean(axis=1), level)
-            label = DEMAND_CLASS_NAMES[index] if 0 <= index < len(DEMAND_CLASS_NAMES) else str(index)
+            label = DEMAND_CLASSES[index] if 0 <= index < len(DEMAND_CLASSES) else str(index)
             rows.append({"model": name, "demand_class": int(index), "class_name": label,
                          "n_windows": int(mask.sum()), "mae": mean, "mae_low": low, "mae_high": high})
     return pd.DataFrame(rows, columns=["model", "demand_class", "class_name", "n_windows", "mae", "mae_low",

@@ -46,9 +46,37 @@ import pandas as pd
 from .paths import table_path
 
 SALE_STATUSES = ("delivered", "shipped", "invoiced", "processing", "approved")
-NOT_SALE_STATUSES = ("canceled", "unavailable", "created")
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
 ADI_CUTOFF, CV2_CUTOFF = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
+# Feature names of the calendar of the target days and of the reviews known at the origin (one owner: here).
+CALENDAR_NAMES = tuple(f"dow_{d}" for d in range(7)) + ("weekend", "holiday", "black_friday")
+REVIEW_NAMES = ("review_score_mean", "review_count_log", "reviews_available")
+
+
+def scaled_from_units(units: np.ndarray, scale_min: np.ndarray, scale_range: np.ndarray) -> np.ndarray:
+    """Per-entity min-max scaling `(units - scale_min) / scale_range`; rows of `units` are entities or windows."""
+    units = np.asarray(units)
+    extra = (1,) * (units.ndim - 1)
+    return (units - np.reshape(scale_min, (-1, *extra))) / np.reshape(scale_range, (-1, *extra))
+
+
+def units_from_scaled(scaled: np.ndarray, scale_min: np.ndarray, scale_range: np.ndarray) -> np.ndarray:
+    """The exact inverse of `scaled_from_units`, in float64: (N, ...) scaled values back to units."""
+    scaled = np.asarray(scaled, dtype=np.float64)
+    extra = (1,) * (scaled.ndim - 1)
+    return scaled * np.reshape(scale_range, (-1, *extra)) + np.reshape(scale_min, (-1, *extra))
+
+
+def review_features_at(count: np.ndarray, score_sum: np.ndarray, available: bool) -> np.ndarray:
+    """(..., 3) float32 review features from cumulative review counts and score sums (any shape).
+
+    Mean score / 5, log1p(count) and the availability flag, in the order of `REVIEW_NAMES`.
+    """
+    out = np.empty((*np.shape(count), len(REVIEW_NAMES)), dtype=np.float32)
+    out[..., 0] = score_sum / np.maximum(count, 1.0) / 5.0
+    out[..., 1] = np.log1p(count)
+    out[..., 2] = float(available)
+    return out
 
 TABLES = {
     "orders": ("olist_orders_dataset", ["order_id", "order_status", "order_purchase_timestamp"]),
@@ -293,15 +321,14 @@ def calendar_features(dates: pd.DatetimeIndex) -> tuple[np.ndarray, list]:
     features[:, 8] = [d in national for d in dates.date]
     fridays = {black_friday(y) for y in years}
     features[:, 9] = dates.isin(list(fridays))
-    return features, [f"dow_{d}" for d in range(7)] + ["weekend", "holiday", "black_friday"]
+    return features, list(CALENDAR_NAMES)
 
 
-def demand_class(units: np.ndarray, first_day: np.ndarray) -> np.ndarray:
-    """Syntetos-Boylan class per row of daily units, counted from each row's `first_day` to the end.
+def demand_stats(units: np.ndarray, first_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Syntetos-Boylan ADI and CV^2 per row of daily units, counted from each row's `first_day` to the end.
 
     ADI = days / days with demand; CV^2 = (std / mean)^2 of the non-zero demand sizes (population std).
-    Classes: 0 smooth (ADI < 1.32, CV^2 < 0.49), 1 erratic (ADI < 1.32), 2 intermittent (CV^2 < 0.49), 3 lumpy.
-    A row without demand has infinite ADI and CV^2 0: intermittent.
+    A row without demand has infinite ADI and CV^2 0.
     """
     # Days before first_day are zero by construction, so plain row sums count only the valid days.
     n_days = units.shape[1] - np.asarray(first_day)
@@ -312,6 +339,13 @@ def demand_class(units: np.ndarray, first_day: np.ndarray) -> np.ndarray:
     adi = np.where(n_demand > 0, n_days / safe, np.inf)
     mean = total / safe
     cv2 = np.where(n_demand > 0, np.maximum(squares / safe - mean ** 2, 0.0) / np.maximum(mean, 1e-12) ** 2, 0.0)
+    return adi, cv2
+
+
+def demand_class(units: np.ndarray, first_day: np.ndarray) -> np.ndarray:
+    """Syntetos-Boylan class per row: 0 smooth (ADI < 1.32, CV^2 < 0.49), 1 erratic (ADI < 1.32),
+    2 intermittent (CV^2 < 0.49), 3 lumpy; a row without demand is intermittent (see `demand_stats`)."""
+    adi, cv2 = demand_stats(units, first_day)
     return ((adi >= ADI_CUTOFF).astype(np.int8) * 2 + (cv2 >= CV2_CUTOFF).astype(np.int8)).astype(np.int8)
 
 
@@ -371,11 +405,8 @@ class Panel:
 
     def review_features(self) -> tuple[np.ndarray, list]:
         """(E, T, 3) float32: mean score / 5, log1p(count), availability flag, from reviews created by that day."""
-        count = self.review_count
-        mean = np.divide(self.review_score_sum, np.maximum(count, 1.0)) / 5.0
-        flag = np.full(count.shape, float(self.reviews_available), dtype=np.float32)
-        return np.stack([mean, np.log1p(count), flag], axis=-1).astype(np.float32), \
-            ["review_score_mean", "review_count_log", "reviews_available"]
+        return (review_features_at(self.review_count, self.review_score_sum, self.reviews_available),
+                list(REVIEW_NAMES))
 
     def to_frame(self) -> pd.DataFrame:
         """The long panel: one row per entity and day from its first sale to the end, with split and features."""
@@ -394,8 +425,8 @@ class Panel:
             frame[name] = self.calendar[rows_t, j]
         for j, name in enumerate(review_names):
             frame[name] = reviews[rows_e, rows_t, j]
-        frame["scaled"] = ((frame["units"].to_numpy() - self.scale_min[rows_e]) / self.scale_range[rows_e]
-                           ).astype(np.float32)
+        frame["scaled"] = scaled_from_units(frame["units"].to_numpy(), self.scale_min[rows_e],
+                                            self.scale_range[rows_e]).astype(np.float32)
         return frame
 
     def scaling_table(self) -> pd.DataFrame:
@@ -562,10 +593,15 @@ def report_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "value"]).astype({"value": str})
 
 
+def entity_zero_share(panel: Panel) -> np.ndarray:
+    """(E,) share of each entity's days without a sale, from its first sale to the end of the panel."""
+    valid = np.arange(len(panel.dates))[None, :] >= panel.first_day[:, None]
+    return 1 - ((panel.units > 0) & valid).sum(axis=1) / valid.sum(axis=1)
+
+
 def eda_summary(panel: Panel) -> dict:
     """Headline numbers of the panel for notebook 01 (deterministic: safe to compare in nbval)."""
-    valid = np.arange(len(panel.dates))[None, :] >= panel.first_day[:, None]
-    zero_share = 1 - ((panel.units > 0) & valid).sum(axis=1) / valid.sum(axis=1)
+    zero_share = entity_zero_share(panel)
     classes = np.bincount(panel.demand_class, minlength=4)
     return {"entities": panel.n_entities, "days": len(panel.dates), "units": int(panel.units.sum()),
             "median_zero_share": round(float(np.median(zero_share)), 3),

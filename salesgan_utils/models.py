@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .data import units_from_scaled
 from .metrics import crps_samples
 
 _LEAKY_SLOPE = 0.2
@@ -457,8 +458,8 @@ class WGANGP(pl.LightningModule):
         samples = self.sample(history, calendar, reviews, self.config.val_samples, generator=self._val_generator)
         scale_min = scale_min.detach().double().cpu().numpy()
         scale_range = scale_range.detach().double().cpu().numpy()
-        units = samples.double().cpu().numpy() * scale_range[:, None, None] + scale_min[:, None, None]
-        target_units = target.double().cpu().numpy() * scale_range[:, None] + scale_min[:, None]
+        units = units_from_scaled(samples.double().cpu().numpy(), scale_min, scale_range)
+        target_units = units_from_scaled(target.double().cpu().numpy(), scale_min, scale_range)
         crps = crps_samples(units, target_units)
         # every rank evaluates the whole validation set with the same noise: identical values, sync is a no-op
         self.log("val_crps", crps, on_step=False, on_epoch=True, prog_bar=True, batch_size=history.shape[0],

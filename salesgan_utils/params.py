@@ -26,7 +26,6 @@ from salesgan_utils import paths
 
 PARAMETERS_HEADER = re.compile(r"^# %%.*\btags\s*=\s*\[[^\]]*[\"']parameters[\"']")
 CELL_HEADER = re.compile(r"^# %%")
-COMMON_KEYS = ("run", "outputs_dir", "seed", "profile")
 # Keys whose meaning admits more than the notebook default's type: Lightning takes `devices` as "auto", a count
 # or a list of device indices.
 EXTRA_TYPES: dict[str, tuple[type, ...]] = {"devices": (str, int, list)}

@@ -47,8 +47,9 @@ def top_categories(category_units: pd.Series, n: int = 15) -> plt.Figure:
 
 def zero_share_hist(panel) -> plt.Figure:
     """Histogram of each entity's share of zero-sale days (from its first sale on)."""
-    valid = np.arange(len(panel.dates))[None, :] >= panel.first_day[:, None]
-    share = 1 - ((panel.units > 0) & valid).sum(axis=1) / valid.sum(axis=1)
+    from .data import entity_zero_share
+
+    share = entity_zero_share(panel)
     fig, ax = _figure()
     ax.hist(share, bins=np.linspace(0, 1, 41), color="#55a868")
     ax.set(xlabel="share of days with zero units", ylabel="entities", title="Intermittency: zero-sale days per entity")
@@ -57,15 +58,11 @@ def zero_share_hist(panel) -> plt.Figure:
 
 def demand_classes(panel) -> plt.Figure:
     """Syntetos-Boylan scatter: ADI vs CV^2 of non-zero demand on train, with the class cut-offs."""
-    from .data import ADI_CUTOFF, CV2_CUTOFF, DEMAND_CLASSES
+    from .data import ADI_CUTOFF, CV2_CUTOFF, DEMAND_CLASSES, demand_stats
 
-    train = panel.units[:, : panel.train_end].astype(float)
-    valid = np.arange(panel.train_end)[None, :] >= panel.first_day[:, None]
-    nonzero = (train > 0) & valid
-    n_demand = np.maximum(nonzero.sum(axis=1), 1)
-    adi = valid.sum(axis=1) / n_demand
-    mean = train.sum(axis=1) / n_demand
-    cv2 = np.maximum((train ** 2).sum(axis=1) / n_demand - mean ** 2, 0) / np.maximum(mean, 1e-12) ** 2
+    adi, cv2 = demand_stats(panel.units[:, : panel.train_end], np.minimum(panel.first_day, panel.train_end))
+    # an entity without train demand has infinite ADI: draw it at the right edge of the log axis
+    adi = np.where(np.isfinite(adi), adi, panel.train_end)
     fig, axes = _figure(ncols=2, width=10)
     names = np.asarray(DEMAND_CLASSES)[panel.demand_class]
     sns.scatterplot(x=adi, y=cv2, hue=names, hue_order=list(DEMAND_CLASSES), s=12, ax=axes[0], linewidth=0)

@@ -11,10 +11,12 @@ panel: no Python loop over entities or windows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .data import CALENDAR_NAMES, REVIEW_NAMES, review_features_at, scaled_from_units, units_from_scaled
 
 HISTORY_DAYS = 30
 HORIZON_DAYS = 7
@@ -81,11 +83,9 @@ class WindowSet:
         Returns:
             float64 array of the same shape in original units.
         """
-        scaled = np.asarray(scaled, dtype=np.float64)
-        if scaled.shape[0] != len(self):
-            raise ValueError(f"to_units: got {scaled.shape[0]} rows for {len(self)} windows")
-        extra = (1,) * (scaled.ndim - 1)
-        return scaled * self.scale_range.reshape(-1, *extra) + self.scale_min.reshape(-1, *extra)
+        if np.shape(scaled)[0] != len(self):
+            raise ValueError(f"to_units: got {np.shape(scaled)[0]} rows for {len(self)} windows")
+        return units_from_scaled(scaled, self.scale_min, self.scale_range)
 
     def subset(self, index) -> "WindowSet":
         """The windows selected by a boolean mask or integer index (names are shared)."""
@@ -123,14 +123,6 @@ class WindowSet:
         kwargs["origin"] = kwargs["origin"].astype("datetime64[D]")
         kwargs.update(names)
         return cls(**kwargs)
-
-
-def _field_names():
-    return [f.name for f in fields(WindowSet)]
-
-
-CALENDAR_NAMES = [f"dow_{d}" for d in range(7)] + ["weekend", "holiday", "black_friday"]
-REVIEW_NAMES = ["review_score_mean", "review_count_log", "reviews_available"]
 
 
 def random_windowset(n: int = 64, seed: int = 0, n_entities: int = 4, history_days: int = HISTORY_DAYS,
@@ -202,7 +194,7 @@ def make_windows(panel, split: str, history_days: int = HISTORY_DAYS, horizon: i
         WindowSet of the split (possibly empty).
     """
     origins = window_origins(panel, split, history_days, horizon, stride)
-    scaled = ((panel.units - panel.scale_min[:, None]) / panel.scale_range[:, None]).astype(np.float32)
+    scaled = scaled_from_units(panel.units, panel.scale_min, panel.scale_range).astype(np.float32)
     if len(origins) == 0:
         valid = np.zeros((panel.n_entities, 0), dtype=bool)
     else:
@@ -228,12 +220,8 @@ def make_windows(panel, split: str, history_days: int = HISTORY_DAYS, horizon: i
 
 def _reviews_at(panel, ent: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """(N, 3) review features at each window's origin, from reviews created on or before that day only."""
-    out = np.empty((len(ent), 3), dtype=np.float32)
-    count = panel.review_count[ent, origin]
-    out[:, 0] = panel.review_score_sum[ent, origin] / np.maximum(count, 1.0) / 5.0
-    out[:, 1] = np.log1p(count)
-    out[:, 2] = float(panel.reviews_available)
-    return out
+    return review_features_at(panel.review_count[ent, origin], panel.review_score_sum[ent, origin],
+                              panel.reviews_available)
 
 
 def subsample(ws: WindowSet, max_windows: int, seed: int) -> WindowSet:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from salesgan_utils import benchmark as bm
+from salesgan_utils.data import DEMAND_CLASSES
 from salesgan_utils.metrics import mae
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
@@ -90,7 +91,7 @@ def test_paired_tests_and_class_table(recorded, splits):
     errors = np.abs(test.to_units(test.target)).mean(axis=1)
     for _, row in by_class.iterrows():
         assert row["mae"] == pytest.approx(errors[test.demand_class == row["demand_class"]].mean())
-        assert row["class_name"] == bm.DEMAND_CLASS_NAMES[row["demand_class"]]
+        assert row["class_name"] == DEMAND_CLASSES[row["demand_class"]]
 
 
 def test_summary_has_one_row_per_model_sorted_with_cis(recorded):
