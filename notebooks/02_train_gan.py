@@ -110,14 +110,14 @@ result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs
 # choose the best checkpoint.
 
 # %%
-history = pd.read_csv(out_dir / "training_history.csv")
+history = pd.read_csv(out_dir / train.HISTORY_FILE)
 fig = plots.gan_training_curves(history)
 _ = plots.save(fig, out_dir, "gan_training_curves")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"epochs trained: {int(history['epoch'].max()) + 1}; checkpoints: "
-      f"{sorted(p.name for p in (out_dir / 'checkpoints').glob('*.ckpt'))}")
+      f"{sorted(p.name for p in (out_dir / train.CHECKPOINT_DIR).glob('*.ckpt'))}")
 
 # %%
 history.round(4).tail()

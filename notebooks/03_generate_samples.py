@@ -45,7 +45,7 @@ disc_epochs = 20
 # %%
 import pandas as pd
 
-from salesgan_utils import baselines, models, params, paths, plots, preprocess, quality, sample
+from salesgan_utils import baselines, models, params, paths, plots, preprocess, quality, sample, train
 
 settings = params.notebook_settings(3, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -61,7 +61,7 @@ if preprocess.load_metadata(data_stage)["is_demo"]:
 # a folder of `.npy` arrays (scaled and units) with `keys.parquet` (entity, forecast origin) and `meta.json`.
 
 # %%
-generator = models.load_generator(paths.require_artifact(gan_stage / "checkpoints" / "best.ckpt", 2))
+generator = models.load_generator(paths.require_artifact(gan_stage / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
 window_sets = {split: preprocess.load_windows(data_stage, split) for split in ("train", "test")}
 sample_sets = {split: sample.generate_samples(generator, ws, settings["n_samples"], out_dir / f"samples_{split}",
                                               seed=settings["seed"], batch_size=settings["sample_batch_size"])
@@ -112,6 +112,6 @@ _ = plots.save(fig, out_dir, "pca_embedding")
 # ## What this produced
 
 # %%
-paths.write_json_atomic(out_dir / "quality_metrics.json", quality)
+paths.write_json_atomic(out_dir / quality.QUALITY_FILE, quality)
 for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
     print(path.relative_to(run_path))

@@ -35,6 +35,10 @@ from .paths import atomic_path, write_text_atomic
 from .data import DEMAND_CLASSES, scaled_from_units
 from .windows import WindowSet
 
+# Artifact names of stage 04 (this module writes them; readers import these names).
+RESULTS_FILE, BY_SEED_FILE, PAIRED_FILE = "results.csv", "results_by_seed.csv", "paired_tests.csv"
+BY_CLASS_FILE, SUMMARY_FILE, WINDOW_ERRORS_FILE = "results_by_class.csv", "summary.json", "window_errors.npz"
+
 REFERENCE = "lstm_real"
 UNIT_METRICS = ("mae", "rmse", "mase", "rmsse")
 SCALED_METRICS = ("mae_scaled", "rmse_scaled")
@@ -85,19 +89,19 @@ class BenchmarkResult:
             {file name: path}.
         """
         folder = Path(folder)
-        tables = {"results.csv": self.summary, "results_by_seed.csv": self.by_seed,
-                  "paired_tests.csv": self.paired, "results_by_class.csv": self.by_class}
+        tables = {RESULTS_FILE: self.summary, BY_SEED_FILE: self.by_seed,
+                  PAIRED_FILE: self.paired, BY_CLASS_FILE: self.by_class}
         written = {name: write_text_atomic(folder / name, table.to_csv(index=False)) for name, table in tables.items()}
         summary = {"verdict": self.verdict(), "reference": REFERENCE, "settings": self.settings,
                    "results": self.summary.to_dict(orient="records"),
                    "paired_tests": self.paired.to_dict(orient="records")}
         text = json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n"
-        written["summary.json"] = write_text_atomic(folder / "summary.json", text)
+        written[SUMMARY_FILE] = write_text_atomic(folder / SUMMARY_FILE, text)
         # the per-window errors behind the paired tests, so they can be recomputed without refitting anything
-        with atomic_path(folder / "window_errors.npz") as tmp:
+        with atomic_path(folder / WINDOW_ERRORS_FILE) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez_compressed(handle, **{name: np.asarray(v) for name, v in self.window_errors.items()})
-        written["window_errors.npz"] = folder / "window_errors.npz"
+        written[WINDOW_ERRORS_FILE] = folder / WINDOW_ERRORS_FILE
         return written
 
 
@@ -433,10 +437,10 @@ def results_markdown(stage_folder: str | Path, metrics: Sequence[str] = UNIT_MET
     import json
 
     folder = Path(stage_folder)
-    summary = json.loads((folder / "summary.json").read_text())
-    table = results_table(pd.read_csv(folder / "results.csv"), metrics)
-    paired = pd.read_csv(folder / "paired_tests.csv")
-    by_class = pd.read_csv(folder / "results_by_class.csv")
+    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    table = results_table(pd.read_csv(folder / RESULTS_FILE), metrics)
+    paired = pd.read_csv(folder / PAIRED_FILE)
+    by_class = pd.read_csv(folder / BY_CLASS_FILE)
     paired_rows = pd.DataFrame({
         "candidate": paired["candidate"],
         "test MAE (units)": paired["mae_candidate"].map("{:.4f}".format),

@@ -17,6 +17,13 @@ from .paths import DataSource, atomic_path, discover_data, require_artifact, wri
 
 BUILD_KEYS = ("entity", "train_fraction", "val_fraction", "test_fraction", "min_train_units", "top_n", "history_days",
               "horizon", "stride")
+# Artifact names of stage 01 (this module writes them; readers import these names).
+PANEL_FILE, METADATA_FILE = "panel.parquet", "metadata.json"
+
+
+def windows_file(split: str) -> str:
+    """File name of one split's windows inside the stage-01 folder."""
+    return f"windows_{split}.npz"
 
 
 def resolve_data(data_dir: str, run_path: Path, demo_n_products: int = 300, demo_seed: int = 0) -> DataSource:
@@ -57,12 +64,12 @@ def save(out_dir: Path, source: DataSource, panel, sets: dict, parameters: dict)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with atomic_path(out_dir / "panel.parquet") as tmp:
+    with atomic_path(out_dir / PANEL_FILE) as tmp:
         panel.to_frame().to_parquet(tmp, index=False)
-    written.append(out_dir / "panel.parquet")
+    written.append(out_dir / PANEL_FILE)
     for split, ws in sets.items():
-        ws.save(out_dir / f"windows_{split}.npz")
-        written.append(out_dir / f"windows_{split}.npz")
+        ws.save(out_dir / windows_file(split))
+        written.append(out_dir / windows_file(split))
     metadata = {
         "data_source": {"kind": source.kind, "folder": str(source.folder), "reason": source.reason},
         "is_demo": source.is_demo,
@@ -75,17 +82,17 @@ def save(out_dir: Path, source: DataSource, panel, sets: dict, parameters: dict)
         "scaling": panel.scaling_table().to_dict(orient="list"),
         "parameters": parameters,
     }
-    written.append(write_json_atomic(out_dir / "metadata.json", metadata))
+    written.append(write_json_atomic(out_dir / METADATA_FILE, metadata))
     return written
 
 
 def load_metadata(stage_path: Path) -> dict:
-    path = require_artifact(Path(stage_path) / "metadata.json", 1)
+    path = require_artifact(Path(stage_path) / METADATA_FILE, 1)
     return json.loads(path.read_text())
 
 
 def load_windows(stage_path: Path, split: str) -> windows.WindowSet:
-    return windows.WindowSet.load(require_artifact(Path(stage_path) / f"windows_{split}.npz", 1))
+    return windows.WindowSet.load(require_artifact(Path(stage_path) / windows_file(split), 1))
 
 
 def window_summary(sets: dict) -> "pd.DataFrame":

@@ -17,6 +17,9 @@ from .metrics import (DEFAULT_LAGS, autocorrelation, crps_samples, cross_correla
                       interval_coverage, mae, sequence_stat_ks, wasserstein_marginal, zero_share,
                       zero_share_difference)
 
+# Artifact name of stage 03's metrics (notebook 03 writes it; the report reads it).
+QUALITY_FILE = "quality_metrics.json"
+
 # ----------------------------------------------------------------------------------------------------------------
 # Learned scores (TimeGAN): a post-hoc classifier and a post-hoc forecaster
 # ----------------------------------------------------------------------------------------------------------------

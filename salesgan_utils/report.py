@@ -135,20 +135,22 @@ def _read_csv(path: Path):
 
 def gather(run_path) -> dict:
     """Everything stages 01-04 of one run wrote, as plain objects; a missing artifact is None (never an error)."""
+    # the writers own the artifact names; imported here, not at module level, so report stays light to import
+    from . import benchmark, preprocess, quality, train
     from .paths import STAGES, stage_dir
 
     run_path = Path(run_path)
     s = {n: stage_dir(run_path, n) for n in STAGES}
     return {
         "run_path": run_path,
-        "metadata": _read_json(s[1] / "metadata.json"),
-        "training_history": _read_csv(s[2] / "training_history.csv"),
-        "model_summary": _read_json(s[2] / "model_summary.json"),
-        "quality": _read_json(s[3] / "quality_metrics.json"),
-        "results": _read_csv(s[4] / "results.csv"),
-        "paired": _read_csv(s[4] / "paired_tests.csv"),
-        "by_class": _read_csv(s[4] / "results_by_class.csv"),
-        "summary": _read_json(s[4] / "summary.json"),
+        "metadata": _read_json(s[1] / preprocess.METADATA_FILE),
+        "training_history": _read_csv(s[2] / train.HISTORY_FILE),
+        "model_summary": _read_json(s[2] / train.SUMMARY_FILE),
+        "quality": _read_json(s[3] / quality.QUALITY_FILE),
+        "results": _read_csv(s[4] / benchmark.RESULTS_FILE),
+        "paired": _read_csv(s[4] / benchmark.PAIRED_FILE),
+        "by_class": _read_csv(s[4] / benchmark.BY_CLASS_FILE),
+        "summary": _read_json(s[4] / benchmark.SUMMARY_FILE),
         "stage_times": read_stage_times(run_path),
         "figures": {n: sorted((s[n] / "figures").glob("*.png")) for n in STAGES},
     }

@@ -38,6 +38,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .models import GanConfig, WGANGP, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
 from .paths import atomic_path, write_json_atomic, write_text_atomic
+
+# Artifact names of stage 02 (this module writes them; readers import these names).
+CHECKPOINT_DIR, BEST_CKPT, LAST_CKPT = "checkpoints", "best.ckpt", "last.ckpt"
+HISTORY_FILE, SUMMARY_FILE = "training_history.csv", "model_summary.json"
 from .windows import WindowSet
 
 HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps"]
@@ -365,8 +369,8 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     if config.batch_size % choice.n_devices:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {choice.n_devices} devices")
 
-    ckpt_dir, log_dir = out_dir / "checkpoints", out_dir / "logs"
-    last = ckpt_dir / "last.ckpt"
+    ckpt_dir, log_dir = out_dir / CHECKPOINT_DIR, out_dir / "logs"
+    last = ckpt_dir / LAST_CKPT
     resumed_from = None
     if resume and last.is_file():
         _check_resume_compatible(last, config)
@@ -401,10 +405,10 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
 
     # read back from files: with fork/spawn launchers the parent's trainer state is not the workers'
     history = read_history(log_dir)
-    write_text_atomic(out_dir / "training_history.csv", history.to_csv(index=False))
-    write_json_atomic(out_dir / "model_summary.json", {"config": asdict(config), "parameters": parameter_counts(config),
+    write_text_atomic(out_dir / HISTORY_FILE, history.to_csv(index=False))
+    write_json_atomic(out_dir / SUMMARY_FILE, {"config": asdict(config), "parameters": parameter_counts(config),
                                                        "seed": seed, "devices": choice.n_devices,
                                                        "accelerator": choice.accelerator})
-    best = ckpt_dir / "best.ckpt"
+    best = ckpt_dir / BEST_CKPT
     return TrainResult(best_ckpt=best if best.is_file() else last, last_ckpt=last, history=history, log_dir=log_dir,
                        out_dir=out_dir, resumed_from=resumed_from, fit_seconds=fit_seconds)
