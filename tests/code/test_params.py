@@ -1,76 +1,28 @@
 """Tests of salesgan_utils.params: parsing the notebooks' parameters cells, profiles, validation, stage params."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
+import jupytext
 import pytest
 import yaml
 
 from salesgan_utils import params, paths
 
-COMMON = 'run = "smoke"\noutputs_dir = ""\nseed = 0\nprofile = "smoke"\n'
-# The parameters cells the notebooks declare (docs: the brief of issue 2 / params/*.yaml). The tests validate the
-# profiles against these, so that they run before and independently of the real notebooks; a separate test
-# checks the profiles against the real notebooks when those exist.
-SPEC_CELLS = {
-    "01_eda_preprocess": COMMON + '''data_dir = ""
-entity = "product"
-min_train_units = 5
-top_n = 0  # 0 = all
-train_fraction = 0.7
-val_fraction = 0.15
-test_fraction = 0.15
-history_days = 30
-horizon = 7
-stride = 1
-demo_n_products = 300
-demo_seed = 0
-''',
-    "02_train_gan": COMMON + '''data_stage_dir = ""
-noise_dim = 128
-cond_dim = 512
-history_hidden = 256
-gru_hidden = 256
-gru_layers = 3
-critic_channels = [64, 128, 256]
-shared_encoder = False
-n_critic = 5
-gp_lambda = 10.0
-one_sided_gp = True
-lr_g = 1e-4
-lr_d = 4e-4
-batch_size = 128
-max_epochs = 100
-val_samples = 8
-max_train_windows = 0
-limit_train_batches = 0
-accelerator = "auto"
-devices = "auto"
-strategy = "auto"
-resume = True
-''',
-    "03_generate_samples": COMMON + '''data_stage_dir = ""
-gan_stage_dir = ""
-n_samples = 5
-sample_batch_size = 1024
-quality_max_windows = 2000
-disc_epochs = 20
-''',
-    "04_augmentation_benchmark": COMMON + '''data_stage_dir = ""
-samples_stage_dir = ""
-ratios = [0.5, 1.0, 5.0]
-n_seeds = 5
-augmentations = ["jitter", "scaling", "block_bootstrap"]
-forecaster_hidden = 128
-forecaster_layers = 2
-forecaster_epochs = 30
-forecaster_patience = 5
-forecaster_batch_size = 128
-lr_forecaster = 1e-3
-max_train_windows = 0
-''',
-    "05_report": COMMON,
-}
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _parameters_cell(name: str) -> str:
+    """The source of the real notebook's parameters cell (read, not copied: a hand copy here drifted)."""
+    cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
+    (cell,) = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    return cell.source + "\n"
+
+
+# The real notebooks' parameters cells, written into temporary notebooks below so that parsing and validation are
+# tested on the cells as they are, with code before and after them that is not a parameter.
+SPEC_CELLS = {name: _parameters_cell(name) for name in paths.STAGES.values()}
 
 
 def write_notebooks(folder: Path, body: dict[str, str] | None = None) -> Path:
@@ -97,11 +49,14 @@ def write_profile(tmp_path: Path, data: dict, name: str = "custom") -> Path:
 
 # ------------------------------------------------------------------------------------------------------ parsing
 def test_notebook_parameters_parses_the_cell_in_order(notebooks: Path) -> None:
-    found = params.notebook_parameters(2, notebooks)
-    assert list(found)[:4] == ["run", "outputs_dir", "seed", "profile"]
-    assert found["critic_channels"] == [64, 128, 256]
-    assert found["lr_g"] == 1e-4 and found["shared_encoder"] is False and found["devices"] == "auto"
-    assert params.notebook_parameters("01_eda_preprocess", notebooks)["top_n"] == 0
+    # an independent reading of the same cell: every `name = literal` line, in order, through ast
+    for stage, name in paths.STAGES.items():
+        expected = {}
+        for node in ast.parse(SPEC_CELLS[name]).body:
+            expected[node.targets[0].id] = ast.literal_eval(node.value)
+        found = params.notebook_parameters(stage, notebooks)
+        assert list(found) == list(expected) and found == expected
+        assert list(found)[:4] == ["run", "outputs_dir", "seed", "profile"]
     assert set(params.notebook_parameters("05", notebooks)) == {"run", "outputs_dir", "seed", "profile"}
 
 
