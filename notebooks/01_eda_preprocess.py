@@ -54,8 +54,7 @@ from salesgan_utils import data, params, paths, plots, preprocess
 from salesgan_utils.demo import demo_banner
 
 settings = params.notebook_settings(1, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-out_dir = paths.stage_dir(run_path, 1, create=True)
+run_path, _, out_dir = paths.stage_folders(settings, 1)
 print(f"run folder: {run_path}")
 
 # %% [markdown]

@@ -63,9 +63,7 @@ import pandas as pd
 from salesgan_utils import models, params, paths, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
-out_dir = paths.stage_dir(run_path, 2, create=True)
+run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2, data_stage_dir=1)
 metadata = preprocess.load_metadata(data_stage)
 if metadata["is_demo"]:
     print("DEMO DATA — not Olist: this model is trained on generated tables.")

@@ -48,10 +48,7 @@ import pandas as pd
 from salesgan_utils import baselines, models, params, paths, plots, preprocess, quality, sample, train
 
 settings = params.notebook_settings(3, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
-gan_stage = Path(settings["gan_stage_dir"]) if settings["gan_stage_dir"] else paths.stage_dir(run_path, 2)
-out_dir = paths.stage_dir(run_path, 3, create=True)
+run_path, (data_stage, gan_stage), out_dir = paths.stage_folders(settings, 3, data_stage_dir=1, gan_stage_dir=2)
 if preprocess.load_metadata(data_stage)["is_demo"]:
     print("DEMO DATA — not Olist: samples come from a model trained on generated tables.")
 

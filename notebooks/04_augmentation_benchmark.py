@@ -53,10 +53,8 @@ max_train_windows = 0
 from salesgan_utils import benchmark, params, paths, plots, preprocess, sample
 
 settings = params.notebook_settings(4, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
-samples_stage = Path(settings["samples_stage_dir"]) if settings["samples_stage_dir"] else paths.stage_dir(run_path, 3)
-out_dir = paths.stage_dir(run_path, 4, create=True)
+run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4, data_stage_dir=1,
+                                                                    samples_stage_dir=3)
 if preprocess.load_metadata(data_stage)["is_demo"]:
     print("DEMO DATA — not Olist: these results say nothing about real sales.")
 

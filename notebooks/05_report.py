@@ -39,8 +39,7 @@ from IPython.display import HTML, Markdown, display
 from salesgan_utils import params, paths, report
 
 settings = params.notebook_settings(5, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-out_dir = paths.stage_dir(run_path, 5, create=True)
+run_path, _, out_dir = paths.stage_folders(settings, 5)
 artifacts = report.gather(run_path)
 display(HTML(report.source_banner(artifacts)))
 

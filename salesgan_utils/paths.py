@@ -75,6 +75,24 @@ def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
     return path
 
 
+def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list[Path], Path]:
+    """A stage notebook's folders: the run folder, the earlier stages' folders it reads, and its own (created).
+
+    Args:
+        settings: the notebook's settings (`run`, `outputs_dir` and the input parameters named in `inputs`).
+        stage: this stage's number.
+        **inputs: parameter name -> the stage whose folder it points at, e.g. `data_stage_dir=1`; an empty
+            parameter means that stage's folder in this run.
+
+    Returns:
+        (run folder, [input stage folders in the order given], this stage's folder).
+    """
+    run_path = run_dir(settings["run"], settings["outputs_dir"] or None)
+    found = [Path(settings[key]) if settings.get(key) else stage_dir(run_path, number)
+             for key, number in inputs.items()]
+    return run_path, found, stage_dir(run_path, stage, create=True)
+
+
 def require_artifact(path: str | Path, stage: int) -> Path:
     """Return `path` if it exists, else raise an error naming the stage that should have written it."""
     path = Path(path)
