@@ -1,14 +1,14 @@
-"""The report: stage bookkeeping, gathering every stage's artifacts for notebook 05, and its HTML export.
+"""The report: gathering every stage's artifacts for notebook 05, and its HTML export.
 
 Export: code hidden, images embedded (output PNGs are already base64 in the notebook; markdown images are
 inlined with `embed_images`), and no script or stylesheet fetched from the network, so `report.html` opens
 offline and renders the same in a year: the lab template's CDN scripts (require.js, MathJax, Mermaid, widgets)
 are dropped. Markdown math therefore shows as its LaTeX source.
 
-Command line (used by run_all.sh)::
+The pipeline (salesgan_utils.pipeline) calls `export_html` after stage 05 and owns `stage_times.json`, which the
+report reads. Command line::
 
     python -m salesgan_utils.report export outputs/<run>/05_report.ipynb outputs/<run>/report.html
-    python -m salesgan_utils.report stage-time outputs/<run> 02_train_gan 123.4 ok
 """
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ import copy
 import json
 import re
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from salesgan_utils import paths
+from salesgan_utils.pipeline import read_stage_times
 
-STAGE_TIMES_FILE = "stage_times.json"
 # Cells tagged with one of these are left out of the report entirely (inputs are hidden anyway).
 REMOVE_TAGS = {"remove_cell", "remove-cell", "report_hide"}
 _TEMPLATE_NAME = "salesgan_report.html.j2"
@@ -35,35 +34,6 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 _EXTERNAL = re.compile(r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>|"
                        r"<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------------------------------- stage bookkeeping
-def read_stage_times(run_path: str | Path) -> dict[str, dict]:
-    """`outputs/<run>/stage_times.json` as {stage name: {"seconds", "status", "finished"}}; {} when absent."""
-    path = Path(run_path) / STAGE_TIMES_FILE
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def record_stage_time(run_path: str | Path, stage: str, seconds: float, status: str = "ok") -> Path:
-    """Add or replace one stage's wall time in `stage_times.json` (other stages' entries are kept, so a
-    `--only NN` rerun updates just its own line).
-
-    Args:
-        run_path: `outputs/<run>/`.
-        stage: stage name, e.g. "02_train_gan".
-        seconds: wall time of the papermill call (kernel start included).
-        status: "ok" or "failed".
-
-    Returns:
-        The path of `stage_times.json`.
-    """
-    times = read_stage_times(run_path)
-    times[stage] = {"seconds": round(float(seconds), 1), "status": status,
-                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    ordered = dict(sorted(times.items()))
-    return paths.write_json_atomic(Path(run_path) / STAGE_TIMES_FILE, ordered)
 
 
 # ------------------------------------------------------------------------------------------------ HTML export
@@ -298,18 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("notebook")
     export.add_argument("html")
     export.add_argument("--title")
-    timing = sub.add_parser("stage-time", help="record one stage's wall time in <run>/stage_times.json")
-    timing.add_argument("run_dir")
-    timing.add_argument("stage")
-    timing.add_argument("seconds", type=float)
-    timing.add_argument("status", nargs="?", default="ok", choices=("ok", "failed"))
     args = parser.parse_args(argv)
     try:
-        if args.command == "export":
-            written = export_html(args.notebook, args.html, title=args.title)
-            print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
-        else:
-            record_stage_time(args.run_dir, args.stage, args.seconds, args.status)
+        written = export_html(args.notebook, args.html, title=args.title)
+        print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
     except (FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
-"""Faults through run_all.sh: a stage killed mid-run, a failing stage, a rerun stage, a bad --data folder.
+"""Faults through the pipeline: a stage killed mid-run, a failing stage, a rerun stage, a bad --data folder.
 
 One smoke run on demo data (own outputs root) is built by the module fixture the way a user would live through it:
 stage 01, then `--from 02` SIGKILLed during training, then `--from 02` again. The tests then check what each step
-left behind. About 2 minutes on 2 shared cores.
+left behind. The pipeline runs as `python -m salesgan_utils.pipeline` (what run_all.sh execs after its set-up), in
+a process of its own so that it can be killed. About 2 minutes on 2 shared cores.
 """
 from __future__ import annotations
 
@@ -29,19 +30,13 @@ FAST = ("--set", "disc_epochs=1", "--set", "quality_max_windows=50", "--set", "n
 TIMEOUT_S = 600  # a bound against a hung kernel, not a performance check
 
 
-def run_all_env(outputs: Path) -> dict[str, str]:
-    """This interpreter's virtualenv as the active one (as conftest.run_all_env), outputs under `outputs`."""
-    env = {**os.environ, "SALESGAN_OUTPUTS": str(outputs)}
-    if sys.prefix != sys.base_prefix:
-        env["VIRTUAL_ENV"] = sys.prefix
-        env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    return env
+PIPELINE = [sys.executable, "-m", "salesgan_utils.pipeline", "--profile", "smoke", "--run", RUN]
 
 
-def run_all(outputs: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "run_all.sh"), "--profile", "smoke", "--run", RUN, *args], cwd=ROOT,
-                          env=run_all_env(outputs), capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+def run_pipeline(outputs: Path, *args: str) -> subprocess.CompletedProcess:
+    """The pipeline with these arguments (smoke profile, run "faults"), outputs under `outputs`."""
+    return subprocess.run([*PIPELINE, *args], cwd=ROOT, env={**os.environ, "SALESGAN_OUTPUTS": str(outputs)},
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def files(folder: Path) -> dict[str, tuple[str, int]]:
@@ -51,7 +46,7 @@ def files(folder: Path) -> dict[str, tuple[str, int]]:
 
 
 def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL run_all.sh's process group and every descendant: papermill starts the kernel in its own session, so
+    """SIGKILL the pipeline's process group and every descendant: papermill starts the kernel in its own session, so
     the group alone would leave the kernel writing on (it would stop only when it noticed its parent gone)."""
     tree = psutil.Process(process.pid).children(recursive=True)
     os.killpg(process.pid, signal.SIGKILL)
@@ -65,7 +60,7 @@ def kill_tree(process: subprocess.Popen) -> None:
 
 
 def assert_success(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"run_all.sh failed:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, f"the pipeline failed:\n{result.stderr[-4000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +68,11 @@ def run(tmp_path_factory) -> dict:
     """Stage 01; `--from 02` killed during training; `--from 02` again. What each step left, for the tests."""
     outputs = tmp_path_factory.mktemp("faults-outputs")
     run_dir = outputs / RUN
-    assert_success(run_all(outputs, "--data", "demo", "--only", "01"))
+    assert_success(run_pipeline(outputs, "--data", "demo", "--only", "01"))
     stage01 = {k: v for k, v in files(run_dir).items() if k.startswith("01_eda_preprocess")}  # folder + notebook
 
-    process = subprocess.Popen(["bash", str(ROOT / "run_all.sh"), "--profile", "smoke", "--run", RUN, "--from", "02",
-                                *FAST],
-                               cwd=ROOT, env=run_all_env(outputs),
+    process = subprocess.Popen([*PIPELINE, "--from", "02", *FAST], cwd=ROOT,
+                               env={**os.environ, "SALESGAN_OUTPUTS": str(outputs)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + TIMEOUT_S
     # Lightning creates logs/ when fit starts: from then on the stage is training and writing checkpoints.
@@ -100,7 +94,7 @@ def run(tmp_path_factory) -> dict:
         elif relative.parts[0] != "logs":  # Lightning's append-only logs; no stage reads them
             killed["readable"][str(relative)] = _readable(path)
 
-    rerun = run_all(outputs, "--from", "02", *FAST)
+    rerun = run_pipeline(outputs, "--from", "02", *FAST)
     return {"outputs": outputs, "run_dir": run_dir, "stage01": stage01, "after_kill": after_kill,
             "killed": killed, "rerun": rerun}
 
@@ -143,7 +137,7 @@ def test_rerunning_a_stage_replaces_only_its_own_outputs(run: dict) -> None:
     run_dir = run["run_dir"]
     assert_success(run["rerun"])
     before = files(run_dir)
-    assert_success(run_all(run["outputs"], "--only", "05"))  # the cheapest stage to rerun
+    assert_success(run_pipeline(run["outputs"], "--only", "05"))  # the cheapest stage to rerun
     after = files(run_dir)
     own = {"05_report.ipynb", "params/05_report.yaml", "stage_times.json", "report.html"}
     others = {k: v for k, v in before.items() if not k.startswith("05_report/") and k not in own}
@@ -159,7 +153,7 @@ def test_a_failing_stage_keeps_earlier_outputs_and_its_executed_notebook_has_the
     run_dir = run["run_dir"]
     assert_success(run["rerun"])
     before = files(run_dir)
-    result = run_all(run["outputs"], "--only", "03", "--set", f"gan_stage_dir={run_dir / 'no_such_stage'}")
+    result = run_pipeline(run["outputs"], "--only", "03", "--set", f"gan_stage_dir={run_dir / 'no_such_stage'}")
     assert result.returncode != 0
     after = files(run_dir)
     own = {"03_generate_samples.ipynb", "params/03_generate_samples.yaml", "stage_times.json"}
@@ -169,11 +163,13 @@ def test_a_failing_stage_keeps_earlier_outputs_and_its_executed_notebook_has_the
     assert errors and "no_such_stage" in errors[0].evalue and "stage 02" in errors[0].evalue
     assert json.loads((run_dir / "stage_times.json").read_text())["03_generate_samples"]["status"] == "failed"
     _assert_our_message_comes_first(result.stderr, "no_such_stage")
+    resume = result.stderr.strip().splitlines()[-1]
+    assert resume.endswith(f"--set gan_stage_dir={run_dir / 'no_such_stage'} --only 03"), resume
 
 
 def test_a_data_folder_without_tables_fails_with_our_message_first(tmp_path: Path) -> None:
     (tmp_path / "not_olist").mkdir()
-    result = run_all(tmp_path / "outputs", "--only", "01", "--data", str(tmp_path / "not_olist"))
+    result = run_pipeline(tmp_path / "outputs", "--only", "01", "--data", str(tmp_path / "not_olist"))
     assert result.returncode != 0
     _assert_our_message_comes_first(result.stderr, "not_olist")
     assert not (tmp_path / "outputs" / RUN / "demo_data").exists(), "fell back to demo data"
