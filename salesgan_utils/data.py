@@ -12,7 +12,14 @@ Rules (also in the README, "Data rules"):
 * **Date.** A sale is dated by `order_purchase_timestamp` (the moment demand happened), at day resolution.
 * **Timeline trim.** Olist's first and last months are near-empty (2016-09: 4 orders ... 2018-10: 4). Leading and
   trailing calendar months with fewer sale orders than `trim_share` (default 10%) of the median month are cut;
-  months inside the kept range are never cut. On the real tables this keeps 2017-01-01 .. 2018-08-31.
+  months inside the kept range are never cut. The panel ends on the last day with a sale inside the kept months
+  (later days are unobserved, not zero-sale days). On the real tables: 2017-01-01 .. 2018-08-29.
+* **Plausible dates.** Orders dated outside `plausible_span` (the 5th..95th percentile of the purchase dates widened
+  by its own width on each side, at least 90 days) are dropped, counted and warned about: typo years (2071) cannot
+  stretch the timeline, and up to 5% of them cannot move the span.
+* **Ambiguity** is an error listing the candidates (a table as both `.csv` and `.csv.gz`; several datasets under
+  one folder: `paths`). Prices with a decimal comma or a currency mark are read by the rule in `parse_prices`
+  and counted; unparsable ones are counted and, above 1%, warned about.
 * **Entities.** `product` (product_id) or `category` (English name from the translation table; products with no
   category -> `unknown`; categories missing from the translation keep their Portuguese name).
 * **Panel.** One cell per entity and day, zero-filled from the entity's first sale to the END of the panel (its last
@@ -35,6 +42,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import gzip
+import hashlib
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -43,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .paths import table_path
+from .paths import DataError, table_path
 
 SALE_STATUSES = ("delivered", "shipped", "invoiced", "processing", "approved")
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
@@ -88,8 +96,14 @@ TABLES = {
 OPTIONAL_TABLES = ("reviews",)
 
 
-class DataError(ValueError):
-    """Input data that the pipeline cannot use; the message names the file/column and the fix."""
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Plausible purchase dates: the bulk of the orders (5th..95th percentile) widened on each side by its own width
+# (at least PLAUSIBLE_MIN_MARGIN_DAYS). Up to 5% of typo dates (2071 for 2017) cannot move the bulk, so the
+# rule does not depend on the rows it rejects; on Olist it keeps everything (2015-10 .. 2019-11).
+PLAUSIBLE_BULK = (0.05, 0.95)
+PLAUSIBLE_MIN_MARGIN_DAYS = 90
+UNPARSABLE_WARN_SHARE = 0.01  # warn loudly when more than this share of a column's values cannot be read
 
 
 # --------------------------------------------------------------------------------------------------- loading
@@ -112,10 +126,20 @@ def _read_table(folder: Path, key: str) -> pd.DataFrame | None:
                         f"Re-download it from olistbr/brazilian-ecommerce.") from error
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{path} is empty (no header). Re-download it from olistbr/brazilian-ecommerce.") from error
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"{path} is not a readable CSV ({error}). Re-download it.") from error
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text (byte {error.object[error.start:error.start + 1]!r} at byte "
+                        f"{error.start}: probably Latin-1/Windows-1252, as Excel saves it): save it as UTF-8 "
+                        f"(Excel: \"CSV UTF-8\"; or iconv -f latin1 -t utf-8) and rerun.") from error
+    except pd.errors.ParserError as error:
+        raise DataError(f"{path} is not a readable CSV ({str(error).strip()}). Re-download it.") from error
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
+    header = ",".join(frame.columns)
+    delimiter = max(DELIMITERS, key=header.count)
+    if missing and header.count(delimiter) >= len(required) - 1:
+        raise DataError(f"{path} is {DELIMITERS[delimiter]}-delimited ({delimiter!r} between its columns), not "
+                        f"comma-delimited as the Olist CSVs are: save it as comma-separated CSV (Excel: \"CSV UTF-8 "
+                        f"(Comma delimited)\") or re-download it from olistbr/brazilian-ecommerce.")
     if missing:
         extra = [c for c in frame.columns if c not in required]
         renamed = [f"{close[0]!r} -> {c!r}" for c in missing
@@ -131,7 +155,102 @@ def _read_table(folder: Path, key: str) -> pd.DataFrame | None:
     with opener(path, "rb") as handle:
         head = handle.read(1 << 16)
     frame.attrs["bom"], frame.attrs["crlf"] = head.startswith(codecs.BOM_UTF8), b"\r\n" in head
+    frame.attrs["file"] = file_record(path)
     return frame
+
+
+def file_record(path: Path) -> dict:
+    """Which file was read: absolute path, size and sha256 (saved in metadata.json: a rerun can tell the files
+    apart, and a stale copy shows up as another hash)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(Path(path).resolve()), "bytes": int(path.stat().st_size), "sha256": digest.hexdigest()}
+
+
+def _parse_timestamps(orders: pd.DataFrame, path: str, report: dict) -> pd.DataFrame:
+    """Parse `order_purchase_timestamp`; drop and count unparsable rows; stop when most rows fail (a format
+    problem, not a few bad rows)."""
+    raw = orders["order_purchase_timestamp"]
+    parsed = pd.to_datetime(raw, format=TIMESTAMP_FORMAT, errors="coerce")
+    unparsable = parsed.isna() & raw.notna()
+    if raw.notna().any() and unparsable.sum() > 0.5 * raw.notna().sum():
+        sample = raw[unparsable].iloc[0]
+        raise DataError(f"{path}: {int(unparsable.sum())} of {int(raw.notna().sum())} order_purchase_timestamp "
+                        f"values do not parse (e.g. {sample!r}); expected YYYY-MM-DD HH:MM:SS, e.g. "
+                        f"'2017-10-02 10:56:33'. Save the column in that format or re-download the original file.")
+    orders = orders.assign(order_purchase_timestamp=parsed)
+    bad_time = parsed.isna()
+    report["orders_unparsable_or_missing_timestamp_dropped"] = int(bad_time.sum())
+    return orders.loc[~bad_time]
+
+
+def plausible_span(days: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The plausible purchase-date span: the bulk of `days` (PLAUSIBLE_BULK quantiles) widened on each side by
+    the bulk's width (at least PLAUSIBLE_MIN_MARGIN_DAYS)."""
+    low, high = days.quantile(PLAUSIBLE_BULK[0]), days.quantile(PLAUSIBLE_BULK[1])
+    margin = max(high - low, pd.Timedelta(days=PLAUSIBLE_MIN_MARGIN_DAYS))
+    return (low - margin).normalize(), (high + margin).normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+
+
+def _drop_implausible_dates(orders: pd.DataFrame, path: str, report: dict) -> pd.DataFrame:
+    """Drop and count orders dated outside `plausible_span` (typo years such as 2071 or 1917)."""
+    when = orders["order_purchase_timestamp"]
+    if when.empty:
+        report["orders_implausible_date_dropped"] = 0
+        return orders
+    low, high = plausible_span(when)
+    outside = ~when.between(low, high)
+    n = int(outside.sum())
+    report["plausible_purchase_dates"] = f"{low.date()} .. {high.date()}"
+    report["orders_implausible_date_dropped"] = n
+    if n:
+        sample = sorted({str(t) for t in when[outside]})[:3]
+        report["orders_implausible_dates_sample"] = sample
+        warnings.warn(f"IMPLAUSIBLE DATES: {n} order(s) in {path} are dated outside the plausible span "
+                      f"{low.date()} .. {high.date()} (the bulk of the orders widened by its width), e.g. "
+                      f"{', '.join(sample)}: they are dropped and counted in the data report. Fix the dates if "
+                      f"they are typos.", stacklevel=3)
+    return orders.loc[~outside]
+
+
+_CURRENCY = r"^\s*(?:R\$|US\$|\$|BRL|USD|EUR|€)?\s*(.*?)\s*(?:R\$|BRL|USD|EUR|€)?\s*$"
+
+
+def parse_prices(raw: pd.Series, path: str, report: dict) -> pd.Series:
+    """Prices as floats by a printed, recorded rule; values that still do not parse become NaN and are counted.
+
+    Rule: a currency mark (R$, $, US$, BRL, USD, EUR, €) around the number is stripped; a number whose last
+    separator is a comma ("58,9", "1.234,56") has a decimal comma and dots as thousands separators; one whose
+    last separator is a dot is plain ("58.9", "1,234.56"). Each rewrite is counted in the report, and more than
+    UNPARSABLE_WARN_SHARE of unparsable non-empty prices is a loud warning (they would add no revenue).
+    """
+    plain = pd.to_numeric(raw, errors="coerce")
+    todo = plain.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if todo.any():
+        text = raw[todo].astype(str).str.extract(_CURRENCY, expand=False)
+        currency = text != raw[todo].astype(str).str.strip()
+        comma = text.str.fullmatch(r"[-+]?\d{1,3}(?:\.\d{3})*,\d+|[-+]?\d+,\d+")
+        dot = text.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+\.\d+")
+        fixed = text.where(~comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+        fixed = fixed.where(~dot, fixed.str.replace(",", "", regex=False))
+        values = pd.to_numeric(fixed, errors="coerce")
+        plain[todo] = values
+        parsed = values.notna()
+        report["items_price_currency_mark_stripped"] = int((currency & parsed).sum())
+        report["items_price_decimal_comma_read"] = int((comma & parsed).sum())
+        report["items_price_thousands_separator_read"] = int((dot & parsed).sum())
+    unparsable = plain.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    n = int(unparsable.sum())
+    report["items_unparsable_price"] = n
+    if n:
+        report["items_unparsable_price_sample"] = sorted(set(raw[unparsable].astype(str)))[:3]
+    if n > UNPARSABLE_WARN_SHARE * max(1, len(raw)):
+        warnings.warn(f"PRICES UNPARSABLE: {n} of {len(raw)} prices ({n / max(1, len(raw)):.0%}) in {path} are not "
+                      f"numbers (e.g. {report['items_unparsable_price_sample']}); their items count as units with "
+                      f"no revenue. Expected numbers such as 58.90; fix the price column.", stacklevel=3)
+    return plain
 
 
 @dataclass
@@ -179,20 +298,18 @@ def load_tables(folder: str | Path) -> OlistTables:
     read = {key: frame for key, frame in frames.items() if frame is not None}
     report["files_with_utf8_bom_stripped"] = [Path(f.attrs["path"]).name for f in read.values() if f.attrs["bom"]]
     report["files_with_crlf_line_ends"] = [Path(f.attrs["path"]).name for f in read.values() if f.attrs["crlf"]]
+    report["files_read"] = {key: frame.attrs["file"] for key, frame in read.items()}
 
     orders = _drop_duplicates(frames["orders"], report, "orders")
-    orders["order_purchase_timestamp"] = pd.to_datetime(orders["order_purchase_timestamp"],
-                                                        format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    bad_time = orders["order_purchase_timestamp"].isna()
-    report["orders_unparsable_or_missing_timestamp_dropped"] = int(bad_time.sum())
-    orders = orders.loc[~bad_time]
+    orders = _parse_timestamps(orders, frames["orders"].attrs["path"], report)
+    orders = _drop_implausible_dates(orders, frames["orders"].attrs["path"], report)
     duplicated_ids = orders["order_id"].duplicated(keep="first")
     report["orders_conflicting_duplicate_ids_dropped"] = int(duplicated_ids.sum())
     orders = orders.loc[~duplicated_ids]
     report["orders_by_status"] = {str(k): int(v) for k, v in orders["order_status"].value_counts().items()}
 
     items = _drop_duplicates(frames["items"], report, "items")
-    items["price"] = pd.to_numeric(items["price"], errors="coerce")
+    items["price"] = parse_prices(items["price"], frames["items"].attrs["path"], report)
     bad_price = items["price"].isna() | (items["price"] < 0)
     report["items_missing_or_negative_price"] = int(bad_price.sum())
     items.loc[bad_price, "price"] = np.nan
@@ -280,7 +397,11 @@ def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float =
             f"no sale orders left: no order in {orders_file} counts as a sale: order_status counts are {statuses}, "
             f"and a sale needs one of {', '.join(SALE_STATUSES)} with a valid order_purchase_timestamp. Point "
             f"data_dir at the full Olist dataset (olistbr/brazilian-ecommerce), or fix the order_status column.")
-    start, end, cut = trim_timeline(sale_orders["order_purchase_timestamp"], trim_share)
+    start, month_end, cut = trim_timeline(sale_orders["order_purchase_timestamp"], trim_share)
+    # The panel ends on the last day with a sale inside the kept months, not on the month's last day: days after
+    # the data snapshot are unobserved, and zero-filling them would invent zero-sale days in the test split.
+    sale_days = sale_orders["order_purchase_timestamp"].dt.normalize()
+    end = sale_days[sale_days.between(start, month_end)].max()
     lines = tables.items[["order_id", "product_id", "price"]].merge(sale_orders, on="order_id", how="inner")
     lines["day"] = lines["order_purchase_timestamp"].dt.normalize()
     in_range = lines["day"].between(start, end)
@@ -292,6 +413,7 @@ def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float =
         "orders_not_counted_as_sales": {s: int((orders["order_status"] == s).sum()) for s in
                                         sorted(set(orders["order_status"]) - set(SALE_STATUSES))},
         "timeline_first_day": str(start.date()), "timeline_last_day": str(end.date()), "timeline_months_cut": cut,
+        "timeline_days_after_last_sale_not_filled": int((month_end - end).days),
         "items_outside_timeline_dropped": int((~in_range).sum()),
         "items_with_unknown_product_dropped": int(lines["entity_id"].isna().sum()),
     }
@@ -585,7 +707,8 @@ def report_table(report: dict) -> pd.DataFrame:
     rows = []
     for key, value in report.items():
         if isinstance(value, dict):
-            rows.extend((f"{key}.{k}", v) for k, v in value.items())
+            rows.extend((f"{key}.{k}", ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
+                        for k, v in value.items())
         elif isinstance(value, list):
             rows.append((key, ", ".join(map(str, value)) if value else "none"))
         else:

@@ -37,6 +37,11 @@ MIN_ONE = {
     "n_seeds", "forecaster_hidden", "forecaster_layers", "forecaster_epochs",
 }
 ENTITIES = ("product", "category")
+# Closed sets of values, by key. Their owners are higher modules (augment.AUGMENTATIONS, train.resolve_devices)
+# that params must not import; tests/code/test_params.py checks that these copies match them.
+AUGMENTATION_NAMES = ("jitter", "scaling", "block_bootstrap")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
+SEED_MAX = 2**32 - 1  # numpy's legacy seeding and Lightning's seed_everything take [0, 2**32 - 1]
 FRACTIONS = ("train_fraction", "val_fraction", "test_fraction")
 
 
@@ -144,15 +149,38 @@ def profile_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def _unique_key_loader(path: Path):
+    """A yaml SafeLoader that refuses a key repeated in one mapping (plain YAML keeps the last one silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise ParamsError(f"{path}: key `{key}` appears twice (lines {seen[key]} and "
+                                      f"{key_node.start_mark.line + 1}); YAML would silently keep the last one: "
+                                      f"delete one of them")
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
-    """Read a profile (a name in `params/` or a YAML path) into a `Profile`; not yet validated."""
+    """Read a profile (a name in `params/` or a YAML path) into a `Profile`; not yet validated.
+
+    Raises:
+        ParamsError: the file is missing, not YAML, not a mapping, or repeats a key.
+    """
     import yaml
 
     path = profile_path(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader(path)) or {}
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path} is not valid YAML: {error}") from error
+        raise ParamsError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from error
     if not isinstance(data, dict):
         raise ParamsError(f"{path} must be a mapping of parameter names to values, not {type(data).__name__}")
     name = path.stem
@@ -202,6 +230,7 @@ def _check_value(key: str, value: Any, fail) -> None:
         fail(key, f"is {value}", "a learning rate must be > 0 (e.g. 1e-4)")
     if isinstance(value, float) and not math.isfinite(value):
         fail(key, f"is {value}", "use a finite number")
+    _check_range_and_choice(key, value, fail)
     if key in FRACTIONS and not 0 < value < 1:
         fail(key, f"is {value}", "each split fraction must lie strictly between 0 and 1")
     if key == "ratios":
@@ -219,6 +248,25 @@ def _check_value(key: str, value: Any, fail) -> None:
         fail(key, f"is {value!r}", f"use one of {', '.join(repr(e) for e in ENTITIES)}")
     if key == "run" and (not value or "/" in value or value in (".", "..")):
         fail(key, f"is {value!r}", "use a plain folder name (letters, digits, - or _)")
+
+
+def _check_range_and_choice(key: str, value: Any, fail) -> None:
+    """Values that pass the type check and would fail late: non-finite list items, seeds numpy refuses, names
+    outside a closed set."""
+    if isinstance(value, list):
+        bad = [v for v in value if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            fail(key, f"holds {bad[0]}", "use finite numbers only")
+    if (key == "seed" or key.endswith("_seed")) and isinstance(value, int) and not 0 <= value <= SEED_MAX:
+        fail(key, f"is {value}, outside numpy's seed range [0, {SEED_MAX}]", "use a seed between 0 and 2**32 - 1")
+    if key == "augmentations":
+        unknown = [name for name in value if name not in AUGMENTATION_NAMES]
+        if unknown:
+            fail(key, f"holds the unknown augmentation {unknown[0]!r}",
+                 f"use names from {', '.join(AUGMENTATION_NAMES)} (or an empty list)")
+    if key == "accelerator" and value not in ACCELERATORS:
+        fail(key, f"is {value!r}", f"use one of {', '.join(repr(a) for a in ACCELERATORS)} (TPU, MPS and other "
+                                   f"accelerators are not supported by this training code)")
 
 
 def validate(params: dict, source: str | Path | None = None, stage: int | str | None = None,
@@ -281,6 +329,10 @@ def validate(params: dict, source: str | Path | None = None, stage: int | str | 
         flat[key] = value
     _check_fractions(flat, fail)
     _check_samples_cover_ratios(flat, fail)
+    if isinstance(flat.get("seed"), int) and isinstance(flat.get("n_seeds"), int) and \
+            flat["seed"] + flat["n_seeds"] - 1 > SEED_MAX:
+        fail("seed", f"is {flat['seed']}: stage 04 uses seeds seed .. seed + n_seeds - 1, beyond {SEED_MAX}",
+             "use a smaller seed")
     return params
 
 

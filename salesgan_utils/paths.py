@@ -10,6 +10,9 @@ import time. Data discovery order (first hit wins, and the reason is reported):
 4. `<root>/data/raw/` when it holds the orders table;
 5. otherwise demo data, generated into `outputs/<run>/demo_data/` by the caller.
 
+Ambiguity is an error listing the candidates, never a silent pick: two folders holding the orders table under the
+chosen folder (or the Kaggle input root), or one table present as both `.csv` and `.csv.gz`.
+
 The value `"demo"` for `data_dir` (or `SALESGAN_DATA_DIR`, or `run_all.sh --data demo`) asks for demo data
 explicitly, whatever lies on the machine: tests and nbval references use it so that they do not change with the
 data a machine happens to hold.
@@ -103,13 +106,24 @@ def require_artifact(path: str | Path, stage: int) -> Path:
     return path
 
 
+class DataError(ValueError):
+    """Input data that the pipeline cannot use; the message names the file/column and the fix (one line)."""
+
+
 def table_path(folder: str | Path, name: str) -> Path | None:
-    """The `.csv` or `.csv.gz` file of table `name` in `folder`, or None."""
-    for suffix in TABLE_SUFFIXES:
-        candidate = Path(folder) / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    """The `.csv` or `.csv.gz` file of table `name` in `folder`, or None.
+
+    Raises:
+        DataError: both files exist. Which copy is current cannot be known (a stale half copy beside the full
+            download once lost 57% of the items), so the user chooses by removing one.
+    """
+    found = [Path(folder) / f"{name}{suffix}" for suffix in TABLE_SUFFIXES]
+    found = [candidate for candidate in found if candidate.is_file()]
+    if len(found) > 1:
+        listed = ", ".join(f"{p.name} ({p.stat().st_size:,} bytes)" for p in found)
+        raise DataError(f"table {name} is in {folder} twice: {listed}; which one is current is unknown. Keep one "
+                        f"of them (delete or move the other out of the folder) and rerun.")
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -126,9 +140,17 @@ class DataSource:
 
 
 def _find_orders_folder(root: Path) -> Path | None:
+    """The one folder under `root` (itself included, searched recursively) that holds the orders table.
+
+    Raises:
+        DataError: several folders do: the alphabetically first is not a choice anyone made.
+    """
     if not root.is_dir():
         return None
     hits = sorted({p.parent for suffix in TABLE_SUFFIXES for p in root.rglob(ORDERS_FILE + suffix)})
+    if len(hits) > 1:
+        raise DataError(f"{root} holds {len(hits)} Olist datasets (folders with {ORDERS_FILE}.csv[.gz]): "
+                        f"{', '.join(str(h) for h in hits)}. Pass the one to use: --data FOLDER (data_dir).")
     return hits[0] if hits else None
 
 
@@ -143,6 +165,7 @@ def discover_data(data_dir: str | Path | None = None) -> DataSource:
 
     Raises:
         FileNotFoundError: an explicit folder (argument or `SALESGAN_DATA_DIR`) lacks the Olist orders table.
+        DataError: the chosen folder holds several datasets, or one table as both `.csv` and `.csv.gz`.
     """
     for explicit, origin in ((data_dir, "the data_dir parameter"), (os.environ.get("SALESGAN_DATA_DIR"),
                                                                     "env SALESGAN_DATA_DIR")):
@@ -154,7 +177,7 @@ def discover_data(data_dir: str | Path | None = None) -> DataSource:
                 raise FileNotFoundError(
                     f"data folder {folder} (from {origin}) does not exist. Pass the folder that holds the Olist "
                     f"CSVs (olist_orders_dataset.csv[.gz] ...), or omit it to use demo data.")
-            found = folder if table_path(folder, ORDERS_FILE) else _find_orders_folder(folder)
+            found = _find_orders_folder(folder)
             if found is None:
                 raise FileNotFoundError(
                     f"data folder {folder} (from {origin}) holds no {ORDERS_FILE}.csv or .csv.gz, searched "

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import data, demo, windows
 from .paths import DataSource, atomic_path, discover_data, require_artifact, write_json_atomic
 
+if TYPE_CHECKING:
+    import pandas as pd
 
 BUILD_KEYS = ("entity", "train_fraction", "val_fraction", "test_fraction", "min_train_units", "top_n", "history_days",
               "horizon", "stride")
@@ -49,6 +52,14 @@ def build(source: DataSource, *, entity: str, train_fraction: float, val_fractio
         tables = data.load_tables(source.folder)
     panel = data.build_panel(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
                              test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n)
+    n_days = len(panel.dates)
+    if history_days + horizon > n_days:
+        # Checked here, at the start of the pipeline: a window longer than the data would otherwise fail in numpy,
+        # or in a later stage after hours of work.
+        raise data.DataError(
+            f"parameter history_days = {history_days} plus horizon = {horizon} is {history_days + horizon} days, "
+            f"longer than the data: the panel has {n_days} days ({panel.split_dates()['train_start']} .. "
+            f"{panel.split_dates()['test_end']}). Use a shorter history_days/horizon, or more data.")
     sets = {split: windows.make_windows(panel, split, history_days, horizon, stride) for split in windows.SPLITS}
     empty = [split for split, ws in sets.items() if len(ws) == 0]
     if empty:
@@ -72,6 +83,8 @@ def save(out_dir: Path, source: DataSource, panel, sets: dict, parameters: dict)
         written.append(out_dir / windows_file(split))
     metadata = {
         "data_source": {"kind": source.kind, "folder": str(source.folder), "reason": source.reason},
+        # which file of each table was read (path, bytes, sha256): a stale copy shows up as another hash
+        "data_files": panel.report.get("files_read", {}),
         "is_demo": source.is_demo,
         "entity": panel.entity,
         "n_entities": panel.n_entities,
@@ -95,7 +108,7 @@ def load_windows(stage_path: Path, split: str) -> windows.WindowSet:
     return windows.WindowSet.load(require_artifact(Path(stage_path) / windows_file(split), 1))
 
 
-def window_summary(sets: dict) -> "pd.DataFrame":
+def window_summary(sets: dict) -> pd.DataFrame:
     import pandas as pd
 
     rows = []

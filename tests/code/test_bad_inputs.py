@@ -11,9 +11,9 @@ import errno
 import gzip
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -107,7 +107,7 @@ def bad_timestamps(tmp: Path):
         f.loc[2, "order_purchase_timestamp"] = None
         return f
 
-    return panel(write(tmp / "olist", changed("orders", edit))).report
+    return load(write(tmp / "olist", changed("orders", edit))).report  # one sale day left: too short for a panel
 
 
 def all_canceled(tmp: Path):
@@ -152,6 +152,86 @@ def truncated_gz(tmp: Path):
     return load(folder)
 
 
+# Issue #14: ambiguous or implausible input never passes silently.
+def csv_beside_csv_gz(tmp: Path):
+    folder = write(tmp / "olist", gz=True)
+    half = changed("items", lambda f: f.iloc[:2])["items"]  # a stale half copy beside the full download
+    half.to_csv(folder / "olist_order_items_dataset.csv", index=False)
+    return load(folder)
+
+
+def two_datasets(tmp: Path):
+    write(tmp / "downloads" / "olist_2018")
+    write(tmp / "downloads" / "olist_old")
+    return preprocess.resolve_data(str(tmp / "downloads"), tmp / "run")
+
+
+def long_orders(n_days: int = 100) -> dict[str, pd.DataFrame]:
+    """One delivered order a day from 2017-01-01 (one unit of p1 or p2 at 10.0): long enough for quantiles."""
+    days = pd.date_range("2017-01-01", periods=n_days)
+    tables = frames()
+    tables["orders"] = pd.DataFrame({"order_id": [f"o{i}" for i in range(n_days)], "order_status": "delivered",
+                                     "order_purchase_timestamp": days.strftime("%Y-%m-%d 10:00:00")})
+    tables["items"] = pd.DataFrame({"order_id": tables["orders"]["order_id"], "order_item_id": 1,
+                                    "product_id": ["p1", "p2"] * (n_days // 2), "price": "10.0"})
+    return tables
+
+
+def typo_years(tmp: Path):
+    tables = long_orders()
+    tables["orders"].loc[3, "order_purchase_timestamp"] = "2071-01-04 10:00:00"  # 2017 typed as 2071
+    tables["orders"].loc[7, "order_purchase_timestamp"] = "2081-01-08 10:00:00"
+    with pytest.warns(UserWarning, match="IMPLAUSIBLE DATES: 2 order"):
+        built = panel(write(tmp / "olist", tables))
+    assert len(built.dates) == 100 and str(built.dates[-1]) == "2017-04-10", "the timeline was stretched"
+    return built.report
+
+
+def price_text(tmp: Path, prices: list[str]) -> dict:
+    tables = long_orders()
+    tables["items"]["price"] = (prices * 100)[:100]
+    built = panel(write(tmp / "olist", tables))
+    assert built.revenue.sum() == pytest.approx(sum(float(p.replace(",", ".").split()[-1].lstrip("R$"))
+                                                    for p in (prices * 100)[:100]), rel=1e-6)
+    return built.report
+
+
+def decimal_comma_prices(tmp: Path):
+    return price_text(tmp, ["58,9", "10,50"])
+
+
+def currency_prices(tmp: Path):
+    return price_text(tmp, ["R$ 58.90", "R$10.50"])
+
+
+def delimited(separator: str) -> Callable[[Path], object]:
+    def case(tmp: Path):
+        folder = write(tmp / "olist")
+        frames()["orders"].to_csv(folder / "olist_orders_dataset.csv", index=False, sep=separator)
+        return load(folder)
+
+    return case
+
+
+def timestamps_all_unparsable(tmp: Path):
+    return load(write(tmp / "olist", changed("orders", lambda f: f.assign(
+        order_purchase_timestamp=["01/01/2017 10:00", "02/01/2017 11:00", "20/01/2017 09:00", "05/01/2017 10:00"]))))
+
+
+def latin1_file(tmp: Path):
+    folder = write(tmp / "olist")
+    products = changed("products", lambda f: f.assign(product_category_name=["beleza_saúde", "perfumaria"]))
+    (folder / "olist_products_dataset.csv").write_bytes(
+        products["products"].to_csv(index=False).encode("latin-1"))  # as Excel saves it on Windows
+    return load(folder)
+
+
+def history_longer_than_data(tmp: Path):
+    source = DataSource(write(tmp / "olist", long_orders()), "olist", "test")
+    return preprocess.build(source, entity="product", train_fraction=0.7, val_fraction=0.15, test_fraction=0.15,
+                            min_train_units=1, top_n=0, history_days=400, horizon=7, stride=1)
+
+
 def params_file(text: str) -> Callable[[Path], object]:
     def case(tmp: Path):
         path = tmp / "my_profile.yaml"
@@ -168,7 +248,7 @@ TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calend
 def _checkpoint(tmp: Path, **config_change) -> Path:
     import torch
 
-    from salesgan_utils.models import GanConfig, WGANGP
+    from salesgan_utils.models import WGANGP, GanConfig
 
     module = WGANGP(GanConfig(**TINY), noise_seed=0)
     hparams = dict(module.hparams)
@@ -237,7 +317,7 @@ ROWS = {
     "all orders canceled": Row(all_canceled, data.DataError, (
         "olist_orders_dataset.csv", "order_status", "'canceled': 4", "Point data_dir at the full Olist dataset")),
     "fewer days than one window needs": Row(too_few_days, data.DataError, (
-        "history_days", "horizon", "31 days", "shorter history_days/horizon")),
+        "history_days", "horizon", "20 days", "shorter history_days/horizon")),
     "no entity left after the filters": Row(no_entity_left, data.DataError, (
         "min_train_units=50", "Lower min_train_units")),
     "NaN or negative prices": Row(bad_prices, None, report={"items_missing_or_negative_price": "2"}),
@@ -247,6 +327,31 @@ ROWS = {
         "files_with_crlf_line_ends": ", ".join(f"{FILES[k]}.csv" for k in FILES)}),
     "truncated .csv.gz": Row(truncated_gz, data.DataError, (
         "olist_orders_dataset.csv.gz", "truncated or corrupt", "Re-download")),
+    "table as both .csv and .csv.gz": Row(csv_beside_csv_gz, data.DataError, (
+        "olist_order_items_dataset", "olist_order_items_dataset.csv (", "olist_order_items_dataset.csv.gz (",
+        "Keep one")),
+    "two datasets under one data folder": Row(two_datasets, data.DataError, (
+        "downloads", "2 Olist datasets", "olist_2018", "olist_old", "Pass the one to use")),
+    "typo years in some orders": Row(typo_years, None, report={
+        "orders_implausible_date_dropped": "2", "orders_implausible_dates_sample": "2071-01-04 10:00:00, "
+        "2081-01-08 10:00:00", "timeline_last_day": "2017-04-10"}),
+    "prices with a decimal comma": Row(decimal_comma_prices, None, report={
+        "items_price_decimal_comma_read": "100", "items_unparsable_price": "0",
+        "items_missing_or_negative_price": "0"}),
+    "prices with a currency prefix": Row(currency_prices, None, report={
+        "items_price_currency_mark_stripped": "100", "items_unparsable_price": "0",
+        "items_missing_or_negative_price": "0"}),
+    "semicolon-delimited table": Row(delimited(";"), data.DataError, (
+        "olist_orders_dataset.csv", "semicolon-delimited", "save it as comma-separated CSV")),
+    "tab-delimited table": Row(delimited("\t"), data.DataError, (
+        "olist_orders_dataset.csv", "tab-delimited", "save it as comma-separated CSV")),
+    "unparsable timestamps in every row": Row(timestamps_all_unparsable, data.DataError, (
+        "olist_orders_dataset.csv", "4 of 4 order_purchase_timestamp", "'01/01/2017 10:00'",
+        "expected YYYY-MM-DD HH:MM:SS")),
+    "Latin-1 file": Row(latin1_file, data.DataError, (
+        "olist_products_dataset.csv", "not UTF-8", "save it as UTF-8")),
+    "history_days longer than the data": Row(history_longer_than_data, data.DataError, (
+        "history_days = 400", "the panel has 100 days", "shorter history_days")),
     "params: unknown key": Row(params_file("max_epoch: 3\n"), params.ParamsError, (
         "`max_epoch`", "my_profile.yaml", "did you mean max_epochs")),
     "params: wrong type": Row(params_file("max_epochs: three\n"), params.ParamsError, (
@@ -257,6 +362,18 @@ ROWS = {
         "`horizon`", "my_profile.yaml", "at least 1")),
     "params: split fractions not summing to 1": Row(params_file("train_fraction: 0.8\n"), params.ParamsError, (
         "`train_fraction`", "my_profile.yaml", "= 1.1", "must sum to 1")),
+    "params: duplicate key": Row(params_file("max_epochs: 3\nseed: 0\nmax_epochs: 30\n"), params.ParamsError, (
+        "my_profile.yaml", "`max_epochs` appears twice", "lines 1 and 3", "delete one")),
+    "params: NaN ratio": Row(params_file("ratios: [.nan, 1.0]\n"), params.ParamsError, (
+        "`ratios`", "my_profile.yaml", "nan", "finite")),
+    "params: infinite ratio": Row(params_file("ratios: [.inf]\n"), params.ParamsError, (
+        "`ratios`", "my_profile.yaml", "inf", "finite")),
+    "params: unknown augmentation": Row(params_file("augmentations: [jitter, mixup]\n"), params.ParamsError, (
+        "`augmentations`", "'mixup'", "jitter, scaling, block_bootstrap")),
+    "params: accelerator tpu": Row(params_file("accelerator: tpu\n"), params.ParamsError, (
+        "`accelerator`", "'tpu'", "'auto', 'cpu', 'gpu', 'cuda'")),
+    "params: seed beyond numpy's range": Row(params_file("seed: 4294967296\n"), params.ParamsError, (
+        "`seed`", "4294967296", "[0, 4294967295]", "between 0 and 2**32 - 1")),
     "corrupt checkpoint": Row(corrupt_checkpoint, ValueError, (
         "best.ckpt", "not a readable checkpoint", "Rerun stage 02")),
     "incompatible checkpoint": Row(incompatible_checkpoint, ValueError, (
@@ -283,6 +400,32 @@ def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: P
         table = data.report_table(row.run(tmp_path)).set_index("check")["value"]
         shown = {check: table.get(check) for check in row.report}
         assert shown == row.report, "the repair's count is not in the data report"
+
+
+def test_most_prices_unparsable_is_a_loud_warning_not_a_silent_missing_price(tmp_path: Path) -> None:
+    tables = long_orders()
+    tables["items"]["price"] = ["about ten"] * 90 + ["10.0"] * 10
+    with pytest.warns(UserWarning, match=r"PRICES UNPARSABLE: 90 of 100 prices \(90%\).*'about ten'.*58.90"):
+        report = load(write(tmp_path / "olist", tables)).report
+    assert report["items_unparsable_price"] == 90 and report["items_unparsable_price_sample"] == ["about ten"]
+
+
+def test_the_file_read_for_each_table_is_recorded_in_metadata(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    folder = write(tmp_path / "olist", long_orders(), gz=True)
+    source = DataSource(folder, "olist", "test")
+    _, built, sets = preprocess.build(source, entity="product", train_fraction=0.7, val_fraction=0.15,
+                                      test_fraction=0.15, min_train_units=1, top_n=0, history_days=7, horizon=7,
+                                      stride=7)
+    preprocess.save(tmp_path / "out", source, built, sets, {})
+    recorded = json.loads((tmp_path / "out" / "metadata.json").read_text())["data_files"]
+    assert sorted(recorded) == sorted(FILES)
+    for key, name in FILES.items():
+        path = folder / f"{name}.csv.gz"
+        assert recorded[key] == {"path": str(path.resolve()), "bytes": path.stat().st_size,
+                                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def test_the_doc_has_one_row_per_case() -> None:

@@ -20,11 +20,12 @@ ORDERS = [  # order_id, status, purchase timestamp
     ("o7", "delivered", "2017-01-02 10:00:00"),  # no items
     ("o8", "delivered", "not a date"),
     ("o9", "unavailable", "2017-01-04 10:00:00"),
+    ("o10", "delivered", "2017-01-31 18:00:00"),  # the last sale: the panel ends on this day
 ]
 ITEMS = [  # order_id, order_item_id, product_id, price
     ("o1", 1, "p1", "10.0"), ("o1", 2, "p1", "10.0"), ("o1", 3, "p2", "5.0"), ("o1", 1, "p1", "10.0"),  # dup row
     ("o2", 1, "p1", "10.0"), ("o3", 1, "p3", "7.0"), ("o4", 1, "p1", "10.0"), ("o5", 1, "p1", "-3.0"),
-    ("o6", 1, "p4", "9.0"), ("o8", 1, "p1", "10.0"), ("o9", 1, "p2", "4.0"),
+    ("o6", 1, "p4", "9.0"), ("o8", 1, "p1", "10.0"), ("o9", 1, "p2", "4.0"), ("o10", 1, "p4", "9.0"),
 ]
 PRODUCTS = [("p1", "beleza_saude"), ("p2", None), ("p3", "pc_gamer"), ("p4", "beleza_saude")]
 TRANSLATION = [("beleza_saude", "health_beauty"), ("perfumaria", "perfumery")]
@@ -32,9 +33,9 @@ REVIEWS = [("r1", "o1", 5, "2017-01-05 00:00:00"), ("r2", "o3", 1, "2017-01-25 0
            ("r3", "o5", 3, "2017-01-11 00:00:00")]
 
 
-def write_tables(folder, reviews=True, gz=False, bom_crlf=False):
+def write_tables(folder, reviews=True, gz=False, bom_crlf=False, orders=ORDERS):
     frames = {
-        "olist_orders_dataset": pd.DataFrame(ORDERS, columns=["order_id", "order_status", "order_purchase_timestamp"]),
+        "olist_orders_dataset": pd.DataFrame(orders, columns=["order_id", "order_status", "order_purchase_timestamp"]),
         "olist_order_items_dataset": pd.DataFrame(ITEMS, columns=["order_id", "order_item_id", "product_id", "price"]),
         "olist_products_dataset": pd.DataFrame(PRODUCTS, columns=["product_id", "product_category_name"]),
         "product_category_name_translation": pd.DataFrame(
@@ -72,8 +73,8 @@ def test_report_counts_every_repair(tables):
 
 def test_sale_rules_and_timeline(tables):
     lines, facts = data.sale_lines(tables, "product")
-    # o1 (2 x p1, 1 x p2), o3 (p3), o5 (p1), o6 (p4): canceled, created and unavailable orders are not sales
-    assert sorted(lines["product_id"]) == ["p1", "p1", "p1", "p2", "p3", "p4"]
+    # o1 (2 x p1, 1 x p2), o3 (p3), o5 (p1), o6 and o10 (p4): canceled, created and unavailable orders are not sales
+    assert sorted(lines["product_id"]) == ["p1", "p1", "p1", "p2", "p3", "p4", "p4"]
     assert facts["orders_not_counted_as_sales"] == {"canceled": 1, "created": 1, "unavailable": 1}
     assert (facts["timeline_first_day"], facts["timeline_last_day"]) == ("2017-01-01", "2017-01-31")
 
@@ -106,8 +107,8 @@ def test_category_level(tables):
     panel = data.build_panel(tables, entity="category")
     # p1 -> English name, p3's category is missing from the translation -> Portuguese, p2 has none -> unknown
     assert list(panel.entity_ids) == ["health_beauty", "pc_gamer", "unknown"]
-    # health_beauty also holds p4, whose only sale (after train end) counts once the category is kept
-    assert panel.units.sum(axis=1).tolist() == [4, 1, 1]
+    # health_beauty also holds p4, whose sales (after train end) count once the category is kept
+    assert panel.units.sum(axis=1).tolist() == [5, 1, 1]
 
 
 @pytest.mark.parametrize("min_units,top_n,expected", [(1, 0, ["p1", "p2", "p3"]), (2, 0, ["p1"]),
@@ -240,3 +241,12 @@ def test_all_orders_canceled_is_a_clear_error(tmp_path):
         tables = data.load_tables(tmp_path)
     with pytest.raises(data.DataError, match="no sale orders left"):
         data.build_panel(tables)
+
+
+def test_panel_ends_on_the_last_day_with_a_sale(tmp_path):
+    # Without o10 the last sale is o6 on 2017-01-23: the eight days after it are unobserved, not zero-sale days.
+    tables = data.load_tables(write_tables(tmp_path, orders=[order for order in ORDERS if order[0] != "o10"]))
+    panel = data.build_panel(tables, entity="product")
+    assert str(panel.dates[-1]) == "2017-01-23" and len(panel.dates) == 23
+    assert panel.report["timeline_last_day"] == "2017-01-23"
+    assert panel.report["timeline_days_after_last_sale_not_filled"] == 8

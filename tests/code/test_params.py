@@ -272,3 +272,9 @@ def test_pick() -> None:
     assert params.pick({"a": 1, "b": 2, "c": 3}, ("a", "c")) == {"a": 1, "c": 3}
     with pytest.raises(KeyError, match="'z'"):
         params.pick({"a": 1}, ("a", "z"))
+
+
+def test_closed_value_sets_match_their_owners() -> None:
+    from salesgan_utils import augment
+
+    assert params.AUGMENTATION_NAMES == tuple(augment.AUGMENTATIONS)

@@ -48,10 +48,11 @@ def test_panel_invariants(panel):
     assert np.array_equal(panel.units, np.rint(panel.units))
     days = pd.to_datetime(panel.dates)
     assert (np.diff(days.values).astype("timedelta64[D]").astype(int) == 1).all()  # contiguous days
-    # The documented trim keeps 2017-01 .. 2018-08; 608 days split 70/15/15 by global date
-    assert panel.split_dates() == {"train_start": "2017-01-01", "train_end": "2018-03-01",
-                                   "val_start": "2018-03-02", "val_end": "2018-05-31",
-                                   "test_start": "2018-06-01", "test_end": "2018-08-31"}
+    # The documented trim keeps 2017-01 .. 2018-08, ending on the last sale (2018-08-29, not the month's end);
+    # 606 days split 70/15/15 by global date
+    assert panel.split_dates() == {"train_start": "2017-01-01", "train_end": "2018-02-28",
+                                   "val_start": "2018-03-01", "val_end": "2018-05-29",
+                                   "test_start": "2018-05-30", "test_end": "2018-08-29"}
     assert (panel.first_day < panel.train_end).all()
     assert (panel.scale_range > 0).all() and (panel.naive_mae > 0).all()
 
