@@ -82,11 +82,11 @@ _ = plots.save(fig, out_dir, "sample_fans")
 test_windows = window_sets["test"]
 sampler_baseline = baselines.block_resample_sampler(test_windows.history, test_windows.horizon,
                                                     settings["n_samples"], seed=settings["seed"])
-quality = quality.sample_quality_report(
+sample_quality = quality.sample_quality_report(
     window_sets["train"], sample_sets["train"].scaled, test_windows=test_windows,
     test_samples_scaled=sample_sets["test"].scaled, baseline_test_samples_scaled=sampler_baseline,
     seed=settings["seed"], max_windows=settings["quality_max_windows"], classifier_epochs=settings["disc_epochs"])
-quality.quality_table(quality)
+quality.quality_table(sample_quality)
 
 # %% [markdown]
 # ## D. Distributions, autocorrelation and embedding
@@ -98,7 +98,7 @@ fig = plots.value_histograms(window_sets["train"], sample_sets["train"].units)
 _ = plots.save(fig, out_dir, "value_histograms")
 
 # %%
-fig = plots.acf_comparison(quality)
+fig = plots.acf_comparison(sample_quality)
 _ = plots.save(fig, out_dir, "acf_comparison")
 
 # %%
@@ -109,6 +109,6 @@ _ = plots.save(fig, out_dir, "pca_embedding")
 # ## What this produced
 
 # %%
-paths.write_json_atomic(out_dir / quality.QUALITY_FILE, quality)
+paths.write_json_atomic(out_dir / quality.QUALITY_FILE, sample_quality)
 for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
     print(path.relative_to(run_path))
