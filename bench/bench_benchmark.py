@@ -71,9 +71,9 @@ def main() -> None:
     for name in augment.AUGMENTATIONS:
         add(f"augment {name} x5 copies", args.windows,
             _timed(lambda n=name: augment.augment(windows, n, copies=5, seed=0), args.repeats))
-    errors = np.abs(np.random.default_rng(0).normal(size=(2, args.windows)))
-    add("paired_comparison (DM + 2000-rep entity bootstrap)", args.windows,
-        _timed(lambda: stats.paired_comparison(errors[0], errors[1], groups=windows.entity), args.repeats))
+    per_entity = np.abs(np.random.default_rng(0).normal(size=(2, 5, 200)))  # (variant, seed, entity) RMSSE
+    add("hierarchical_bootstrap (2000 reps, 5 seeds x 200 entities)", args.windows,
+        _timed(lambda: stats.hierarchical_bootstrap(per_entity[0], per_entity[1]), args.repeats))
 
     if args.threads:
         torch.set_num_threads(args.threads)

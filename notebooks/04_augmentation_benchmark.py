@@ -15,12 +15,18 @@
 
 # %% [markdown]
 # # 04 · Does GAN augmentation make a forecaster better?
-# The seed's LSTM forecaster is trained on real train windows only, and on real + synthetic windows at several
-# synthetic:real ratios — GAN samples (generated from train conditions only) and simple augmentations (jitter,
-# magnitude scaling, moving-block bootstrap) — over several seeds, with early stopping on val and the best
-# checkpoint scored on test. Baselines: zero, naive, seasonal naive, moving average, Croston-SBA and TSB.
-# Errors are in units (through the train-only inverse scaling), with 95% intervals over seeds and paired tests
-# against real-only on the same test windows.
+# The seed's LSTM forecaster is trained on real train windows only, and on real + synthetic windows — GAN samples
+# (generated from the same real windows' conditions) or a simple augmentation (jitter, magnitude scaling,
+# moving-block bootstrap) — and compared with baselines (zero, naive, seasonal naive, moving average,
+# Croston-SBA, TSB). Every forecast is kept (`forecasts.parquet`) and every table below is computed from it.
+#
+# - **Metric (M5):** WRMSSE — RMSSE per entity over all its forecast origins and steps, scaled by the in-sample
+#   one-step naive error over its train period, weighted by train-period units; MAE, RMSE and bias in units beside.
+# - **Windows scored:** the headline uses *active* windows (the entity sold in the days before the origin: known at
+#   the origin); every table also has all windows.
+# - **Choices on validation only:** the forecaster's loss and learning rate, the GAN ratio and the simple
+#   augmentation. Then the question is asked at several numbers of real training windows, over several seeds, with
+#   seed-aware intervals and p-values (per-seed paired differences).
 
 # %%
 import sys
@@ -40,67 +46,100 @@ data_stage_dir = ""
 samples_stage_dir = ""
 ratios = [0.5, 1.0]
 n_seeds = 2
+tune_seeds = 1
 augmentations = ["jitter", "scaling", "block_bootstrap"]
+forecaster_losses = ["mse", "poisson"]
+forecaster_lrs = [1e-3]
 forecaster_hidden = 128
 forecaster_layers = 2
 forecaster_epochs = 30
 forecaster_patience = 5
 forecaster_batch_size = 128
-lr_forecaster = 1e-3
+forecaster_steps_per_epoch = 0
+tweedie_power = 1.5
+forecaster_quantile = 0.5
 max_train_windows = 0
+scarcity_sizes = [250, 0]
+active_days = 30
+wrmsse_weights = "units"
 
 # %%
+import pandas as pd
+import yaml
+
 from salesgan_utils import benchmark, params, paths, plots, preprocess, sample
 
 settings = params.notebook_settings(4, globals())
-run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4, data_stage_dir=1,
-                                                                    samples_stage_dir=3)
-if preprocess.load_metadata(data_stage)["is_demo"]:
+run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
+data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
+samples_stage = Path(settings["samples_stage_dir"]) if settings["samples_stage_dir"] else paths.stage_dir(run_path, 3)
+out_dir = paths.stage_dir(run_path, 4, create=True)
+metadata = preprocess.load_metadata(data_stage)
+if metadata["is_demo"]:
     print("DEMO DATA — not Olist: these results say nothing about real sales.")
 
 # %% [markdown]
-# ## A. Windows and synthetic training material
+# ## A. Windows, train series and synthetic training material
+# The train series (from each entity's first sale) give the RMSSE denominators and the WRMSSE weights. The GAN's
+# samples exist for every train window; a fit on n real windows mixes in only the samples of its own n windows.
 
 # %%
 splits = {split: preprocess.load_windows(data_stage, split) for split in ("train", "val", "test")}
+train_df = benchmark.train_series(pd.read_parquet(paths.require_artifact(data_stage / "panel.parquet", 1)))
 gan_samples = sample.SampleSet.load(paths.require_artifact(samples_stage / "samples_train", 3))
+gan_params_file = run_path / "params" / "02_train_gan.yaml"
+gan_index = None
+if gan_params_file.is_file():  # which train windows stage 02 trained on: the same seeded subsample it drew
+    gan_params = yaml.safe_load(gan_params_file.read_text())
+    gan_index = benchmark.subsample_index(splits["train"], int(gan_params.get("gan_train_windows", 0)),
+                                          int(gan_params.get("seed", 0)))
 # NBVAL_CHECK_OUTPUT
 print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train window:", gan_samples.k)
 
 # %% [markdown]
-# ## B. Run the benchmark
-# Every learned variant × seed; progress is printed per fit.
+# ## B. Run the protocol
+# A: loss × learning rate of the real-only LSTM on validation; B: GAN ratio and simple augmentation on validation;
+# C: the scarcity study on test. Progress is printed per fit.
 
 # %%
-result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled,
+result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled, train_df,
+                                 entity_level=metadata["entity"], gan_train_index=gan_index, num_threads=1,
                                  **benchmark.settings_from_params(settings))
 
 # %% [markdown]
-# ## C. Results on the test windows
-# Mean and 95% CI over seeds; errors in units (MAE, RMSE) and scale-free (MASE, RMSSE). Sorted by MAE; ★ marks the
-# best per metric.
+# ## C. The regime and the validation choices
+# Demand level per split, share of all-zero target windows, and what validation chose.
 
 # %%
-benchmark.results_table(result.summary)
+pd.json_normalize(result.summary["regime"], sep=" / ").T
 
 # %%
-fig = plots.error_vs_ratio(result.summary)
-_ = plots.save(fig, out_dir, "error_vs_ratio")
+result.tables[benchmark.SELECTION_FILE]
 
 # %% [markdown]
-# ### Paired comparisons with the real-only LSTM (same test windows)
+# ## D. Test results at the reference size
+# WRMSSE [95% CI over seeds] on active windows, MAE/RMSE/bias in units beside; then on all windows.
 
 # %%
-result.paired
-
-# %% [markdown]
-# ### MAE by demand class (Syntetos–Boylan, train period)
+reference = result.summary["settings"]["reference_size"]
+benchmark.headline_table(result.tables[benchmark.RESULTS_FILE], reference)
 
 # %%
-result.by_class
+benchmark.headline_table(result.tables[benchmark.RESULTS_FILE], reference, "all")
 
 # %% [markdown]
-# ## D. Verdict
+# ## E. The question across data sizes
+# Change in test WRMSSE versus real-only on the same seeds, with the 95% t-interval and p-value over seeds.
+
+# %%
+benchmark.by_size_table(result.tables[benchmark.BY_SIZE_FILE])
+
+# %%
+fig = plots.wrmsse_change_by_size(result.tables[benchmark.BY_SIZE_FILE])
+_ = plots.save(fig, out_dir, "wrmsse_change_by_size")
+
+# %% [markdown]
+# ## F. Verdict
 # Computed from the numbers above.
 
 # %%

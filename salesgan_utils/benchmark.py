@@ -1,27 +1,33 @@
-"""Stage 04's protocol: does adding synthetic windows to the LSTM's training data lower its test error?
+"""Stage 04's protocol: does adding synthetic windows to an LSTM forecaster's real training windows lower its error?
 
-`run_benchmark` fits the LSTM forecaster on real train windows only, on real + GAN-synthetic windows and on real +
-simply-augmented windows at each synthetic:real ratio, over several seeds, and scores every fit and every
-deterministic baseline on the same test windows: MAE/RMSE/MASE/RMSSE in units (through `WindowSet.to_units`) and
-MAE/RMSE on scaled values; mean and t-interval over seeds; for each candidate a paired comparison with the
-real-only LSTM on the same windows (Diebold-Mariano and an entity-cluster bootstrap of the MAE difference); and
-MAE per demand class. `verdict` states the outcome in one sentence computed from these numbers.
+Every forecast of the stage goes to one long table (`forecasts.parquet`: model, config, seed, n_real, split,
+entity_id, origin, step, date, forecast, actual, active) and every table of the stage is computed from it by
+`score_forecasts`:
 
-Protocol choices, each for honesty rather than convenience:
-* synthetic and augmented windows are built only from the train windows the real-only model also sees;
-* model selection is on validation: early stopping restores each fit's best-validation weights, and the verdict
-  picks the GAN ratio and the best simple augmentation by mean validation loss, never by test error;
-* within one seed every variant starts from the same initialisation seed and the same real windows, so the
-  variants differ only in the added windows.
+* **Metric (M5).** RMSSE per series (entity) over all its forecast rows, with the in-sample one-step naive MSE
+  over the entity's train period (from its first sale) as denominator, by `utilsforecast.losses.rmsse`; WRMSSE
+  weights the series by their train-period units. MAE, RMSE and bias (mean forecast - mean actual) in units beside.
+* **Which windows count** is decided at each forecast origin only: the headline is on *active* windows, whose
+  entity sold in the `active_days` days before the origin; every table also has all windows.
+* **Choices on validation only** (mean validation WRMSSE on active windows over `tune_seeds` seeds, at the
+  reference size `max_train_windows`): the real-only LSTM's loss and learning rate, then the GAN ratio and the best
+  simple augmentation (kind and ratio).
+* **The question across data sizes**: for n in `scarcity_sizes` real training windows (nested seeded subsets:
+  each seed's 250 windows lie inside its 1,000), real-only, real + GAN at the chosen ratio, and real + the chosen
+  simple augmentation, each over `seeds`. Synthetic and augmented windows are built only from the n real windows
+  of that fit (the GAN's samples are those conditioned on them; what the GAN itself was trained on is reported).
+* **Seed-aware inference**: the change versus real-only comes from per-seed paired differences (same seed = same
+  real windows and initialisation): a t-interval and t-test over seeds (`stats.seed_paired_test`), a seed x entity
+  bootstrap interval, and a Diebold-Mariano test on the daily cross-entity loss differential (h = 7).
 """
 from __future__ import annotations
 
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,78 +36,221 @@ import torch
 from . import metrics, stats
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
-from .forecaster import fit_forecaster
+from .data import DEMAND_CLASSES
+from .forecaster import LOSSES, fit_forecaster
 from .paths import atomic_path, write_text_atomic
-from .data import DEMAND_CLASSES, scaled_from_units
-from .windows import WindowSet
+from .windows import WindowSet, subsample
 
 # Artifact names of stage 04 (this module writes them; readers import these names).
+FORECASTS_FILE = "forecasts.parquet"
 RESULTS_FILE, BY_SEED_FILE, PAIRED_FILE = "results.csv", "results_by_seed.csv", "paired_tests.csv"
-BY_CLASS_FILE, SUMMARY_FILE, WINDOW_ERRORS_FILE = "results_by_class.csv", "summary.json", "window_errors.npz"
+BY_CLASS_FILE, SUMMARY_FILE = "results_by_class.csv", "summary.json"
+BY_SIZE_FILE, SELECTION_FILE, FITS_FILE = "results_by_size.csv", "selection.csv", "fits.csv"
 
 REFERENCE = "lstm_real"
-UNIT_METRICS = ("mae", "rmse", "mase", "rmsse")
-SCALED_METRICS = ("mae_scaled", "rmse_scaled")
-METRICS = UNIT_METRICS + SCALED_METRICS
+SUBSETS = ("active", "all")
+HEADLINE = "active"
+BASELINE_SEED = -1
+ARMS = ("real", "gan", "simple")
+FIT_COLUMNS = ["model", "config", "seed", "n_real"]
+KEY_COLUMNS = ["entity_id", "origin", "step"]
 
 
 def variant_name(augmentation: str, ratio: float = 0.0) -> str:
-    """Model name of an LSTM variant: "lstm_real", "lstm_features" or e.g. "lstm_gan_r0.5"."""
-    if augmentation in ("real", "features"):
-        return f"lstm_{augmentation}"
+    """Model name of an LSTM variant: "lstm_real" or e.g. "lstm_gan_r0.5", "lstm_jitter_r1"."""
+    if augmentation == "real":
+        return REFERENCE
     return f"lstm_{augmentation}_r{ratio:g}"
 
 
+def config_label(loss: str, lr: float) -> str:
+    """The training configuration of an LSTM fit, e.g. "poisson lr=0.003"."""
+    return f"{loss} lr={lr:g}"
+
+
+# ---------------------------------------------------------------------------------------------- long frames
+def window_keys(windows: WindowSet, active_days: int = 30) -> pd.DataFrame:
+    """One row per window x step: entity_id, origin, step (1..H), date, actual (units), active.
+
+    `active` is known at the origin: the entity sold at least one unit in the `active_days` days up to and
+    including the origin (the last days of the window's history).
+    """
+    n, h = len(windows), windows.horizon
+    ids = np.asarray(windows.entity_ids, dtype=object)[windows.entity]
+    origin = windows.origin.astype("datetime64[D]").astype("datetime64[ns]")
+    days = min(int(active_days), windows.history_days)
+    recent = windows.to_units(windows.history[:, -days:]).sum(axis=1) > 0.5  # whole units: 0.5 absorbs float noise
+    step = np.tile(np.arange(1, h + 1, dtype=np.int16), n)
+    frame = pd.DataFrame({"entity_id": np.repeat(ids, h), "origin": np.repeat(origin, h), "step": step})
+    frame["date"] = frame["origin"] + pd.to_timedelta(frame["step"].astype(np.int64), unit="D")
+    frame["actual"] = windows.to_units(windows.target).reshape(-1).astype(np.float32)
+    frame["active"] = np.repeat(recent, h)
+    return frame
+
+
+def train_series(panel_frame: pd.DataFrame) -> pd.DataFrame:
+    """The train period of each entity as a utilsforecast frame (unique_id, ds, y = units, revenue), from its first
+    sale on (stage 01's `panel.parquet` starts each entity at its first sale)."""
+    train = panel_frame[panel_frame["split"] == "train"]
+    out = pd.DataFrame({"unique_id": train["entity_id"].astype(str).to_numpy(), "ds": train["date"].to_numpy(),
+                        "y": train["units"].to_numpy(np.float64)})
+    if "revenue" in train:
+        out["revenue"] = train["revenue"].to_numpy(np.float64)
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def entity_weights(train_df: pd.DataFrame, by: str = "units") -> pd.Series:
+    """WRMSSE weight of each entity: its share of train-period units ("units") or revenue ("revenue")."""
+    column = {"units": "y", "revenue": "revenue"}.get(by)
+    if column is None or column not in train_df:
+        raise ValueError(f"entity_weights: weights by {by!r} need column {column!r}; use 'units' or 'revenue'")
+    totals = train_df.groupby("unique_id")[column].sum()
+    return totals / totals.sum()
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+def _fit_ids(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """A code per row naming its fit, and one row of FIT_COLUMNS per code, indexed by the fit's id string
+    ("model|config|seed|n_real"); string ids are built per fit, not per row (10M rows)."""
+    codes = frame.groupby(FIT_COLUMNS, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    meta = frame.iloc[first][FIT_COLUMNS].reset_index(drop=True)
+    meta.index = [_fit_id(*row) for row in meta.itertuples(index=False)]
+    return codes, meta
+
+
+def _fit_id(model: str, config: str, seed: int, n_real: int) -> str:
+    config = "" if config is None or (isinstance(config, float) and np.isnan(config)) else config
+    return f"{model}|{config}|{int(seed)}|{int(n_real)}"
+
+
 @dataclass
-class BenchmarkResult:
-    """Everything `run_benchmark` measured.
+class Scores:
+    """What `score_forecasts` computed.
 
     Attributes:
-        by_seed: one row per model and seed (baselines: seed NaN) with the test metrics and fit details.
-        summary: one row per model: mean and CI (`<metric>_low`, `<metric>_high`) over seeds, sorted by MAE.
-        paired: one row per candidate compared with the real-only LSTM on the same test windows.
-        by_class: test MAE (units) per model and demand class, mean and CI over seeds.
-        window_errors: {model: (n_seeds, N_test) per-window MAE in units}, the input of the paired tests.
-        settings: the arguments of the run.
+        table: one row per fit x split x subset: model, config, seed, n_real, split, subset, wrmsse, mae, rmse,
+            bias, n_series, n_rows.
+        per_series: {(split, subset): DataFrame of RMSSE, entity x fit id ("model|config|seed|n_real")}.
+        daily_loss: {(split, subset): DataFrame of weighted squared scaled error summed per origin, origin x fit id}.
     """
 
-    by_seed: pd.DataFrame
-    summary: pd.DataFrame
-    paired: pd.DataFrame
-    by_class: pd.DataFrame
-    window_errors: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
+    table: pd.DataFrame
+    per_series: dict
+    daily_loss: dict
+
+
+def score_forecasts(forecasts: pd.DataFrame, train_df: pd.DataFrame, weights: pd.Series,
+                    subsets: Sequence[str] = SUBSETS) -> Scores:
+    """Score every fit in a long forecast table: WRMSSE (utilsforecast RMSSE per series), MAE, RMSE and bias.
+
+    Args:
+        forecasts: long table with FIT_COLUMNS, split, entity_id, origin, step, date, forecast, actual, active.
+        train_df: `train_series` output (denominators).
+        weights: `entity_weights` output.
+        subsets: "active" and/or "all".
+
+    Returns:
+        Scores.
+    """
+    rows, per_series, daily = [], {}, {}
+    scale = metrics.naive_scale(train_df)
+    for split, part in forecasts.groupby("split", sort=True):
+        codes, meta = _fit_ids(part)
+        wide = part.assign(fit=codes).pivot(index=KEY_COLUMNS, columns="fit", values="forecast")
+        wide.columns = meta.index[wide.columns.to_numpy()]
+        keys = part.drop_duplicates(KEY_COLUMNS).set_index(KEY_COLUMNS).loc[wide.index, ["date", "actual", "active"]]
+        fits = list(wide.columns)
+        for subset in subsets:
+            mask = keys["active"].to_numpy(bool) if subset == "active" else np.ones(len(keys), bool)
+            if not mask.any():
+                continue
+            index = wide.index[mask]
+            frame = pd.DataFrame({"unique_id": index.get_level_values("entity_id").astype(str),
+                                  "ds": keys["date"].to_numpy()[mask],
+                                  "y": keys["actual"].to_numpy(np.float64)[mask]})
+            values = wide.to_numpy(np.float64)[mask]
+            frame = pd.concat([frame, pd.DataFrame(values, columns=fits)], axis=1)
+            series = metrics.rmsse_per_series(frame, fits, train_df)
+            weighted = metrics.wrmsse(series, weights)
+            pooled = metrics.pooled_errors(frame, fits)
+            per_series[(split, subset)] = series
+            # per-origin loss for the DM test: weighted squared error over the entity's RMSSE denominator
+            entity_factor = (weights.reindex(frame["unique_id"]).fillna(0.0)
+                             / scale.reindex(frame["unique_id"])).to_numpy(np.float64)
+            loss = (values - frame["y"].to_numpy()[:, None]) ** 2 * np.nan_to_num(entity_factor)[:, None]
+            origins = index.get_level_values("origin")
+            daily[(split, subset)] = pd.DataFrame(loss, columns=fits).groupby(np.asarray(origins)).sum()
+            n_rows = len(frame)
+            for fit in fits:
+                rows.append({**meta.loc[fit].to_dict(), "split": split, "subset": subset,
+                             "wrmsse": float(weighted[fit]), "mae": float(pooled.loc[fit, "mae"]),
+                             "rmse": float(pooled.loc[fit, "rmse"]), "bias": float(pooled.loc[fit, "bias"]),
+                             "n_series": int(series[fit].notna().sum()), "n_rows": n_rows})
+    return Scores(table=pd.DataFrame(rows), per_series=per_series, daily_loss=daily)
+
+
+def regime(keys: dict[str, pd.DataFrame], train_df: pd.DataFrame) -> dict:
+    """The demand regime a reader needs beside the scores.
+
+    Args:
+        keys: {"val": window_keys(val), "test": window_keys(test)}.
+        train_df: `train_series` output.
+
+    Returns:
+        Mean units per entity-day in train (from each entity's first sale), val and test (target days, each day
+        once: step-1 rows), the change train -> test in %, and per split the share of all-zero target windows among
+        all and active windows and the share of active windows.
+    """
+    out = {"mean_units_per_day": {"train": float(train_df["y"].mean())}}
+    for split, frame in keys.items():
+        first = frame[frame["step"] == 1]
+        out["mean_units_per_day"][split] = float(first["actual"].mean())
+        zero = frame.groupby(KEY_COLUMNS[:2], sort=False).agg(total=("actual", "sum"), active=("active", "first"))
+        out[split] = {"windows": int(len(zero)), "active_share": float(zero["active"].mean()),
+                      "zero_target_share_all": float((zero["total"] < 0.5).mean()),
+                      "zero_target_share_active": float((zero.loc[zero["active"], "total"] < 0.5).mean())
+                      if zero["active"].any() else float("nan"),
+                      "entities": int(frame["entity_id"].nunique()),
+                      "entities_with_no_sale": int((frame.groupby("entity_id")["actual"].sum() < 0.5).sum())}
+    means = out["mean_units_per_day"]
+    out["demand_change_train_to_test_pct"] = 100.0 * (means.get("test", np.nan) / means["train"] - 1.0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- running fits
+@dataclass
+class BenchmarkResult:
+    """Everything `run_benchmark` produced; every table is computed from `forecasts` (see `tables_from_forecasts`).
+
+    Attributes:
+        forecasts: the long forecast table (FORECASTS_FILE).
+        fits: one row per LSTM fit: FIT_COLUMNS, augmentation, ratio, loss, lr, best_epoch, best_val_loss,
+            n_train_synthetic, fit_seconds, phase.
+        tables: {file name: DataFrame} of the stage's tables.
+        summary: the summary.json content.
+    """
+
+    forecasts: pd.DataFrame
+    fits: pd.DataFrame
+    tables: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
 
     def verdict(self) -> str:
-        """The one-sentence outcome (see `verdict`)."""
-        return verdict(self)
+        return self.summary.get("verdict", "")
 
     def save(self, folder: str | Path) -> dict[str, Path]:
-        """Write results.csv (summary), results_by_seed.csv, paired_tests.csv, results_by_class.csv, summary.json
-        and window_errors.npz ({model: (n_seeds, N_test) per-window MAE in units}).
-
-        Each file is written atomically, so a killed run never leaves half a table.
-
-        Args:
-            folder: the stage folder (created if missing).
-
-        Returns:
-            {file name: path}.
-        """
+        """Write forecasts.parquet, fits.csv, every table and summary.json into `folder`, each atomically."""
         folder = Path(folder)
-        tables = {RESULTS_FILE: self.summary, BY_SEED_FILE: self.by_seed,
-                  PAIRED_FILE: self.paired, BY_CLASS_FILE: self.by_class}
-        written = {name: write_text_atomic(folder / name, table.to_csv(index=False)) for name, table in tables.items()}
-        summary = {"verdict": self.verdict(), "reference": REFERENCE, "settings": self.settings,
-                   "results": self.summary.to_dict(orient="records"),
-                   "paired_tests": self.paired.to_dict(orient="records")}
-        text = json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n"
+        folder.mkdir(parents=True, exist_ok=True)
+        written = {}
+        with atomic_path(folder / FORECASTS_FILE) as tmp:
+            self.forecasts.to_parquet(tmp, index=False)
+        written[FORECASTS_FILE] = folder / FORECASTS_FILE
+        for name, table in {FITS_FILE: self.fits, **self.tables}.items():
+            written[name] = write_text_atomic(folder / name, table.to_csv(index=False))
+        text = json.dumps(_json_safe(self.summary), indent=2, allow_nan=False) + "\n"
         written[SUMMARY_FILE] = write_text_atomic(folder / SUMMARY_FILE, text)
-        # the per-window errors behind the paired tests, so they can be recomputed without refitting anything
-        with atomic_path(folder / WINDOW_ERRORS_FILE) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **{name: np.asarray(v) for name, v in self.window_errors.items()})
-        written[WINDOW_ERRORS_FILE] = folder / WINDOW_ERRORS_FILE
         return written
 
 
@@ -118,277 +267,493 @@ def _json_safe(value):
     return value
 
 
-def _scores(forecast_units: np.ndarray, windows: WindowSet, observed_units: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Test metrics of one forecast and its per-window MAE in units."""
-    forecast_scaled = scaled_from_units(forecast_units, windows.scale_min, windows.scale_range)
-    row = metrics.point_metrics(forecast_units, observed_units, windows.naive_mae, windows.naive_mse)
-    row["mae_scaled"] = metrics.mae(forecast_scaled, windows.target)
-    row["rmse_scaled"] = metrics.rmse(forecast_scaled, windows.target)
-    return row, metrics.window_abs_error(forecast_units, observed_units)
+class _Runner:
+    """Fits LSTM variants on nested seeded subsets of the real train windows, caching identical fits, and keeps
+    every forecast (units, clipped at 0) on val and test."""
+
+    def __init__(self, train, val, test, gan, fit_settings, active_days, say):
+        self.train, self.val, self.test, self.gan = train, val, test, gan
+        self.fit_settings, self.say = fit_settings, say
+        self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
+        self.parts, self.fit_rows, self.done = [], [], set()
+        self.permutations = {}
+
+    def subset(self, seed: int, n_real: int) -> np.ndarray:
+        """Seed `seed`'s first n_real windows of one permutation: sizes are nested within a seed."""
+        if seed not in self.permutations:
+            self.permutations[seed] = np.random.default_rng([seed, 12]).permutation(len(self.train))
+        return np.sort(self.permutations[seed][:n_real])
+
+    def add(self, model: str, config: str, seed: int, n_real: int, forecasts: dict) -> None:
+        for split, values in forecasts.items():
+            frame = self.keys[split].copy()
+            frame.insert(0, "split", split)
+            for column, value in zip(FIT_COLUMNS, (model, config, seed, n_real)):
+                frame.insert(0, column, value)
+            frame["forecast"] = np.asarray(values, dtype=np.float32).reshape(-1)
+            self.parts.append(frame[FIT_COLUMNS + ["split", "entity_id", "origin", "step", "date", "forecast",
+                                                   "actual", "active"]])
+
+    def baselines(self, ma_window: int) -> None:
+        for split, windows in (("val", self.val), ("test", self.test)):
+            history = windows.to_units(windows.history)
+            for name, forecast in all_point_baselines(history, windows.horizon, ma_window).items():
+                self.add(name, "", BASELINE_SEED, 0, {split: forecast})
+
+    def fit(self, kind: str, ratio: float, n_real: int, seed: int, loss: str, lr: float, phase: str) -> None:
+        model, config = variant_name(kind, ratio), config_label(loss, lr)
+        key = (model, config, seed, n_real)
+        if key in self.done:
+            return
+        keep = self.subset(seed, n_real)
+        real = self.train.subset(keep)
+        mixing_seed = int(np.random.SeedSequence([seed, n_real, int(round(ratio * 1000)),
+                                                  sum(map(ord, kind))]).generate_state(1)[0])
+        if kind == "real":
+            train_set = real
+        elif kind == "gan":
+            train_set = mix(real, synthetic_windows_from_samples(real, self.gan[keep]), ratio, seed=mixing_seed)
+        else:
+            # enough perturbed copies that `mix` can draw without replacement
+            pool = augment(real, kind, copies=max(1, math.ceil(ratio)), seed=mixing_seed)
+            train_set = mix(real, pool, ratio, seed=mixing_seed)
+        started = time.perf_counter()
+        fitted = fit_forecaster(train_set, self.val, seed=seed, loss=loss, lr=lr, **self.fit_settings)
+        forecasts = {split: np.maximum(windows.to_units(fitted.predict(windows)), 0.0)
+                     for split, windows in (("val", self.val), ("test", self.test))}
+        seconds = time.perf_counter() - started
+        self.add(model, config, seed, n_real, forecasts)
+        self.done.add(key)
+        self.fit_rows.append({"model": model, "config": config, "seed": seed, "n_real": n_real,
+                              "augmentation": kind, "ratio": float(ratio), "loss": loss, "lr": lr,
+                              "n_train_synthetic": len(train_set) - len(real), "best_epoch": fitted.best_epoch,
+                              "epochs_run": len(fitted.history), "best_val_loss": fitted.best_val_loss,
+                              "fit_seconds": seconds, "phase": phase})
+        self.say(f"[benchmark] {phase}: {model} ({config}) seed {seed}, {len(real)} real + "
+                 f"{len(train_set) - len(real)} synthetic windows, best epoch {fitted.best_epoch}/"
+                 f"{len(fitted.history)} ({seconds:.1f}s)")
+
+    def frame(self, split: str | None = None) -> pd.DataFrame:
+        parts = [p for p in self.parts if split is None or p["split"].iat[0] == split]
+        return pd.concat(parts, ignore_index=True)
 
 
-def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples_scaled: np.ndarray | None = None,
-                  *, ratios: Sequence[float] = (0.5, 1, 5), seeds: Sequence[int] = (0, 1),
-                  augmentations: Sequence[str] = ("jitter", "scaling", "block_bootstrap"),
-                  augment_settings: dict | None = None, include_features_variant: bool = False,
-                  hidden: int = 128, layers: int = 2, epochs: int = 50, patience: int = 5, batch_size: int = 128,
-                  lr: float = 1e-3, max_train_windows: int | None = None, ma_window: int = 7,
-                  clip_at_zero: bool = True, n_boot: int = 2000, level: float = 0.95,
+def _mean_val(scores: pd.DataFrame, **match) -> pd.DataFrame:
+    """Mean validation WRMSSE (headline subset) per model x config over seeds, for rows matching `match`."""
+    table = scores[(scores["split"] == "val") & (scores["subset"] == HEADLINE)]
+    for column, value in match.items():
+        table = table[table[column].isin(value if isinstance(value, (list, tuple, set)) else [value])]
+    return (table.groupby(["model", "config"], sort=True)
+            .agg(val_wrmsse=("wrmsse", "mean"), n_seeds=("seed", "nunique")).reset_index()
+            .sort_values(["val_wrmsse", "model", "config"], kind="stable").reset_index(drop=True))
+
+
+def resolve_sizes(sizes: Sequence[int], n_train: int) -> list[int]:
+    """Window counts of the scarcity study: 0 = all, capped at the train windows, deduplicated, ascending."""
+    return sorted({n_train if not int(s) or int(s) >= n_train else int(s) for s in sizes})
+
+
+def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples_scaled: np.ndarray | None,
+                  train_df: pd.DataFrame, *, ratios: Sequence[float] = (0.5, 1, 5), seeds: Sequence[int] = (0, 1),
+                  tune_seeds: int = 1, augmentations: Sequence[str] = ("jitter", "scaling", "block_bootstrap"),
+                  losses: Sequence[str] = ("mse",), lrs: Sequence[float] = (1e-3,),
+                  scarcity_sizes: Sequence[int] = (0,), reference_size: int = 0, hidden: int = 128,
+                  layers: int = 2, epochs: int = 50, patience: int = 5, batch_size: int = 128,
+                  steps_per_epoch: int = 0, tweedie_power: float = 1.5, quantile: float = 0.5,
+                  active_days: int = 30, weights_by: str = "units", ma_window: int = 7, n_boot: int = 2000,
+                  level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, log: Callable[[str], None] | None = print) -> BenchmarkResult:
-    """Run the augmentation benchmark.
+    """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
 
     Args:
         train: real train windows (the only source of synthetic/augmented windows).
-        val: validation windows for early stopping and variant selection.
-        test: test windows, scored by every model.
-        gan_samples_scaled: (len(train), K, H) scaled generator samples conditioned on the train windows, or None
-            to skip the GAN variants.
-        ratios: synthetic:real ratios of the augmented variants.
-        seeds: seeds of the learned models (each seed: init, batch order, subsampling, augmentation noise).
-        augmentations: simple augmentations, keys of `augment.AUGMENTATIONS`.
-        augment_settings: {augmentation: {setting: value}}, e.g. {"jitter": {"sigma": 0.03}}.
-        include_features_variant: also fit the real-only LSTM that sees calendar + reviews.
-        hidden: LSTM width.
-        layers: LSTM layers.
-        epochs: maximum epochs per fit.
-        patience: early-stopping patience.
-        batch_size: mini-batch size.
-        lr: Adam learning rate.
-        max_train_windows: cap on real train windows per seed (seeded subset shared by that seed's variants;
-            synthetic windows then come from the same subset's conditions).
-        ma_window: moving-average window of that baseline.
-        clip_at_zero: clip LSTM forecasts at 0 units (sales are non-negative; baselines never go below 0).
-        n_boot: bootstrap replicates of the paired comparisons.
-        level: confidence level of all intervals.
-        num_threads: torch CPU threads during the run (restored afterwards); None keeps torch's setting. On a
-            shared, oversubscribed host one thread was 4-10x faster per epoch than two (bench/RESULTS.md).
-        log: called with one progress line per fit; None for silence.
+        val: validation windows (early stopping, every choice).
+        test: test windows.
+        gan_samples_scaled: (len(train), K, H) scaled generator samples conditioned on the train windows, or None.
+        train_df: `train_series` of the panel (RMSSE denominators and weights).
+        ratios: synthetic:real ratios tried on validation.
+        seeds: seeds of the scarcity study (each: real-window subset, initialisation, batch order, noise).
+        tune_seeds: the first `tune_seeds` seeds make every validation choice.
+        augmentations: simple augmentations (keys of `augment.AUGMENTATIONS`).
+        losses: forecaster losses tried on validation (`forecaster.LOSSES`).
+        lrs: learning rates tried on validation.
+        scarcity_sizes: real training windows per fit (0 = all).
+        reference_size: the size at which the choices are made (0 = all).
+        hidden, layers, epochs, patience, batch_size, steps_per_epoch, tweedie_power, quantile: LSTM training.
+        active_days: an active window's entity sold in this many days up to its origin.
+        weights_by: WRMSSE weights, "units" or "revenue" of the train period.
+        ma_window: moving-average baseline window.
+        n_boot: bootstrap replicates.
+        level: confidence level.
+        entity_level: "product" or "category" (recorded).
+        gan_train_index: indices of the train windows the GAN was trained on (to report the overlap), or None.
+        num_threads: torch CPU threads during the run (restored afterwards); None keeps torch's setting.
+        log: progress lines; None for silence.
 
     Returns:
         The BenchmarkResult.
     """
-    previous_threads = torch.get_num_threads()
-    if num_threads:
-        torch.set_num_threads(num_threads)
-    try:
-        return _run(train, val, test, gan_samples_scaled, ratios=ratios, seeds=seeds, augmentations=augmentations,
-                    augment_settings=augment_settings, include_features_variant=include_features_variant,
-                    fit_settings=dict(hidden=hidden, layers=layers, epochs=epochs, patience=patience,
-                                      batch_size=batch_size, lr=lr),
-                    max_train_windows=max_train_windows, ma_window=ma_window, clip_at_zero=clip_at_zero,
-                    n_boot=n_boot, level=level, log=log)
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _run(train, val, test, gan_samples_scaled, *, ratios, seeds, augmentations, augment_settings,
-         include_features_variant, fit_settings, max_train_windows, ma_window, clip_at_zero, n_boot, level, log):
-    """The body of `run_benchmark` (same arguments, fit settings gathered in one dict)."""
-    say = log or (lambda message: None)
+    unknown = sorted(set(losses) - set(LOSSES))
+    if unknown or not losses or not lrs or not seeds:
+        raise ValueError(f"run_benchmark: losses {list(losses)} (from {LOSSES}), lrs {list(lrs)} and seeds "
+                         f"{list(seeds)} must be non-empty; unknown losses {unknown}")
     if gan_samples_scaled is not None:
         gan_samples_scaled = np.asarray(gan_samples_scaled)
         if gan_samples_scaled.ndim != 3 or gan_samples_scaled.shape[0] != len(train):
             raise ValueError(f"run_benchmark: gan_samples_scaled {gan_samples_scaled.shape} must be "
                              f"({len(train)}, K, H), one row per train window (train conditions only)")
-    augment_settings = augment_settings or {}
-    observed = test.to_units(test.target)
-    rows, errors = [], {}
+    previous_threads = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    started = time.perf_counter()
+    try:
+        say = log or (lambda message: None)
+        fit_settings = dict(hidden=hidden, layers=layers, epochs=epochs, patience=patience, batch_size=batch_size,
+                            steps_per_epoch=steps_per_epoch, tweedie_power=tweedie_power, quantile=quantile)
+        runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say)
+        weights = entity_weights(train_df, weights_by)
+        sizes = resolve_sizes(scarcity_sizes, len(train))
+        ref = resolve_sizes([reference_size], len(train))[0]
+        seeds = [int(s) for s in seeds]
+        tuning = seeds[:max(1, int(tune_seeds))]
+        runner.baselines(ma_window)
 
-    for name, forecast in all_point_baselines(test.to_units(test.history), test.horizon, ma_window).items():
-        row, window_error = _scores(forecast, test, observed)
-        rows.append({"model": name, "family": "baseline", "augmentation": "none", "ratio": 0.0, "seed": np.nan,
-                     **row})
-        errors[name] = window_error[None, :]
+        # A. the real-only LSTM's loss and learning rate, on validation
+        for loss in losses:
+            for lr in lrs:
+                for seed in tuning:
+                    runner.fit("real", 0.0, ref, seed, loss, lr, "A: loss and learning rate")
+        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+        grid = _mean_val(val_scores, model=REFERENCE, n_real=ref)
+        best_config = grid.iloc[0]["config"]
+        loss, lr = best_config.split(" lr=")[0], float(best_config.split(" lr=")[1])
 
-    plan = [("real", 0.0)] + ([("features", 0.0)] if include_features_variant else [])
-    plan += [("gan", r) for r in ratios if gan_samples_scaled is not None]
-    plan += [(a, r) for a in augmentations for r in ratios]
-    total, done = len(seeds) * len(plan), 0
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        keep = np.arange(len(train))
-        if max_train_windows is not None and len(train) > max_train_windows:
-            keep = np.sort(rng.choice(len(train), max_train_windows, replace=False))
-        real = train.subset(keep)
-        for position, (kind, ratio) in enumerate(plan):
-            model = variant_name(kind, ratio)
-            if kind in ("real", "features"):
-                train_set = real
-            else:
-                if kind == "gan":
-                    pool = synthetic_windows_from_samples(real, gan_samples_scaled[keep])
-                else:
-                    # enough perturbed copies that `mix` can draw without replacement
-                    pool = augment(real, kind, copies=max(1, math.ceil(ratio)), seed=seed * 1000 + position,
-                                   **augment_settings.get(kind, {}))
-                train_set = mix(real, pool, ratio, seed=seed * 1000 + position)
-            started = time.perf_counter()
-            fitted = fit_forecaster(train_set, val, seed=seed, use_features=kind == "features", **fit_settings)
-            forecast = test.to_units(fitted.predict(test))
-            if clip_at_zero:
-                forecast = np.maximum(forecast, 0.0)
-            row, window_error = _scores(forecast, test, observed)
-            seconds = time.perf_counter() - started
-            rows.append({"model": model, "family": "lstm", "augmentation": kind, "ratio": float(ratio),
-                         "seed": seed, **row, "n_train_real": len(real),
-                         "n_train_synthetic": len(train_set) - len(real), "best_epoch": fitted.best_epoch,
-                         "best_val_loss": fitted.best_val_loss, "fit_seconds": seconds})
-            errors.setdefault(model, []).append(window_error)
-            done += 1
-            say(f"[benchmark] fit {done}/{total} seed {seed} {model}: {len(real)} real + "
-                f"{len(train_set) - len(real)} synthetic windows, best epoch {fitted.best_epoch}, "
-                f"val MSE {fitted.best_val_loss:.5f}, test MAE {row['mae']:.4f} units ({seconds:.1f}s)")
-    errors = {name: np.asarray(np.stack(values) if isinstance(values, list) else values)
-              for name, values in errors.items()}
-    by_seed = pd.DataFrame(rows)
-    settings = dict(ratios=list(ratios), seeds=list(seeds), augmentations=list(augmentations),
-                    augment_settings=augment_settings, include_features_variant=include_features_variant,
-                    max_train_windows=max_train_windows, ma_window=ma_window, clip_at_zero=clip_at_zero,
-                    n_boot=n_boot, level=level, gan=gan_samples_scaled is not None,
-                    gan_k=None if gan_samples_scaled is None else int(gan_samples_scaled.shape[1]),
-                    n_train=len(train), n_val=len(val), n_test=len(test), num_threads=torch.get_num_threads(),
-                    **fit_settings)
-    return BenchmarkResult(by_seed=by_seed, summary=summarise(by_seed, level),
-                           paired=paired_tests(errors, test.entity, n_boot=n_boot, level=level),
-                           by_class=class_table(errors, test.demand_class, level),
-                           window_errors=errors, settings=settings)
+        # B. the GAN ratio and the simple augmentation (kind, ratio), on validation
+        plan = [("gan", r) for r in ratios if gan_samples_scaled is not None]
+        plan += [(a, r) for a in augmentations for r in ratios]
+        for kind, ratio in plan:
+            for seed in tuning:
+                runner.fit(kind, ratio, ref, seed, loss, lr, "B: augmentation ratio")
+        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+        gan_models = [variant_name("gan", r) for r in ratios] if gan_samples_scaled is not None else []
+        simple_models = [variant_name(a, r) for a in augmentations for r in ratios]
+        gan_grid = _mean_val(val_scores, model=gan_models, config=best_config, n_real=ref)
+        simple_grid = _mean_val(val_scores, model=simple_models, config=best_config, n_real=ref)
+        arms = {"real": ("real", 0.0)}
+        if len(gan_grid):
+            arms["gan"] = ("gan", float(gan_grid.iloc[0]["model"].rsplit("_r", 1)[1]))
+        if len(simple_grid):
+            chosen = simple_grid.iloc[0]["model"][len("lstm_"):]
+            kind, ratio = chosen.rsplit("_r", 1)
+            arms["simple"] = (kind, float(ratio))
+
+        # C. the scarcity study on test
+        for n_real in sizes:
+            for seed in seeds:
+                for kind, ratio in arms.values():
+                    runner.fit(kind, ratio, n_real, seed, loss, lr, "C: scarcity study")
+        forecasts = runner.frame()
+        fits = pd.DataFrame(runner.fit_rows)
+        settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
+                        losses=list(losses), lrs=list(lrs), scarcity_sizes=sizes, reference_size=ref,
+                        active_days=active_days, weights_by=weights_by, ma_window=ma_window, n_boot=n_boot,
+                        level=level, entity_level=entity_level, n_train=len(train), n_val=len(val),
+                        n_test=len(test), gan=gan_samples_scaled is not None,
+                        gan_k=None if gan_samples_scaled is None else int(gan_samples_scaled.shape[1]),
+                        num_threads=torch.get_num_threads(), **fit_settings)
+        choices = {"config": best_config, "loss": loss, "lr": lr, "arms": {k: {"augmentation": v[0], "ratio": v[1],
+                                                                                 "model": variant_name(*v)}
+                                                                             for k, v in arms.items()}}
+        gan_seen = _gan_overlap(runner, gan_train_index, sizes, seeds)
+        tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
+                                                n_boot=n_boot, demand_class=_entity_classes(test),
+                                                gan_seen=gan_seen)
+        summary["stage_seconds"] = time.perf_counter() - started
+        summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0
+        return BenchmarkResult(forecasts=forecasts, fits=fits, tables=tables, summary=summary)
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
-def summarise(by_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Mean and t-interval over seeds of every metric, one row per model, sorted by test MAE.
+def _entity_classes(windows: WindowSet) -> pd.Series:
+    ids = np.asarray(windows.entity_ids, dtype=object)
+    table = pd.DataFrame({"entity_id": ids[windows.entity], "demand_class": windows.demand_class})
+    return table.drop_duplicates("entity_id").set_index("entity_id")["demand_class"]
+
+
+def subsample_index(train: WindowSet, max_windows: int, seed: int) -> np.ndarray:
+    """Indices into `train` of the windows `windows.subsample(train, max_windows, seed)` keeps (what stage 02
+    trained the GAN on), matched by (entity, origin)."""
+    kept = subsample(train, max_windows, seed)
+
+    def key(ws):
+        return ws.entity.astype(np.int64) * 1_000_000 + ws.origin.astype("datetime64[D]").astype(np.int64)
+
+    return np.flatnonzero(np.isin(key(train), key(kept)))
+
+
+def _gan_overlap(runner: _Runner, gan_index, sizes, seeds) -> dict:
+    """How many of each fit's real windows the GAN was trained on (mean over seeds, per size)."""
+    if gan_index is None:
+        return {"gan_train_windows": None, "share_of_lstm_windows_seen_by_gan": {}}
+    seen = np.zeros(len(runner.train), bool)
+    seen[np.asarray(gan_index, dtype=np.int64)] = True
+    share = {str(n): float(np.mean([seen[runner.subset(s, n)].mean() for s in seeds])) for n in sizes}
+    return {"gan_train_windows": int(seen.sum()), "share_of_lstm_windows_seen_by_gan": share}
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def _ci(values: pd.Series, level: float) -> dict:
+    mean, low, high = stats.mean_ci(values, level)
+    return {"mean": mean, "low": low, "high": high}
+
+
+def tables_from_forecasts(forecasts: pd.DataFrame, train_df: pd.DataFrame, weights: pd.Series, choices: dict,
+                          settings: dict, *, level: float = 0.95, n_boot: int = 2000,
+                          demand_class: pd.Series | None = None, gan_seen: dict | None = None
+                          ) -> tuple[dict, dict]:
+    """Every stage-04 table and the summary, from the long forecast table alone (plus denominators and weights).
 
     Args:
-        by_seed: `BenchmarkResult.by_seed`.
-        level: interval coverage.
-
-    Returns:
-        Columns model, family, augmentation, ratio, n_seeds, then `<metric>`, `<metric>_low`, `<metric>_high`
-        for each metric, mean best_val_loss (NaN for baselines), and mae_vs_real_pct.
-    """
-    out = []
-    for model, group in by_seed.groupby("model", sort=False):
-        first = group.iloc[0]
-        row = {"model": model, "family": first["family"], "augmentation": first["augmentation"],
-               "ratio": first["ratio"], "n_seeds": len(group)}
-        for metric in METRICS:
-            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = stats.mean_ci(group[metric], level)
-        values = group["best_val_loss"] if "best_val_loss" in group else pd.Series(dtype=float)
-        row["val_loss"] = float(values.mean()) if values.notna().any() else np.nan
-        out.append(row)
-    table = pd.DataFrame(out)
-    reference = table.loc[table["model"] == REFERENCE, "mae"]
-    table["mae_vs_real_pct"] = 100.0 * (table["mae"] / reference.iloc[0] - 1.0) if len(reference) else np.nan
-    return table.sort_values("mae", kind="stable").reset_index(drop=True)
-
-
-def paired_tests(window_errors: dict, groups: np.ndarray, *, n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> pd.DataFrame:
-    """Each model against the real-only LSTM on the same test windows.
-
-    Per-window MAE (units) is averaged over seeds first, so a variant's seed noise does not masquerade as a
-    window effect; a DM test on per-entity mean differentials and an entity-cluster bootstrap then compare them.
-
-    Args:
-        window_errors: {model: (n_seeds, N) per-window MAE}; must hold REFERENCE.
-        groups: (N,) entity of each test window, the bootstrap's clusters.
+        forecasts: the long forecast table.
+        train_df: `train_series` output.
+        weights: `entity_weights` output.
+        choices: {"config", "loss", "lr", "arms": {arm: {"augmentation", "ratio", "model"}}} from validation.
+        settings: run settings (recorded in the summary).
+        level: confidence level.
         n_boot: bootstrap replicates.
-        level: interval coverage.
-        seed: bootstrap seed.
+        demand_class: class index per entity id (for results_by_class), or None.
+        gan_seen: `_gan_overlap` output, or None.
 
     Returns:
-        One row per candidate: candidate, reference, mae_candidate, mae_reference, diff (candidate - reference,
-        units), diff_low, diff_high, pct, pct_low, pct_high, dm_stat, dm_p, n_windows. Empty without REFERENCE.
+        ({file name: DataFrame}, summary dict).
     """
-    columns = ["candidate", "reference", "mae_candidate", "mae_reference", "diff", "diff_low", "diff_high", "pct",
-               "pct_low", "pct_high", "dm_stat", "dm_p", "dm_n", "n_windows"]
-    if REFERENCE not in window_errors:
-        return pd.DataFrame(columns=columns)
-    reference = np.asarray(window_errors[REFERENCE]).mean(axis=0)
+    scores = score_forecasts(forecasts, train_df, weights)
+    table = scores.table
+    results = _results_table(table, level)
+    selection, real_val, beats = _selection_table(table, choices, settings)
+    paired = _paired_table(scores, weights, choices, settings, level, n_boot)
+    by_size = _by_size_table(table, paired, choices, settings, level)
+    tables = {BY_SEED_FILE: table, RESULTS_FILE: results, SELECTION_FILE: selection, PAIRED_FILE: paired,
+              BY_SIZE_FILE: by_size}
+    if demand_class is not None:
+        tables[BY_CLASS_FILE] = _by_class_table(scores, weights, choices, settings, demand_class)
+    zero = forecasts[forecasts["model"] == "zero"]
+    keys = {split: zero[zero["split"] == split] for split in ("val", "test")}
+    summary = {
+        "reference": REFERENCE,
+        "entity_level": settings.get("entity_level", "product"),
+        "headline": {"metric": "WRMSSE", "split": "test", "subset": HEADLINE,
+                     "subset_rule": f"entity sold >= 1 unit in the {settings['active_days']} days up to the origin",
+                     "weights": f"train-period {settings['weights_by']} per entity",
+                     "denominator": "in-sample one-step naive MSE over the entity's train period (from first sale)",
+                     "inference": "per-seed paired change vs real-only: t-interval and t-test over seeds; seed x "
+                                  "entity bootstrap interval; DM on the daily cross-entity loss differential, h = 7"},
+        "regime": regime(keys, train_df),
+        "validation_choices": {**choices, "real_only_val_wrmsse": real_val, "real_only_beats_on_val": beats,
+                               "grid": selection.to_dict(orient="records")},
+        "gan_training": gan_seen or {},
+        "regimes": _regimes(by_size, settings["scarcity_sizes"], settings),
+        "baselines_test": {subset: results[(results["subset"] == subset) & (results["n_real"] == 0)]
+                           .set_index("model")[["wrmsse", "mae", "rmse", "bias"]].to_dict(orient="index")
+                           for subset in SUBSETS},
+        "settings": settings,
+    }
+    summary["verdict"] = verdict(summary)
+    return tables, summary
+
+
+def _results_table(table: pd.DataFrame, level: float) -> pd.DataFrame:
+    """results.csv: every model x config x size x subset on test, mean and t-interval over seeds."""
     rows = []
-    for name, values in window_errors.items():
-        if name == REFERENCE:
+    for (model, cfg, n_real, subset), group in table[table["split"] == "test"].groupby(
+            ["model", "config", "n_real", "subset"], sort=True):
+        row = {"model": model, "config": cfg, "n_real": int(n_real), "subset": subset, "n_seeds": len(group)}
+        for metric in ("wrmsse", "mae", "rmse", "bias"):
+            ci = _ci(group[metric], level)
+            row.update({metric: ci["mean"], f"{metric}_low": ci["low"], f"{metric}_high": ci["high"]})
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["subset", "n_real", "wrmsse"], kind="stable").reset_index(drop=True)
+
+
+def _selection_table(table: pd.DataFrame, choices: dict, settings: dict) -> tuple[pd.DataFrame, float, dict]:
+    """selection.csv (mean validation WRMSSE of every candidate at the reference size, tuning seeds), the chosen
+    real-only LSTM's validation WRMSSE, and whether it beats seasonal naive and moving average there."""
+    val = table[(table["split"] == "val") & (table["subset"] == HEADLINE)]
+    config = choices["config"]
+    chosen_models = {arm["model"] for arm in choices["arms"].values()}
+    keep = val["n_real"].isin([settings["reference_size"], 0]) & val["seed"].isin(
+        list(settings["tune_seeds"]) + [BASELINE_SEED])
+    selection = (val[keep].groupby(["model", "config", "n_real"]).agg(val_wrmsse=("wrmsse", "mean"),
+                                                                      n_seeds=("seed", "size"))
+                 .reset_index().sort_values("val_wrmsse", kind="stable").reset_index(drop=True))
+    selection["chosen"] = [m in chosen_models and c == config for m, c in zip(selection["model"],
+                                                                               selection["config"])]
+    real_val = float(selection.loc[(selection["model"] == REFERENCE) & (selection["config"] == config),
+                                   "val_wrmsse"].iloc[0])
+    baselines = selection[selection["n_real"] == 0].set_index("model")["val_wrmsse"]
+    beats = {name: bool(real_val < float(baselines[name])) for name in ("seasonal_naive", "moving_average")
+             if name in baselines.index}
+    return selection, real_val, beats
+
+
+def _paired_table(scores: Scores, weights: pd.Series, choices: dict, settings: dict, level: float,
+                  n_boot: int) -> pd.DataFrame:
+    """paired_tests.csv: each chosen arm and each baseline against real-only, per size and window subset."""
+    table, config = scores.table, choices["config"]
+    baselines = sorted(table.loc[table["seed"] == BASELINE_SEED, "model"].unique())
+    candidates = [(arm, spec["model"]) for arm, spec in choices["arms"].items() if arm != "real"]
+    candidates += [("baseline", name) for name in baselines]
+    rows = []
+    for subset in SUBSETS:
+        if ("test", subset) not in scores.per_series:
             continue
-        candidate = np.asarray(values).mean(axis=0)
-        result = stats.paired_comparison(candidate, reference, groups=groups, n_boot=n_boot, level=level,
-                                            seed=seed)
-        rows.append({"candidate": name, "reference": REFERENCE, "mae_candidate": float(candidate.mean()),
-                     "mae_reference": float(reference.mean()), **result, "n_windows": int(candidate.size)})
-    return pd.DataFrame(rows, columns=columns)
+        test = table[(table["split"] == "test") & (table["subset"] == subset)].set_index(
+            ["model", "config", "seed", "n_real"])["wrmsse"]
+        series = scores.per_series[("test", subset)]
+        daily = scores.daily_loss[("test", subset)]
+        w = weights.reindex(series.index).fillna(0.0).to_numpy()
+        for n_real in settings["scarcity_sizes"]:
+            seeds = sorted(s for (m, c, s, n) in test.index if m == REFERENCE and c == config and n == n_real)
+            if not seeds:
+                continue
+            ref_ids = [_fit_id(REFERENCE, config, s, n_real) for s in seeds]
+            reference = np.array([test[(REFERENCE, config, s, n_real)] for s in seeds])
+            for arm, model in candidates:
+                if arm == "baseline":
+                    ids = [_fit_id(model, "", BASELINE_SEED, 0)] * len(seeds)
+                    keys = [(model, "", BASELINE_SEED, 0)] * len(seeds)
+                else:
+                    ids = [_fit_id(model, config, s, n_real) for s in seeds]
+                    keys = [(model, config, s, n_real) for s in seeds]
+                if any(k not in test.index for k in keys):
+                    continue
+                candidate = np.array([test[k] for k in keys])
+                paired = stats.seed_paired_test(candidate, reference, level)
+                boot = stats.hierarchical_bootstrap(series[ids].to_numpy().T, series[ref_ids].to_numpy().T, w,
+                                                    n_boot=n_boot, level=level, seed=0)
+                dm = stats.daily_dm_test(daily[ids].mean(axis=1).to_numpy(),
+                                         daily[ref_ids].mean(axis=1).to_numpy(), horizon=7)
+                rows.append({"subset": subset, "n_real": int(n_real), "arm": arm, "candidate": model,
+                             "reference": REFERENCE, "config": config if arm != "baseline" else "",
+                             "wrmsse_candidate": float(candidate.mean()), "wrmsse_reference": float(reference.mean()),
+                             "pct": paired["pct"], "pct_low": paired["pct_low"], "pct_high": paired["pct_high"],
+                             "p_seed": paired["p"], "n_seeds": paired["n_seeds"], "boot_pct_low": boot["pct_low"],
+                             "boot_pct_high": boot["pct_high"], **dm})
+    return pd.DataFrame(rows)
 
 
-def class_table(window_errors: dict, demand_class: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """Test MAE (units) per model and demand class, mean and t-interval over seeds.
-
-    Args:
-        window_errors: {model: (n_seeds, N) per-window MAE in units}.
-        demand_class: (N,) class index of each test window (0 smooth, 1 erratic, 2 intermittent, 3 lumpy).
-        level: interval coverage.
-
-    Returns:
-        Columns model, demand_class, class_name, n_windows, mae, mae_low, mae_high.
-    """
-    demand_class = np.asarray(demand_class)
+def _by_size_table(table: pd.DataFrame, paired: pd.DataFrame, choices: dict, settings: dict,
+                   level: float) -> pd.DataFrame:
+    """results_by_size.csv: the scarcity sweep, per subset x size x arm, with the change vs real-only."""
     rows = []
-    for name, values in window_errors.items():
-        values = np.asarray(values)
-        for index in np.unique(demand_class):
-            mask = demand_class == index
-            mean, low, high = stats.mean_ci(values[:, mask].mean(axis=1), level)
-            label = DEMAND_CLASSES[index] if 0 <= index < len(DEMAND_CLASSES) else str(index)
-            rows.append({"model": name, "demand_class": int(index), "class_name": label,
-                         "n_windows": int(mask.sum()), "mae": mean, "mae_low": low, "mae_high": high})
-    return pd.DataFrame(rows, columns=["model", "demand_class", "class_name", "n_windows", "mae", "mae_low",
-                                       "mae_high"])
+    test = table[table["split"] == "test"]
+    for subset in SUBSETS:
+        for n_real in settings["scarcity_sizes"]:
+            for arm, spec in choices["arms"].items():
+                group = test[(test["subset"] == subset) & (test["model"] == spec["model"])
+                             & (test["config"] == choices["config"]) & (test["n_real"] == n_real)]
+                if group.empty:
+                    continue
+                ci = _ci(group["wrmsse"], level)
+                row = {"subset": subset, "n_real": int(n_real), "arm": arm, "model": spec["model"],
+                       "n_seeds": len(group), "wrmsse": ci["mean"], "wrmsse_low": ci["low"],
+                       "wrmsse_high": ci["high"], "mae": float(group["mae"].mean()),
+                       "rmse": float(group["rmse"].mean()), "bias": float(group["bias"].mean()),
+                       "pct": 0.0 if arm == "real" else np.nan}
+                match = paired[(paired["subset"] == subset) & (paired["n_real"] == n_real)
+                               & (paired["candidate"] == spec["model"])] if len(paired) else paired
+                if arm != "real" and len(match):
+                    row.update({k: match.iloc[0][k] for k in ("pct", "pct_low", "pct_high", "p_seed",
+                                                              "boot_pct_low", "boot_pct_high", "dm_p")})
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def _pick_by_validation(summary: pd.DataFrame, mask: pd.Series) -> pd.Series | None:
-    candidates = summary[mask]
-    if candidates.empty:
-        return None
-    return candidates.sort_values(["val_loss", "model"], kind="stable").iloc[0]
+def _by_class_table(scores: Scores, weights: pd.Series, choices: dict, settings: dict,
+                    demand_class: pd.Series) -> pd.DataFrame:
+    """results_by_class.csv: test WRMSSE (active windows) per Syntetos-Boylan class of the entity, for the chosen
+    arms at the reference size (mean over seeds) and the baselines."""
+    if ("test", HEADLINE) not in scores.per_series:
+        return pd.DataFrame()
+    series = scores.per_series[("test", HEADLINE)]
+    classes = demand_class.reindex(series.index)
+    wanted = {(spec["model"], choices["config"]) for spec in choices["arms"].values()}
+    rows = []
+    for fit in series.columns:
+        model, cfg, seed, n_real = fit.split("|")
+        if int(seed) != BASELINE_SEED and not ((model, cfg) in wanted and int(n_real) == settings["reference_size"]):
+            continue
+        for index in sorted(classes.dropna().unique()):
+            members = series.index[classes == index]
+            rows.append({"model": model, "seed": int(seed), "demand_class": int(index),
+                         "class_name": DEMAND_CLASSES[int(index)], "entities": len(members),
+                         "wrmsse": float(metrics.wrmsse(series.loc[members, [fit]], weights)[fit])})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return (out.groupby(["model", "demand_class", "class_name", "entities"], as_index=False)
+            .agg(wrmsse=("wrmsse", "mean"), n_seeds=("seed", "size")))
 
 
-def _change(paired: pd.DataFrame, model: str) -> str:
-    row = paired.loc[paired["candidate"] == model].iloc[0]
-    return (f"{row['pct']:+.1f}% [{row['pct_low']:+.1f}%, {row['pct_high']:+.1f}%] versus real-only "
-            f"(DM p={row['dm_p']:.2g})")
+def _regimes(by_size: pd.DataFrame, sizes, settings) -> list[dict]:
+    out = []
+    for n_real in sizes:
+        entry = {"n_real": int(n_real), "label": "all" if n_real == settings["n_train"] else str(n_real),
+                 "entity_level": settings.get("entity_level", "product")}
+        for subset in SUBSETS:
+            part = by_size[(by_size["subset"] == subset) & (by_size["n_real"] == n_real)] if len(by_size) else by_size
+            entry[subset] = {row["arm"]: {k: row.get(k) for k in ("model", "n_seeds", "wrmsse", "wrmsse_low",
+                                                                   "wrmsse_high", "mae", "rmse", "bias", "pct",
+                                                                   "pct_low", "pct_high", "p_seed", "boot_pct_low",
+                                                                   "boot_pct_high", "dm_p")}
+                             for _, row in part.iterrows()}
+        out.append(entry)
+    return out
 
 
-def verdict(result: BenchmarkResult) -> str:
-    """One sentence on the outcome, computed from the numbers.
+def _change_text(arm: dict) -> str:
+    return (f"{arm['pct']:+.1f}% [{arm['pct_low']:+.1f}%, {arm['pct_high']:+.1f}%] "
+            f"(p = {arm['p_seed']:.2g} over {arm['n_seeds']} seeds)")
 
-    The GAN ratio and the best simple augmentation are the ones with the lowest mean validation loss (selection on
-    validation, not test); their test MAE change versus the real-only LSTM comes with the bootstrap CI and the DM
-    p-value. The best baseline is the one with the lowest test MAE.
 
-    Args:
-        result: a BenchmarkResult.
+def _word(arm: dict) -> str:
+    if arm.get("p_seed") is None or not np.isfinite(arm.get("pct_high", np.nan)):
+        return "changed"
+    if arm["pct_high"] < 0:
+        return "lowered"
+    if arm["pct_low"] > 0:
+        return "raised"
+    return "did not measurably change"
 
-    Returns:
-        The verdict text.
-    """
-    summary, paired = result.summary, result.paired
+
+def verdict(summary: dict) -> str:
+    """Plain-words outcome from the summary: per data size, the validation-chosen GAN and simple augmentation
+    against real-only on the headline test WRMSSE, and whether the tuned real-only LSTM beat the baselines."""
+    choices = summary["validation_choices"]
+    arms = choices["arms"]
     parts = []
-    if REFERENCE not in set(summary["model"]):
-        return "No real-only LSTM was fitted, so no augmentation can be judged."
-    gan = _pick_by_validation(summary, summary["augmentation"] == "gan")
-    if gan is None:
-        parts.append("No GAN samples were given, so GAN augmentation was not measured")
-    else:
-        parts.append(f"GAN augmentation at ratio {gan['ratio']:g} (chosen on validation) changed test MAE by "
-                     f"{_change(paired, gan['model'])}")
-    simple = _pick_by_validation(summary, ~summary["augmentation"].isin(["none", "real", "features", "gan"]))
-    if simple is not None:
-        parts.append(f"the best simple augmentation ({simple['augmentation']}, ratio {simple['ratio']:g}) by "
-                     f"{_change(paired, simple['model'])}")
-    baselines = summary[summary["family"] == "baseline"]
-    real_mae = float(summary.loc[summary["model"] == REFERENCE, "mae"].iloc[0])
-    if not baselines.empty:
-        best = baselines.iloc[0]  # summary is sorted by test MAE
-        relation = "below" if best["mae"] < real_mae else "above"
-        parts.append(f"the best baseline is {best['model']} with test MAE {best['mae']:.3f} units, {relation} the "
-                     f"real-only LSTM's {real_mae:.3f}")
-    return "; ".join(parts) + "."
+    for entry in summary["regimes"]:
+        head = entry.get(HEADLINE, {})
+        if "real" not in head:
+            continue
+        bits = []
+        for arm, label in (("gan", "GAN samples"), ("simple", "the chosen simple augmentation")):
+            if arm in head and head[arm].get("pct") is not None:
+                spec = arms[arm]
+                name = label if arm == "gan" else f"{spec['augmentation']}"
+                bits.append(f"{name} (ratio {spec['ratio']:g}) {_word(head[arm])} it by {_change_text(head[arm])}")
+        parts.append(f"with {entry['label']} real training windows, real-only test WRMSSE "
+                     f"{head['real']['wrmsse']:.3f}; " + "; ".join(bits))
+    beats = choices.get("real_only_beats_on_val", {})
+    beaten = [name for name, ok in beats.items() if not ok]
+    tuned = (f"The tuned real-only LSTM ({choices['config']}, chosen on validation) "
+             + ("beat seasonal naive and moving average on validation WRMSSE" if beats and not beaten else
+                f"did NOT beat {' and '.join(beaten)} on validation WRMSSE" if beaten else "had no baseline to beat"))
+    gan = arms.get("gan")
+    lead = ("No GAN samples were given, so GAN augmentation was not measured. " if gan is None else "")
+    return (lead + tuned + ". On active test windows (" + summary["headline"]["subset_rule"] + "), "
+            + "; ".join(parts) + ".")
 
 
 def settings_from_params(settings: dict) -> dict:
@@ -396,74 +761,107 @@ def settings_from_params(settings: dict) -> dict:
     first = int(settings["seed"])
     return {"ratios": tuple(float(r) for r in settings["ratios"]),
             "seeds": tuple(range(first, first + int(settings["n_seeds"]))),
-            "augmentations": tuple(settings["augmentations"]), "hidden": int(settings["forecaster_hidden"]),
-            "layers": int(settings["forecaster_layers"]), "epochs": int(settings["forecaster_epochs"]),
-            "patience": int(settings["forecaster_patience"]), "batch_size": int(settings["forecaster_batch_size"]),
-            "lr": float(settings["lr_forecaster"]), "max_train_windows": int(settings["max_train_windows"]) or None}
+            "tune_seeds": int(settings["tune_seeds"]),
+            "augmentations": tuple(settings["augmentations"]),
+            "losses": tuple(settings["forecaster_losses"]), "lrs": tuple(float(v) for v in settings["forecaster_lrs"]),
+            "scarcity_sizes": tuple(int(v) for v in settings["scarcity_sizes"]),
+            "reference_size": int(settings["max_train_windows"]),
+            "hidden": int(settings["forecaster_hidden"]), "layers": int(settings["forecaster_layers"]),
+            "epochs": int(settings["forecaster_epochs"]), "patience": int(settings["forecaster_patience"]),
+            "batch_size": int(settings["forecaster_batch_size"]),
+            "steps_per_epoch": int(settings["forecaster_steps_per_epoch"]),
+            "tweedie_power": float(settings["tweedie_power"]), "quantile": float(settings["forecaster_quantile"]),
+            "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"])}
 
 
-def results_table(summary: pd.DataFrame, metrics: Sequence[str] = UNIT_METRICS, digits: int = 3) -> pd.DataFrame:
-    """The summary as a readable table: `mean [low, high]` per metric, ★ on the best model of each metric.
+# ---------------------------------------------------------------------------------------------- display
+def _fmt_ci(mean, low, high, digits=3) -> str:
+    if mean is None or not np.isfinite(mean):
+        return ""
+    if low is None or not np.isfinite(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
-    Args:
-        summary: `BenchmarkResult.summary` (or results.csv read back).
-        metrics: metric columns to show (lower is better for all of them).
-        digits: decimals.
 
-    Returns:
-        DataFrame indexed by model, sorted by the first metric.
-    """
-    table = summary.sort_values(metrics[0]).reset_index(drop=True)
-    shown = pd.DataFrame({"model": table["model"], "family": table["family"], "seeds": table["n_seeds"]})
-    for metric in metrics:
-        best = table[metric].min()
+def headline_table(results: pd.DataFrame, n_real: int, subset: str = HEADLINE) -> pd.DataFrame:
+    """Test WRMSSE [CI over seeds] with MAE, RMSE and bias beside: baselines and the LSTMs fitted on n_real windows."""
+    part = results[(results["subset"] == subset) & results["n_real"].isin([0, n_real])]
+    part = part.sort_values("wrmsse", kind="stable")
+    return pd.DataFrame({
+        "model": part["model"], "config": part["config"], "seeds": part["n_seeds"],
+        "WRMSSE": [_fmt_ci(m, lo, hi) for m, lo, hi in zip(part["wrmsse"], part["wrmsse_low"], part["wrmsse_high"])],
+        "MAE": part["mae"].map("{:.3f}".format), "RMSE": part["rmse"].map("{:.3f}".format),
+        "bias": part["bias"].map("{:+.3f}".format)}).set_index("model")
+
+
+def by_size_table(by_size: pd.DataFrame, subset: str = HEADLINE) -> pd.DataFrame:
+    """The scarcity sweep, readable: WRMSSE per arm and size, change vs real-only with its seed CI and p-value."""
+    part = by_size[by_size["subset"] == subset]
+    rows = []
+    for _, r in part.iterrows():
+        change = "" if r["arm"] == "real" else (f"{r['pct']:+.1f}% [{r['pct_low']:+.1f}, {r['pct_high']:+.1f}]"
+                                                 if np.isfinite(r.get("pct", np.nan)) else "")
+        rows.append({"real windows": int(r["n_real"]), "arm": r["arm"], "model": r["model"], "seeds": r["n_seeds"],
+                     "WRMSSE": _fmt_ci(r["wrmsse"], r["wrmsse_low"], r["wrmsse_high"]),
+                     "MAE": f"{r['mae']:.3f}", "RMSE": f"{r['rmse']:.3f}",
+                     "change vs real-only [95% CI over seeds]": change,
+                     "p (seeds)": "" if r["arm"] == "real" else f"{r.get('p_seed', np.nan):.2g}",
+                     "seed×entity bootstrap CI": "" if r["arm"] == "real" else
+                     f"[{r.get('boot_pct_low', np.nan):+.1f}, {r.get('boot_pct_high', np.nan):+.1f}]",
+                     "DM p (daily, h=7)": "" if r["arm"] == "real" else f"{r.get('dm_p', np.nan):.2g}"})
+    return pd.DataFrame(rows)
+
+
+def answer_markdown(summary: dict) -> str:
+    """The report's "Answer" and README's "Result so far": the verdict and the scarcity headline from summary.json."""
+    reg = summary["regime"]
+    means = reg["mean_units_per_day"]
+    lines = [f"**{summary['verdict']}**", "",
+             f"Regime: {summary['entity_level']} level; mean units per entity-day {means['train']:.3f} in train, "
+             f"{means.get('val', float('nan')):.3f} in validation, {means.get('test', float('nan')):.3f} in test "
+             f"({reg['demand_change_train_to_test_pct']:+.0f}% train → test); "
+             f"{100 * reg['test']['zero_target_share_all']:.0f}% of all test windows and "
+             f"{100 * reg['test']['zero_target_share_active']:.0f}% of active ones have all-zero targets; "
+             f"{100 * reg['test']['active_share']:.0f}% of test windows are active.", "",
+             "| real windows | real-only WRMSSE | GAN: change [95% CI], p | simple: change [95% CI], p |",
+             "|---:|---:|:---|:---|"]
+    for entry in summary["regimes"]:
+        head = entry.get(HEADLINE, {})
+        if "real" not in head:
+            continue
         cells = []
-        for _, row in table.iterrows():
-            text = f"{row[metric]:.{digits}f}"
-            if np.isfinite(row.get(f"{metric}_low", np.nan)):
-                text += f" [{row[f'{metric}_low']:.{digits}f}, {row[f'{metric}_high']:.{digits}f}]"
-            cells.append(("★ " if row[metric] == best else "") + text)
-        shown[metric.upper()] = cells
-    if "mae_vs_real_pct" in table:
-        shown["MAE vs real-only"] = [f"{v:+.1f}%" if np.isfinite(v) else "" for v in table["mae_vs_real_pct"]]
-    return shown.set_index("model")
+        for arm in ("gan", "simple"):
+            a = head.get(arm)
+            cells.append(_change_text(a) if a and a.get("pct") is not None else "–")
+        lines.append(f"| {entry['label']} | {head['real']['wrmsse']:.3f} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
-def results_markdown(stage_folder: str | Path, metrics: Sequence[str] = UNIT_METRICS) -> str:
-    """Markdown of a saved stage-04 folder: the verdict, the results table, the paired tests and the class table.
-
-    Used for docs/results.md: `python -m salesgan_utils.benchmark markdown outputs/<run>/04_augmentation_benchmark`.
-    """
-    import json
-
+def results_markdown(stage_folder: str | Path) -> str:
+    """Markdown of a saved stage-04 folder for docs/results.md, from its summary.json and tables."""
     folder = Path(stage_folder)
     summary = json.loads((folder / SUMMARY_FILE).read_text())
-    table = results_table(pd.read_csv(folder / RESULTS_FILE), metrics)
-    paired = pd.read_csv(folder / PAIRED_FILE)
-    by_class = pd.read_csv(folder / BY_CLASS_FILE)
-    paired_rows = pd.DataFrame({
-        "candidate": paired["candidate"],
-        "test MAE (units)": paired["mae_candidate"].map("{:.4f}".format),
-        "change vs real-only": [f"{p:+.1f}% [{lo:+.1f}%, {hi:+.1f}%]" for p, lo, hi in
-                                zip(paired["pct"], paired["pct_low"], paired["pct_high"])],
-        "DM p": paired["dm_p"].map("{:.2g}".format), "entities": paired.get("dm_n", paired["n_windows"])})
-    classes = by_class.pivot_table(index="model", columns="class_name", values="mae").round(4)
-    counts = by_class.drop_duplicates("class_name").set_index("class_name")["n_windows"]
-    classes.columns = [f"{c} (n={counts.get(c, 0)})" for c in classes.columns]
+    results = pd.read_csv(folder / RESULTS_FILE)
+    by_size = pd.read_csv(folder / BY_SIZE_FILE)
+    selection = pd.read_csv(folder / SELECTION_FILE)
+    ref = summary["settings"]["reference_size"]
     return "\n\n".join([
-        f"**Verdict (computed):** {summary['verdict']}",
-        "Test windows, mean [95% CI over seeds]; MAE and RMSE in units per day, MASE and RMSSE scale-free; "
-        "★ = best per column.\n\n" + table.to_markdown(),
-        "Paired comparisons with the real-only LSTM on the same test windows (per-window MAE averaged over seeds; "
-        "CI: bootstrap over entities; DM: Diebold-Mariano with the HLN correction on per-entity mean loss differentials):\n\n"
-        + paired_rows.to_markdown(index=False),
-        "Test MAE (units) by Syntetos-Boylan demand class of the entity (train period):\n\n" + classes.to_markdown(),
+        answer_markdown(summary),
+        f"Test WRMSSE on active windows [95% CI over seeds], LSTMs on {ref} real windows, baselines; MAE, RMSE and "
+        "bias (forecast − actual) in units per day:\n\n" + headline_table(results, ref).to_markdown(),
+        "The same on all test windows:\n\n" + headline_table(results, ref, "all").to_markdown(),
+        "Scarcity study (active test windows):\n\n" + by_size_table(by_size).to_markdown(index=False),
+        "Scarcity study (all test windows):\n\n" + by_size_table(by_size, "all").to_markdown(index=False),
+        "Validation choices (mean validation WRMSSE on active windows over the tuning seeds):\n\n"
+        + selection.to_markdown(index=False, floatfmt=".4f"),
     ]) + "\n"
 
 
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) != 3 or sys.argv[1] != "markdown":
-        sys.exit("usage: python -m salesgan_utils.benchmark markdown outputs/<run>/04_augmentation_benchmark")
-    print(results_markdown(sys.argv[2]))
+    commands = {"markdown": results_markdown,
+                "answer": lambda folder: answer_markdown(json.loads((Path(folder) / SUMMARY_FILE).read_text()))}
+    if len(sys.argv) != 3 or sys.argv[1] not in commands:
+        sys.exit("usage: python -m salesgan_utils.benchmark {markdown|answer} outputs/<run>/04_augmentation_benchmark")
+    print(commands[sys.argv[1]](sys.argv[2]))

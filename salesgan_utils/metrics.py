@@ -2,7 +2,8 @@
 
 Three families live here:
 
-* point-forecast errors on (N, H) arrays (MAE, RMSE, MASE, RMSSE and their per-window vectors);
+* point-forecast scores on long frames (M5 RMSSE per series and WRMSSE, pooled MAE/RMSE/bias), computed by
+  `utilsforecast.losses`;
 * probabilistic-forecast scores on (N, K, H) samples (CRPS, interval coverage, spread-skill diversity);
 * distribution and temporal structure of synthetic sequences (marginal Wasserstein distance, zero share,
   autocorrelation, per-sequence statistics compared by Kolmogorov-Smirnov).
@@ -13,168 +14,116 @@ imports nothing from the rest of the package.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 DEFAULT_LAGS = (1, 2, 3, 4, 5, 6)
 
 # ----------------------------------------------------------------------------------------------------------------
-# Point forecasts
+# Point forecasts: M5 scores on long frames, through the maintained `utilsforecast.losses`
 # ----------------------------------------------------------------------------------------------------------------
-def _pair(forecast: np.ndarray, observed: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    forecast = np.asarray(forecast, dtype=np.float64)
-    observed = np.asarray(observed, dtype=np.float64)
-    if forecast.shape != observed.shape or forecast.ndim != 2:
-        raise ValueError(f"{name}: forecast {forecast.shape} and observed {observed.shape} must both be (N, H)")
-    return forecast, observed
+# Long frames follow utilsforecast: one row per series x forecast date (`unique_id`, `ds`, `y`) and one column per
+# model. Rows of overlapping forecast origins may repeat a date; every row counts once in the series' mean.
+def rmsse_per_series(df: pd.DataFrame, models: Sequence[str], train_df: pd.DataFrame, *,
+                     id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y") -> pd.DataFrame:
+    """RMSSE of each series as in the M5 competition, by `utilsforecast.losses.rmsse` with seasonality 1.
 
-
-def _scale(scale: np.ndarray, n: int, name: str) -> np.ndarray:
-    scale = np.asarray(scale, dtype=np.float64).reshape(-1)
-    if scale.shape[0] != n:
-        raise ValueError(f"{name}: got {scale.shape[0]} scales for {n} windows")
-    # An entity whose train series never changed week over week has a zero seasonal-naive error: its scaled error
-    # is undefined, so the window drops out of the mean instead of turning it into inf.
-    return np.where(scale > 0, scale, np.nan)
-
-
-def window_abs_error(forecast: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Mean absolute error of each window over its H steps.
+    RMSSE_i = sqrt( mean over series i's forecast rows of (y - f)^2 / mean over its train period of
+    (y_t - y_{t-1})^2 ): the squared errors of all its forecast origins and steps are pooled *before* the root, and
+    the denominator is the in-sample one-step naive error over the series' training period (M5: from its first
+    sale; pass `train_df` from the first sale on).
 
     Args:
-        forecast: (N, H) point forecasts.
-        observed: (N, H) observations in the same units.
+        df: long evaluation frame with id, time, target and one column per model (units).
+        models: the forecast columns.
+        train_df: long training frame (id, time, target), sorted by time within each series, consecutive days.
+        id_col, time_col, target_col: column names.
 
     Returns:
-        (N,) float64 per-window MAE, the loss vector for paired tests.
+        DataFrame indexed by series id, one column per model; series whose denominator is 0 (a constant training
+        series) are dropped, since their scaled error is undefined.
     """
-    forecast, observed = _pair(forecast, observed, "window_abs_error")
-    return np.abs(forecast - observed).mean(axis=1)
+    from utilsforecast import losses
+
+    train = train_df[[id_col, time_col, target_col]].sort_values([id_col, time_col], kind="stable")
+    out = losses.rmsse(df[[id_col, time_col, target_col, *models]], models=list(models), seasonality=1,
+                       train_df=train, id_col=id_col, target_col=target_col, time_col=time_col)
+    out = out.set_index(id_col)[list(models)]
+    return out[np.isfinite(out.to_numpy(dtype=np.float64)).all(axis=1)]
 
 
-def window_sq_error(forecast: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Mean squared error of each window over its H steps.
+def wrmsse(per_series: pd.DataFrame, weights: pd.Series) -> pd.Series:
+    """Weighted RMSSE (M5): sum_i w_i RMSSE_i with the weights renormalised over the series present.
 
     Args:
-        forecast: (N, H) point forecasts.
-        observed: (N, H) observations in the same units.
+        per_series: `rmsse_per_series` output (series x models).
+        weights: non-negative weight per series id (e.g. train-period units); missing ids weigh 0.
 
     Returns:
-        (N,) float64 per-window MSE.
+        One WRMSSE per model column.
     """
-    forecast, observed = _pair(forecast, observed, "window_sq_error")
-    return ((forecast - observed) ** 2).mean(axis=1)
+    w = weights.reindex(per_series.index).fillna(0.0).to_numpy(dtype=np.float64)
+    if w.sum() <= 0:
+        return pd.Series(np.nan, index=per_series.columns)
+    return pd.Series(w @ per_series.to_numpy(dtype=np.float64) / w.sum(), index=per_series.columns)
+
+
+def pooled_errors(df: pd.DataFrame, models: Sequence[str], *, target_col: str = "y") -> pd.DataFrame:
+    """MAE, RMSE and bias (mean forecast - mean actual) over all rows, by `utilsforecast.losses` on one pool.
+
+    Args:
+        df: long frame with the target and one column per model, in units.
+        models: the forecast columns.
+        target_col: the target column.
+
+    Returns:
+        DataFrame indexed by model with columns mae, rmse, bias.
+    """
+    from utilsforecast import losses
+
+    pool = df[[target_col, *models]].assign(_pool=0)
+    out = {}
+    for name, loss in (("mae", losses.mae), ("rmse", losses.rmse), ("bias", losses.bias)):
+        out[name] = loss(pool, models=list(models), id_col="_pool", target_col=target_col).iloc[0][list(models)]
+    return pd.DataFrame(out).astype(np.float64)
 
 
 def mae(forecast: np.ndarray, observed: np.ndarray) -> float:
-    """Mean absolute error over all windows and steps.
+    """Mean absolute error of two same-shape arrays (stage 03's TSTR/TRTR scores on scaled window arrays; forecast
+    scores of stage 04 go through the long-frame functions above).
 
     Args:
-        forecast: (N, H) point forecasts.
-        observed: (N, H) observations.
+        forecast: predictions, any shape.
+        observed: observations, the same shape.
 
     Returns:
         The MAE.
     """
-    return float(window_abs_error(forecast, observed).mean())
+    forecast, observed = np.asarray(forecast, dtype=np.float64), np.asarray(observed, dtype=np.float64)
+    if forecast.shape != observed.shape:
+        raise ValueError(f"mae: forecast {forecast.shape} and observed {observed.shape} differ in shape")
+    return float(np.abs(forecast - observed).mean())
 
 
-def rmse(forecast: np.ndarray, observed: np.ndarray) -> float:
-    """Root mean squared error over all windows and steps (one pooled mean, then the root).
-
-    Args:
-        forecast: (N, H) point forecasts.
-        observed: (N, H) observations.
-
-    Returns:
-        The RMSE.
-    """
-    return float(np.sqrt(window_sq_error(forecast, observed).mean()))
-
-
-def window_mase(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray) -> np.ndarray:
-    """Per-window MASE: the window's MAE divided by its entity's in-sample seasonal-naive MAE.
+def naive_scale(train_df: pd.DataFrame, *, id_col: str = "unique_id", time_col: str = "ds",
+                target_col: str = "y") -> pd.Series:
+    """The RMSSE denominator of each series: in-sample one-step naive MSE over its training rows (utilsforecast).
 
     Args:
-        forecast: (N, H) point forecasts in units.
-        observed: (N, H) observations in units.
-        naive_mae: (N,) in-sample (train) seasonal-naive MAE of each window's entity, units
-            (`WindowSet.naive_mae`).
+        train_df: long training frame, consecutive days per series.
+        id_col, time_col, target_col: column names.
 
     Returns:
-        (N,) float64; NaN where the scale is 0.
+        Series indexed by id.
     """
-    forecast, observed = _pair(forecast, observed, "window_mase")
-    return window_abs_error(forecast, observed) / _scale(naive_mae, len(forecast), "window_mase")
+    from utilsforecast import losses
 
-
-def window_rmsse(forecast: np.ndarray, observed: np.ndarray, naive_mse: np.ndarray) -> np.ndarray:
-    """Per-window RMSSE: sqrt of the window's MSE divided by its entity's in-sample seasonal-naive MSE (M5's form).
-
-    Args:
-        forecast: (N, H) point forecasts in units.
-        observed: (N, H) observations in units.
-        naive_mse: (N,) in-sample (train) seasonal-naive MSE of each window's entity, units^2
-            (`WindowSet.naive_mse`).
-
-    Returns:
-        (N,) float64; NaN where the scale is 0.
-    """
-    forecast, observed = _pair(forecast, observed, "window_rmsse")
-    return np.sqrt(window_sq_error(forecast, observed) / _scale(naive_mse, len(forecast), "window_rmsse"))
-
-
-def mase(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray) -> float:
-    """Mean absolute scaled error: the mean over windows of `window_mase` (windows with a zero scale skipped).
-
-    Args:
-        forecast: (N, H) point forecasts in units.
-        observed: (N, H) observations in units.
-        naive_mae: (N,) seasonal-naive in-sample MAE per window (units).
-
-    Returns:
-        The MASE (NaN if no window has a positive scale).
-    """
-    values = window_mase(forecast, observed, naive_mae)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-
-
-def rmsse(forecast: np.ndarray, observed: np.ndarray, naive_mse: np.ndarray) -> float:
-    """Root mean squared scaled error: the mean over windows of `window_rmsse` (zero scales skipped).
-
-    Args:
-        forecast: (N, H) point forecasts in units.
-        observed: (N, H) observations in units.
-        naive_mse: (N,) seasonal-naive in-sample MSE per window (units^2).
-
-    Returns:
-        The RMSSE (NaN if no window has a positive scale).
-    """
-    values = window_rmsse(forecast, observed, naive_mse)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-
-
-def point_metrics(forecast: np.ndarray, observed: np.ndarray, naive_mae: np.ndarray | None = None,
-                  naive_mse: np.ndarray | None = None) -> dict:
-    """MAE and RMSE, plus MASE and RMSSE when their scales are given.
-
-    Args:
-        forecast: (N, H) point forecasts.
-        observed: (N, H) observations.
-        naive_mae: optional (N,) MASE denominators.
-        naive_mse: optional (N,) RMSSE denominators.
-
-    Returns:
-        {"mae", "rmse"[, "mase"][, "rmsse"]} as floats.
-    """
-    out = {"mae": mae(forecast, observed), "rmse": rmse(forecast, observed)}
-    if naive_mae is not None:
-        out["mase"] = mase(forecast, observed, naive_mae)
-    if naive_mse is not None:
-        out["rmsse"] = rmsse(forecast, observed, naive_mse)
-    return out
+    train = train_df[[id_col, time_col, target_col]].sort_values([id_col, time_col], kind="stable")
+    train = train.assign(naive=train.groupby(id_col, sort=False)[target_col].shift(1)).dropna(subset=["naive"])
+    return losses.mse(train, models=["naive"], id_col=id_col, target_col=target_col).set_index(id_col)["naive"]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -210,37 +210,29 @@ def acf_comparison(quality: dict) -> plt.Figure:
     return fig
 
 
-def error_vs_ratio(summary: pd.DataFrame, metric: str = "mae") -> plt.Figure:
-    """Test error (mean and 95% CI over seeds) of each augmentation against the synthetic:real ratio.
+def wrmsse_change_by_size(by_size: pd.DataFrame, subset: str = "active") -> plt.Figure:
+    """Change in test WRMSSE versus real-only (%, mean and 95% CI over seeds) against the real training windows.
 
-    The real-only LSTM is the band at ratio 0; the zero and seasonal-naive baselines are dashed lines.
+    One line per augmentation arm (GAN at its validation-chosen ratio, the validation-chosen simple augmentation);
+    0 is the real-only LSTM trained on the same windows and seeds; below 0 the augmentation helped.
     """
-    fig, ax = _figure(width=9, height=4.4)
-    lstm = summary[summary["family"] == "lstm"]
-    real = lstm[lstm["augmentation"] == "real"]
-    ratios = sorted(lstm.loc[lstm["ratio"] > 0, "ratio"].unique())
-    span = [0, max(ratios) if ratios else 1]
-    if len(real):
-        row = real.iloc[0]
-        ax.axhspan(row[f"{metric}_low"], row[f"{metric}_high"], color="black", alpha=0.08)
-        ax.axhline(row[metric], color="black", lw=1.5, label="LSTM real only (95% CI band)")
-    palette = dict(zip(["gan", "jitter", "scaling", "block_bootstrap"], sns.color_palette("deep", 4)))
-    for augmentation, group in lstm[lstm["ratio"] > 0].groupby("augmentation"):
-        group = group.sort_values("ratio")
-        err = np.vstack([group[metric] - group[f"{metric}_low"], group[f"{metric}_high"] - group[metric]])
-        ax.errorbar(group["ratio"], group[metric], yerr=np.nan_to_num(err), marker="o", capsize=4,
-                    lw=2.2 if augmentation == "gan" else 1.2, color=palette.get(augmentation),
-                    label=f"LSTM + {augmentation}")
-    for name, style in (("zero", ":"), ("seasonal_naive", "--")):
-        baseline = summary[summary["model"] == name]
-        if len(baseline):
-            ax.axhline(baseline.iloc[0][metric], color="grey", ls=style, label=f"{name} baseline")
-    ax.set_xscale("symlog", linthresh=0.5)
-    ax.set_xticks([0] + list(ratios))
-    ax.set_xticklabels(["0"] + [f"{r:g}" for r in ratios])
-    ax.set_xlim(-0.1, span[1] * 1.3 if ratios else 1)
-    unit = "units per day" if metric in ("mae", "rmse") else "scale-free"
-    ax.set(xlabel="synthetic : real training windows", ylabel=f"test {metric.upper()} ({unit})",
-           title=f"Test {metric.upper()} against augmentation ratio (mean, 95% CI over seeds)")
+    fig, ax = _figure(width=8, height=4.2)
+    part = by_size[(by_size["subset"] == subset) & (by_size["arm"] != "real")]
+    colours = {"gan": "#c44e52", "simple": "#4c72b0"}
+    sizes = sorted(by_size["n_real"].unique())
+    for offset, (arm, group) in zip((-0.03, 0.03), part.groupby("arm", sort=True)):
+        group = group.sort_values("n_real")
+        x = group["n_real"].to_numpy(float) * (1.0 + offset)  # side by side on the log axis
+        err = np.vstack([group["pct"] - group["pct_low"], group["pct_high"] - group["pct"]])
+        label = f"+ GAN ({group['model'].iloc[0]})" if arm == "gan" else f"+ {group['model'].iloc[0]}"
+        ax.errorbar(x, group["pct"], yerr=np.nan_to_num(err), marker="o", capsize=4, lw=2,
+                    color=colours.get(arm), label=label)
+    ax.axhline(0, color="black", lw=1, label="real only")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([f"{int(n):,}" for n in sizes])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set(xlabel="real training windows", ylabel="change in test WRMSSE vs real only (%)",
+           title=f"Change in WRMSSE vs real training windows\n({subset} test windows; mean and 95% CI over seeds)")
     ax.legend(fontsize=8, loc="best")
     return fig

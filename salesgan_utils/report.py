@@ -163,7 +163,11 @@ def verdict_markdown(artifacts: dict) -> str:
     summary = artifacts["summary"]
     if not summary:
         return "**No verdict**: stage 04 (the augmentation benchmark) did not run in this run."
-    return f"**{summary['verdict']}**"
+    if "regimes" not in summary:  # a stage-04 folder written before the M5 protocol
+        return f"**{summary['verdict']}**"
+    from .benchmark import answer_markdown
+
+    return answer_markdown(summary)
 
 
 def show_data_section(artifacts: dict) -> None:
@@ -215,14 +219,25 @@ def show_benchmark_section(artifacts: dict) -> None:
 
     if artifacts["results"] is None:
         return _missing(4)
-    display(Markdown("Test-set errors, mean and 95% CI over seeds (units unless marked scaled):"))
-    display(artifacts["results"])
+    from . import benchmark
+
+    summary = artifacts["summary"] or {}
+    reference = summary.get("settings", {}).get("reference_size")
+    if reference is None or "wrmsse" not in artifacts["results"]:  # a folder from before the M5 protocol
+        display(artifacts["results"])
+        return _show_figures(artifacts["figures"][4])
+    display(Markdown(f"Test WRMSSE on active windows, mean [95% CI over seeds], LSTMs on {reference} real "
+                     "windows, and the baselines; MAE, RMSE and bias in units per day:"))
+    display(benchmark.headline_table(artifacts["results"], reference))
+    by_size = paths.stage_dir(artifacts["run_path"], 4) / benchmark.BY_SIZE_FILE
+    if by_size.is_file():
+        import pandas as pd
+
+        display(Markdown("The question across data sizes (active test windows):"))
+        display(benchmark.by_size_table(pd.read_csv(by_size)))
     _show_figures(artifacts["figures"][4])
-    if artifacts["paired"] is not None:
-        display(Markdown("Paired comparisons with the real-only LSTM on the same test windows:"))
-        display(artifacts["paired"])
     if artifacts["by_class"] is not None:
-        display(Markdown("MAE by demand class:"))
+        display(Markdown("Test WRMSSE by demand class (active windows):"))
         display(artifacts["by_class"])
 
 

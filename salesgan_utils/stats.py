@@ -1,13 +1,15 @@
-"""Statistics over seeds and paired comparisons of two forecasts: t-intervals, Diebold-Mariano, paired bootstrap.
+"""Statistics over seeds and paired comparisons of two forecasters: t-intervals, seed-paired tests, a seed x entity
+bootstrap and the Diebold-Mariano test.
 
 Used by the benchmark (stage 04). Pure functions of arrays; every random step takes a seed.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Intervals over seeds and paired comparisons
@@ -38,13 +40,12 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 1) ->
 
     The loss differential d = loss_a - loss_b has long-run variance gamma_0 + 2 sum_{k<horizon} gamma_k; the
     statistic is scaled by sqrt((n + 1 - 2h + h(h-1)/n) / n) and compared with Student t on n - 1 degrees of
-    freedom, as HLN recommend for small samples. Here d is per window: with horizon=1 the windows are treated as
-    independent, which overlapping windows of one entity are not, so the p-value can be optimistic (the entity
-    bootstrap of `paired_bootstrap` is the conservative companion).
+    freedom, as HLN recommend for small samples. The benchmark feeds it one cross-entity differential per forecast
+    origin (`daily_dm_test`, h = 7): overlapping windows of one entity never count as independent observations.
 
     Args:
-        loss_a: (n,) per-window losses of forecast A (e.g. `window_abs_error`).
-        loss_b: (n,) per-window losses of forecast B on the same windows.
+        loss_a: (n,) losses of forecast A (e.g. one per forecast origin).
+        loss_b: (n,) losses of forecast B on the same units.
         horizon: h, the number of autocovariance lags (h - 1) in the variance and in the HLN factor.
 
     Returns:
@@ -71,80 +72,91 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 1) ->
     return float(statistic), float(p_value)
 
 
-def paired_bootstrap(values_a: np.ndarray, values_b: np.ndarray, *, groups: np.ndarray | None = None,
-                     n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
-    """Paired bootstrap of the mean difference mean(A) - mean(B) and of the relative change in %.
+def seed_paired_test(candidate: Sequence[float], reference: Sequence[float], level: float = 0.95) -> dict:
+    """Paired t-test and t-interval of the per-seed relative change of a score, candidate vs reference.
 
-    Both forecasts are resampled with the same draws, so the pairing survives. With `groups` (e.g. the entity of
-    each window) whole groups are resampled, which respects the correlation between a product's overlapping
-    windows; without it, windows are resampled one by one.
+    Each seed trains both models on the same real windows from the same initialisation seed, so seed s gives one
+    paired change d_s = 100 (candidate_s / reference_s - 1). The test is a one-sample t-test of mean(d) = 0 on the
+    n_seeds changes: its unit is the training run, so the p-value carries training randomness, and adding windows
+    of the same entities cannot shrink it. With few seeds it has little power; that is the honest price.
 
     Args:
-        values_a: (n,) per-window errors of A.
-        values_b: (n,) per-window errors of B on the same windows.
-        groups: optional (n,) group label per window for a cluster bootstrap.
-        n_boot: number of bootstrap replicates.
-        level: coverage of the percentile intervals.
+        candidate: (S,) the candidate's score per seed (e.g. test WRMSSE).
+        reference: (S,) the reference's score for the same seeds, same order.
+        level: coverage of the interval.
+
+    Returns:
+        {"pct", "pct_low", "pct_high", "p", "n_seeds", "diff"}: mean relative change in %, its t-interval, the
+        two-sided p-value (NaN with fewer than 2 seeds; 1.0 when every change is 0), and the mean absolute change.
+    """
+    a = np.asarray(candidate, dtype=np.float64)
+    b = np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"seed_paired_test: shapes {a.shape} and {b.shape} must be equal and 1-D (one per seed)")
+    change = 100.0 * (a / b - 1.0)
+    mean, low, high = mean_ci(change, level)
+    out = {"pct": mean, "pct_low": low, "pct_high": high, "n_seeds": int(a.size), "diff": float(np.mean(a - b))}
+    if a.size < 2:
+        out["p"] = float("nan")
+    elif np.allclose(change, change[0]):
+        out["p"] = 1.0 if abs(change[0]) < 1e-12 else 0.0  # no spread: the t statistic is 0/0 or inf
+    else:
+        out["p"] = float(stats.ttest_1samp(change, 0.0).pvalue)
+    return out
+
+
+def hierarchical_bootstrap(candidate: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None, *,
+                           n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Two-level paired bootstrap over seeds and entities of the relative change of a weighted mean score.
+
+    The statistic is 100 (sum_s sum_e w_e C[s, e] / sum_s sum_e w_e R[s, e] - 1), e.g. the change in WRMSSE from
+    per-entity RMSSE. Each replicate draws seeds with replacement (training randomness) and, independently,
+    entities with replacement (which products happen to be in the panel), and uses the same draws for candidate
+    and reference, so the pairing survives. Windows never are the unit: an entity's overlapping windows stay
+    together inside its RMSSE.
+
+    Args:
+        candidate: (S, E) per-seed, per-entity scores of the candidate.
+        reference: (S, E) the reference's, same seeds and entities.
+        weights: (E,) entity weights (None: equal).
+        n_boot: replicates.
+        level: coverage of the percentile interval.
         seed: seed of the resampling.
 
     Returns:
-        {"diff", "diff_low", "diff_high", "pct", "pct_low", "pct_high"} where pct = 100 (mean A / mean B - 1).
+        {"pct", "pct_low", "pct_high"}.
     """
-    a = np.asarray(values_a, dtype=np.float64)
-    b = np.asarray(values_b, dtype=np.float64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"paired_bootstrap: shapes {a.shape} and {b.shape} must be equal and 1-D")
-    labels = np.arange(a.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    n_groups = int(labels.max()) + 1
-    # Per-group sums and counts make one replicate a gather + sum, whatever the group sizes.
-    sum_a = np.bincount(labels, weights=a, minlength=n_groups)
-    sum_b = np.bincount(labels, weights=b, minlength=n_groups)
-    count = np.bincount(labels, minlength=n_groups).astype(np.float64)
+    c = np.asarray(candidate, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if c.shape != r.shape or c.ndim != 2:
+        raise ValueError(f"hierarchical_bootstrap: shapes {c.shape} and {r.shape} must be equal (seeds, entities)")
+    n_seeds, n_entities = c.shape
+    w = np.ones(n_entities) if weights is None else np.asarray(weights, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    mean_a, mean_b = np.empty(n_boot), np.empty(n_boot)
-    chunk = max(1, 2_000_000 // n_groups)  # bounds the (chunk, groups) index array to a few MB
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        draw = rng.integers(0, n_groups, size=(stop - start, n_groups))
-        total = count[draw].sum(axis=1)
-        mean_a[start:stop] = sum_a[draw].sum(axis=1) / total
-        mean_b[start:stop] = sum_b[draw].sum(axis=1) / total
-    tail = 100.0 * (1.0 - level) / 2.0
-    diff = mean_a - mean_b
+    # multiplicities of each seed / entity in a replicate: resampling with replacement as counts
+    seed_counts = rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot)
+    entity_counts = rng.multinomial(n_entities, np.full(n_entities, 1.0 / n_entities), size=n_boot) * w
+    top = np.einsum("bs,se,be->b", seed_counts, c, entity_counts)
+    bottom = np.einsum("bs,se,be->b", seed_counts, r, entity_counts)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pct = 100.0 * (mean_a / mean_b - 1.0)
-        point_pct = 100.0 * (a.mean() / b.mean() - 1.0)
-    low, high = np.percentile(diff, [tail, 100.0 - tail])
-    pct_low, pct_high = np.nanpercentile(pct, [tail, 100.0 - tail]) if np.isfinite(pct).any() else (np.nan,) * 2
-    return {"diff": float(a.mean() - b.mean()), "diff_low": float(low), "diff_high": float(high),
-            "pct": float(point_pct), "pct_low": float(pct_low), "pct_high": float(pct_high)}
+        pct = 100.0 * (top / bottom - 1.0)
+    point = 100.0 * ((c * w).sum() / (r * w).sum() - 1.0)
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.nanpercentile(pct, [tail, 100.0 - tail]) if np.isfinite(pct).any() else (np.nan, np.nan)
+    return {"pct": float(point), "pct_low": float(low), "pct_high": float(high)}
 
 
-def paired_comparison(errors_a: np.ndarray, errors_b: np.ndarray, *, groups: np.ndarray | None = None,
-                      n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
-    """Diebold-Mariano test and paired bootstrap of two forecasts' per-window errors, in one dict.
+def daily_dm_test(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 7) -> dict:
+    """Diebold-Mariano test on a daily series of cross-entity loss differentials.
 
     Args:
-        errors_a: (n,) per-window errors of the candidate (e.g. MAE in units, averaged over seeds).
-        errors_b: (n,) per-window errors of the reference on the same windows.
-        groups: optional (n,) cluster labels (the entity of each window) for the bootstrap and the DM test.
-        n_boot: bootstrap replicates.
-        level: interval coverage.
-        seed: bootstrap seed.
+        loss_a: (T,) candidate's loss per forecast origin (day), summed or averaged over entities and steps.
+        loss_b: (T,) reference's loss per origin.
+        horizon: the forecast horizon h: forecasts from origins fewer than h days apart share target days, so the
+            differential is autocorrelated up to lag h - 1; `diebold_mariano` takes those lags into the variance.
 
     Returns:
-        `paired_bootstrap`'s keys plus "dm_stat" and "dm_p" (and "dm_n", the number of units the test saw).
+        {"dm_stat", "dm_p", "dm_days"}.
     """
-    errors_a, errors_b = np.asarray(errors_a, dtype=np.float64), np.asarray(errors_b, dtype=np.float64)
-    unit_a, unit_b = errors_a, errors_b
-    if groups is not None:
-        # Windows of one entity overlap (stride 1) and share its demand, so their loss differentials are far from
-        # independent: a window-level test reported p-values like 1e-200 for a few percent. The test runs on
-        # per-entity mean differentials instead (n = entities), the unit that is roughly independent.
-        codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
-        counts = np.bincount(codes)
-        unit_a, unit_b = np.bincount(codes, errors_a) / counts, np.bincount(codes, errors_b) / counts
-    statistic, p_value = diebold_mariano(unit_a, unit_b)
-    out = paired_bootstrap(errors_a, errors_b, groups=groups, n_boot=n_boot, level=level, seed=seed)
-    out.update(dm_stat=statistic, dm_p=p_value, dm_n=int(unit_a.size))
-    return out
+    statistic, p_value = diebold_mariano(loss_a, loss_b, horizon=horizon)
+    return {"dm_stat": statistic, "dm_p": p_value, "dm_days": int(np.size(loss_a))}

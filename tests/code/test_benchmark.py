@@ -1,4 +1,5 @@
-"""The stage-04 protocol: counts of synthetic windows, scores in units, paired tests, verdict and saved files."""
+"""The stage-04 protocol: what each fit trains on, validation-only choices, the long forecast table, and scores that
+can be recomputed by hand from it."""
 import json
 
 import numpy as np
@@ -6,174 +7,220 @@ import pandas as pd
 import pytest
 
 from salesgan_utils import benchmark as bm
-from salesgan_utils.data import DEMAND_CLASSES
-from salesgan_utils.metrics import mae
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
 
 SENTINEL = 3.0   # scaled values of real windows are in [0, 1]: a target of 3.0 can only be a GAN sample
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/code/conftest.py
 
 
-class _Recorder:
-    """Stands in for fit_forecaster: records every training set and forecasts 0 scaled (= scale_min units)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, train, val, *, seed, use_features=False, **settings):
-        self.calls.append({"train": train, "seed": seed, "use_features": use_features})
-        fake = type("Fitted", (), {})()
-        fake.predict = lambda windows: np.zeros((len(windows), windows.horizon), np.float32)
-        fake.best_epoch, fake.best_val_loss = 1, 0.1 * len(self.calls)
-        return fake
+def _windows(n: int, seed: int, start: str):
+    """random_windowset with one origin per window (unique entity x origin keys, as in real windows)."""
+    ws = random_windowset(n, seed=seed)
+    ws.origin = (np.datetime64(start) + np.arange(n).astype("timedelta64[D]")).astype("datetime64[D]")
+    return ws
 
 
 @pytest.fixture
 def splits():
-    return random_windowset(20, seed=0), random_windowset(8, seed=1), random_windowset(12, seed=2)
+    return _windows(24, 0, "2017-01-01"), _windows(10, 1, "2017-03-01"), _windows(12, 2, "2017-04-01")
 
 
 @pytest.fixture
-def recorded(monkeypatch, splits):
-    recorder = _Recorder()
-    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+def train_df():
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2016-10-01", periods=60)
+    return pd.DataFrame({"unique_id": np.repeat([f"e{i}" for i in range(4)], 60), "ds": np.tile(days, 4),
+                         "y": rng.poisson(1.0, 240).astype(float)})
+
+
+class _Recorder:
+    """Stands in for fit_forecaster: records every training set; forecasts are chosen per variant so that the
+    best variant on validation is the worst on test (validation-only choices are then visible)."""
+
+    def __init__(self, val):
+        self.calls, self.val = [], val
+
+    def __call__(self, train, val, *, seed, loss="mse", lr=1e-3, **settings):
+        n_gan = int((train.target == SENTINEL).all(axis=1).sum())
+        self.calls.append({"train": train, "seed": seed, "loss": loss, "lr": lr, "n_gan": n_gan})
+        # GAN fits: ratio 5 is the good one on validation; every other fit: the poisson loss is
+        good_on_val = n_gan == 5 * (len(train) - n_gan) if n_gan else loss == "poisson"
+
+        def predict(windows):
+            perfect = windows.target.astype(np.float32)
+            on_val = windows is self.val
+            return perfect if on_val == good_on_val else perfect + 0.5
+
+        fake = type("Fitted", (), {})()
+        fake.predict, fake.best_epoch, fake.best_val_loss, fake.history = predict, 1, 0.1, [None]
+        return fake
+
+
+def _run(splits, train_df, **overrides):
     train = splits[0]
     gan = np.full((len(train), 5, train.horizon), SENTINEL, np.float32)
-    result = bm.run_benchmark(*splits, gan, ratios=(0.5, 1, 5), seeds=(0, 1), include_features_variant=True,
-                              n_boot=50, log=None)
-    return recorder, result
+    settings = dict(ratios=(1, 5), seeds=(0, 1, 2), tune_seeds=2, augmentations=("jitter",),
+                    losses=("mse", "poisson"), lrs=(1e-3,), scarcity_sizes=(8, 0), reference_size=16, n_boot=50,
+                    log=None)
+    settings.update(overrides)
+    return bm.run_benchmark(*splits, gan, train_df, **settings)
 
 
-def test_lstm_receives_the_requested_number_of_synthetic_windows(recorded):
+@pytest.fixture
+def recorded(monkeypatch, splits, train_df):
+    recorder = _Recorder(splits[1])
+    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+    return recorder, _run(splits, train_df)
+
+
+def test_choices_are_made_on_validation_not_test(recorded):
+    _, result = recorded
+    choices = result.summary["validation_choices"]
+    # poisson and the GAN at ratio 5 are perfect on validation and worse on test
+    assert choices["loss"] == "poisson" and choices["arms"]["gan"]["ratio"] == 5.0
+    selection = result.tables[bm.SELECTION_FILE]
+    chosen = selection[selection["chosen"]]
+    assert {"lstm_real", "lstm_gan_r5"} <= set(chosen["model"]) and set(chosen["config"]) == {"poisson lr=0.001"}
+    # on test the choices are the worse ones: a choice made on test would have picked the other ratio
+    results = result.tables[bm.RESULTS_FILE]
+    test = results[(results["subset"] == "all") & (results["n_real"] == 16)].set_index("model")["wrmsse"]
+    assert test["lstm_gan_r1"] < test["lstm_gan_r5"]
+    assert result.summary["regimes"][1]["all"]["gan"]["model"] == "lstm_gan_r5"
+
+
+def test_every_fit_trains_on_the_planned_windows(recorded, splits):
     recorder, result = recorded
-    # per seed: real, features, 3 GAN ratios, 3 augmentations x 3 ratios
-    assert len(recorder.calls) == 2 * (2 + 3 + 9)
-    variants = result.by_seed[result.by_seed["family"] == "lstm"].reset_index(drop=True)
-    for call, (_, row) in zip(recorder.calls, variants.iterrows()):
-        expected = int(round(row["ratio"] * 20))
-        assert len(call["train"]) == 20 + expected and row["n_train_synthetic"] == expected
-        np.testing.assert_array_equal(call["train"].target[:20], random_windowset(20, seed=0).target)
-        n_gan = int((call["train"].target == SENTINEL).all(axis=1).sum())
-        assert n_gan == (expected if row["augmentation"] == "gan" else 0)
-        assert call["use_features"] == (row["augmentation"] == "features")
-        assert call["seed"] == row["seed"]
+    train = splits[0]
+    # A: 2 losses x 2 tuning seeds; B: (GAN + jitter) x 2 ratios x 2 seeds; C: 2 sizes x 3 arms x 3 seeds, minus the
+    # 3 arms x 2 tuning seeds at the reference size (16) that B/A already fitted... which here is not a study size
+    assert len(recorder.calls) == 4 + 8 + 2 * 3 * 3
+    fits = result.fits
+    assert len(fits) == len(recorder.calls) and fits.groupby(bm.FIT_COLUMNS).size().max() == 1
+    for call, (_, row) in zip(recorder.calls, fits.iterrows()):
+        n_synthetic = len(call["train"]) - row["n_real"]   # `mix`: the real windows first, then the added ones
+        assert n_synthetic == round(row["ratio"] * row["n_real"]) == row["n_train_synthetic"]
+        assert not (call["train"].target[:row["n_real"]] == SENTINEL).any() and call["seed"] == row["seed"]
+        assert call["n_gan"] == (n_synthetic if row["augmentation"] == "gan" else 0)
+    assert set(fits.loc[fits["phase"].str.startswith("C"), "n_real"]) == {8, len(train)}
 
 
-def test_scores_are_in_units_and_match_hand_computation(recorded, splits):
+def test_sizes_are_nested_and_synthetic_windows_come_from_the_fit_s_own_real_windows(recorded):
+    recorder, result = recorded
+
+    def real_rows(call, n_real):
+        train = call["train"]
+        return {row.tobytes() for row in train.history[:n_real]}, train
+
+    by_key = {(row["model"], row["seed"], row["n_real"]): call
+              for call, (_, row) in zip(recorder.calls, result.fits.iterrows())}
+    for seed in (0, 1, 2):
+        small, _ = real_rows(by_key[(bm.REFERENCE, seed, 8)], 8)
+        large, _ = real_rows(by_key[(bm.REFERENCE, seed, 24)], 24)
+        assert small <= large and len(small) == 8
+        kept, gan_train = real_rows(by_key[("lstm_gan_r5", seed, 8)], 8)
+        assert kept == small
+        synthetic = gan_train.history[(gan_train.target == SENTINEL).all(axis=1)]
+        assert all(row.tobytes() in kept for row in synthetic)
+
+
+def test_forecasts_table_is_long_and_complete(recorded, splits):
     _, result = recorded
-    test = splits[2]
-    observed = test.to_units(test.target)
-    zero = result.by_seed.set_index("model").loc["zero"]
-    assert zero["mae"] == pytest.approx(np.abs(observed).mean())
-    assert zero["mase"] == pytest.approx(np.mean(np.abs(observed).mean(axis=1) / test.naive_mae))
-    assert zero["rmsse"] == pytest.approx(np.mean(np.sqrt((observed ** 2).mean(axis=1) / test.naive_mse)))
-    assert zero["mae_scaled"] == pytest.approx(np.abs(test.target).mean())
-    # the recorder forecasts scale_min (0 here), so every LSTM equals the zero forecast
-    lstm = result.by_seed[result.by_seed["family"] == "lstm"]
-    np.testing.assert_allclose(lstm["mae"], zero["mae"])
-    assert np.isnan(zero["seed"])
+    forecasts = result.forecasts
+    for column in ["model", "seed", "entity_id", "origin", "step", "date", "forecast", "actual", "split",
+                   "n_real", "config", "active"]:
+        assert column in forecasts
+    val, test = splits[1], splits[2]
+    per_fit = forecasts.groupby(bm.FIT_COLUMNS + ["split"]).size()
+    assert set(per_fit.xs("test", level="split")) == {len(test) * test.horizon}
+    assert set(per_fit.xs("val", level="split")) == {len(val) * val.horizon}
+    assert (forecasts["date"] - forecasts["origin"]).dt.days.equals(forecasts["step"].astype(np.int64))
+    zero = forecasts[(forecasts["model"] == "zero") & (forecasts["split"] == "test")]
+    np.testing.assert_allclose(zero["actual"], test.to_units(test.target).reshape(-1), rtol=1e-6)
+    assert (zero["forecast"] == 0).all() and (zero["seed"] == bm.BASELINE_SEED).all()
+    active = test.to_units(test.history).sum(axis=1) > 0.5
+    np.testing.assert_array_equal(zero["active"].to_numpy(), np.repeat(active, test.horizon))
 
 
-def test_paired_tests_and_class_table(recorded, splits):
+def _hand_wrmsse(rows: pd.DataFrame, train_df: pd.DataFrame) -> float:
+    """M5 WRMSSE written out: per-entity MSE over all its rows / in-sample one-step naive MSE, root, weight by
+    train units, renormalised over the entities present."""
+    total, weight_sum = 0.0, 0.0
+    units = train_df.groupby("unique_id")["y"].sum()
+    for entity, part in rows.groupby("entity_id"):
+        y = train_df.loc[train_df["unique_id"] == entity, "y"].to_numpy()
+        scale = np.mean(np.diff(y) ** 2)
+        rmsse = np.sqrt(np.mean((part["forecast"].to_numpy(float) - part["actual"].to_numpy(float)) ** 2) / scale)
+        total += units[entity] * rmsse
+        weight_sum += units[entity]
+    return total / weight_sum
+
+
+@pytest.mark.parametrize("subset", ["all", "active"])
+def test_wrmsse_of_zero_and_lstm_real_recomputed_by_hand_from_the_saved_parquet(recorded, train_df, tmp_path,
+                                                                                subset):
     _, result = recorded
-    paired = result.paired.set_index("candidate")
-    assert bm.REFERENCE not in paired.index and "zero" in paired.index and "lstm_gan_r5" in paired.index
-    same = paired.loc["lstm_jitter_r1"]           # identical forecasts: no difference, p = 1
-    assert (same["diff"], same["diff_low"], same["diff_high"], same["dm_p"]) == (0.0, 0.0, 0.0, 1.0)
-    naive = paired.loc["naive"]
-    assert naive["diff"] == pytest.approx(naive["mae_candidate"] - naive["mae_reference"])
-    by_class = result.by_class[result.by_class["model"] == "zero"]
-    test = splits[2]
-    assert by_class["n_windows"].sum() == len(test)
-    errors = np.abs(test.to_units(test.target)).mean(axis=1)
-    for _, row in by_class.iterrows():
-        assert row["mae"] == pytest.approx(errors[test.demand_class == row["demand_class"]].mean())
-        assert row["class_name"] == DEMAND_CLASSES[row["demand_class"]]
+    result.save(tmp_path)
+    forecasts = pd.read_parquet(tmp_path / bm.FORECASTS_FILE)
+    table = pd.read_csv(tmp_path / bm.BY_SEED_FILE)
+    test = forecasts[forecasts["split"] == "test"]
+    if subset == "active":
+        test = test[test["active"]]
+    checked = 0
+    for (model, config, seed, n_real), rows in test.groupby(bm.FIT_COLUMNS):
+        if model not in ("zero", bm.REFERENCE):
+            continue
+        config = "" if pd.isna(config) else config
+        match = table[(table["model"] == model) & (table["config"].fillna("") == config) & (table["seed"] == seed)
+                      & (table["n_real"] == n_real) & (table["split"] == "test") & (table["subset"] == subset)]
+        assert len(match) == 1
+        assert match["wrmsse"].iloc[0] == pytest.approx(_hand_wrmsse(rows, train_df), abs=1e-6)
+        checked += 1
+    assert checked >= 1 + 3
 
 
-def test_summary_has_one_row_per_model_sorted_with_cis(recorded):
+def test_summary_holds_each_regime_with_seed_aware_change_and_the_choices(recorded, tmp_path):
     _, result = recorded
-    summary = result.summary
-    assert len(summary) == 6 + 2 + 3 + 9 and summary["mae"].is_monotonic_increasing
-    real = summary.set_index("model").loc[bm.REFERENCE]
-    assert real["n_seeds"] == 2 and real["mae_vs_real_pct"] == 0.0
-    assert real["mae_low"] == real["mae"] == real["mae_high"]  # two identical seeds: zero-width interval
+    written = result.save(tmp_path / "04")
+    assert {bm.FORECASTS_FILE, bm.RESULTS_FILE, bm.BY_SIZE_FILE, bm.PAIRED_FILE, bm.SELECTION_FILE,
+            bm.SUMMARY_FILE, bm.BY_SEED_FILE, bm.FITS_FILE} <= set(written)
+    summary = json.loads((tmp_path / "04" / bm.SUMMARY_FILE).read_text(),
+                         parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
+    assert [r["n_real"] for r in summary["regimes"]] == [8, 24]
+    for entry in summary["regimes"]:
+        assert entry["entity_level"] == "product"
+        gan = entry["active"]["gan"]
+        assert gan["n_seeds"] == 3 and gan["pct_low"] <= gan["pct"] <= gan["pct_high"] and 0 <= gan["p_seed"] <= 1
+    assert summary["validation_choices"]["config"] == "poisson lr=0.001"
+    assert summary["verdict"] == result.verdict() and "ratio 5" in summary["verdict"]
+    by_size = pd.read_csv(tmp_path / "04" / bm.BY_SIZE_FILE)
+    assert set(by_size["arm"]) == {"real", "gan", "simple"} and set(by_size["n_real"]) == {8, 24}
+    markdown = bm.results_markdown(tmp_path / "04")
+    assert "| 8 |" in markdown and summary["verdict"] in markdown
 
 
-def test_gan_samples_must_come_from_train_conditions(splits):
+def test_the_real_only_fit_inside_the_benchmark_is_the_seeded_fit_on_its_subset(splits, train_df):
+    train, val, test = splits
+    settings = dict(hidden=4, layers=1, epochs=2, patience=1, batch_size=8)
+    result = bm.run_benchmark(train, val, test, None, train_df, ratios=(1,), seeds=(5,), augmentations=(),
+                              scarcity_sizes=(10,), reference_size=10, n_boot=20, log=None, **settings)
+    keep = np.sort(np.random.default_rng([5, 12]).permutation(len(train))[:10])
+    alone = fit_forecaster(train.subset(keep), val, seed=5, lr=1e-3, **settings)
+    expected = np.maximum(test.to_units(alone.predict(test)), 0.0).reshape(-1)
+    rows = result.forecasts[(result.forecasts["model"] == bm.REFERENCE) & (result.forecasts["split"] == "test")]
+    np.testing.assert_allclose(rows["forecast"].to_numpy(), expected, rtol=1e-6)
+    assert "No GAN samples" in result.verdict()
+
+
+def test_gan_samples_must_come_from_train_conditions(splits, train_df):
     train, val, test = splits
     with pytest.raises(ValueError, match="train conditions"):
-        bm.run_benchmark(train, val, test, np.zeros((len(val), 2, 7)), seeds=(0,), log=None)
+        bm.run_benchmark(train, val, test, np.zeros((len(val), 2, 7)), train_df, seeds=(0,), log=None)
 
 
-def test_train_cap_draws_synthetic_windows_from_kept_conditions_only(monkeypatch, splits):
-    recorder = _Recorder()
-    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+def test_resolve_sizes_and_subsample_index(splits):
+    assert bm.resolve_sizes([250, 0, 1000, 99999], 3000) == [250, 1000, 3000]
     train = splits[0]
-    gan = np.full((len(train), 2, train.horizon), SENTINEL, np.float32)
-    bm.run_benchmark(*splits, gan, ratios=(1,), seeds=(0,), augmentations=(), max_train_windows=8, log=None)
-    real_call, gan_call = recorder.calls
-    kept = {row.tobytes() for row in real_call["train"].history}
-    assert len(real_call["train"]) == 8 and len(gan_call["train"]) == 16
-    assert all(row.tobytes() in kept for row in gan_call["train"].history[8:])
-
-
-def _result(rows, paired):
-    summary = pd.DataFrame(rows, columns=["model", "family", "augmentation", "ratio", "mae", "val_loss"])
-    return bm.BenchmarkResult(by_seed=pd.DataFrame(), summary=summary.sort_values("mae").reset_index(drop=True),
-                              paired=pd.DataFrame(paired, columns=["candidate", "pct", "pct_low", "pct_high", "dm_p"]),
-                              by_class=pd.DataFrame())
-
-
-def test_verdict_selects_on_validation_and_states_the_numbers():
-    result = _result(
-        [("zero", "baseline", "none", 0.0, 0.9, np.nan), ("tsb", "baseline", "none", 0.0, 1.1, np.nan),
-         ("lstm_real", "lstm", "real", 0.0, 1.0, 0.50),
-         ("lstm_gan_r1", "lstm", "gan", 1.0, 0.8, 0.60),      # best test MAE, but worse on validation
-         ("lstm_gan_r5", "lstm", "gan", 5.0, 1.2, 0.40),
-         ("lstm_jitter_r0.5", "lstm", "jitter", 0.5, 0.95, 0.45)],
-        [("lstm_gan_r1", -20.0, -30.0, -10.0, 0.001), ("lstm_gan_r5", 20.0, 5.0, 31.0, 0.02),
-         ("lstm_jitter_r0.5", -5.0, -9.5, -0.5, 0.2)])
-    assert result.verdict() == (
-        "GAN augmentation at ratio 5 (chosen on validation) changed test MAE by +20.0% [+5.0%, +31.0%] versus "
-        "real-only (DM p=0.02); the best simple augmentation (jitter, ratio 0.5) by -5.0% [-9.5%, -0.5%] versus "
-        "real-only (DM p=0.2); the best baseline is zero with test MAE 0.900 units, below the real-only LSTM's "
-        "1.000.")
-
-
-def test_verdict_without_gan_samples():
-    result = _result([("lstm_real", "lstm", "real", 0.0, 1.0, 0.5), ("naive", "baseline", "none", 0.0, 2.0, np.nan)],
-                     [])
-    assert result.verdict() == ("No GAN samples were given, so GAN augmentation was not measured; the best baseline "
-                                "is naive with test MAE 2.000 units, above the real-only LSTM's 1.000.")
-
-
-def test_save_writes_every_artifact_as_strict_json_and_csv(recorded, tmp_path):
-    _, result = recorded
-    written = result.save(tmp_path / "04_benchmark")
-    assert sorted(written) == ["paired_tests.csv", "results.csv", "results_by_class.csv", "results_by_seed.csv",
-                               "summary.json", "window_errors.npz"]
-    with np.load(written["window_errors.npz"]) as saved:
-        assert set(saved.files) == set(result.window_errors)
-        np.testing.assert_array_equal(saved["lstm_real"], result.window_errors["lstm_real"])
-    summary = json.loads((tmp_path / "04_benchmark" / "summary.json").read_text(),
-                         parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
-    assert summary["verdict"] == result.verdict() and summary["settings"]["seeds"] == [0, 1]
-    table = pd.read_csv(written["results.csv"])
-    assert list(table["model"]) == list(result.summary["model"])
-    assert not list((tmp_path / "04_benchmark").glob("*.tmp"))
-
-
-def test_real_lstm_fit_inside_the_benchmark_is_the_seeded_best_checkpoint(splits):
-    train, val, test = splits
-    settings = dict(hidden=4, layers=1, epochs=3, patience=1, batch_size=8, lr=1e-2)
-    result = bm.run_benchmark(train, val, test, None, ratios=(1,), seeds=(5,), augmentations=("jitter",),
-                              n_boot=20, log=None, **settings)
-    alone = fit_forecaster(train, val, seed=5, **settings)
-    expected = mae(np.maximum(test.to_units(alone.predict(test)), 0.0), test.to_units(test.target))
-    row = result.by_seed.set_index("model").loc[bm.REFERENCE]
-    assert row["mae"] == pytest.approx(expected) and row["best_epoch"] == alone.best_epoch
-    assert "No GAN samples" in result.verdict()
+    index = bm.subsample_index(train, 10, 3)
+    assert len(index) == 10 and list(bm.subsample_index(train, 0, 3)) == list(range(len(train)))

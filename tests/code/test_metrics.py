@@ -1,35 +1,66 @@
 """Known-answer tests for salesgan_utils.metrics: every expected value below is computed by hand."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from salesgan_utils import metrics as ev
 
-FORECAST = np.array([[1.0, 2.0], [0.0, 0.0]])
-OBSERVED = np.array([[0.0, 0.0], [1.0, 3.0]])
-# abs errors [1, 2], [1, 3] -> window MAE [1.5, 2]; squared [1, 4], [1, 9] -> window MSE [2.5, 5]
+# Two series. Train: a = [0, 2, 0, 2] (one-step naive squared errors 4, 4, 4 -> scale 4);
+#                    b = [1, 1, 4]    (0, 9 -> scale 4.5).
+TRAIN = pd.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 3,
+                      "ds": list(pd.date_range("2020-01-01", periods=4)) + list(pd.date_range("2020-01-02", periods=3)),
+                      "y": [0.0, 2.0, 0.0, 2.0, 1.0, 1.0, 4.0]})
+# Evaluation rows: two origins of a share a date (overlapping windows): every row counts once.
+EVAL = pd.DataFrame({"unique_id": ["a", "a", "a", "b", "b"],
+                     "ds": pd.to_datetime(["2020-01-05", "2020-01-06", "2020-01-06", "2020-01-05", "2020-01-06"]),
+                     "y": [1.0, 0.0, 0.0, 3.0, 0.0],
+                     "f": [0.0, 2.0, 0.0, 0.0, 3.0]})
+# a: squared errors 1, 4, 0 -> MSE 5/3 -> RMSSE sqrt(5/12); b: 9, 9 -> MSE 9 -> RMSSE sqrt(2)
 
 
-@pytest.mark.parametrize("metric, args, expected", [
-    (ev.mae, (), 1.75),
-    (ev.rmse, (), np.sqrt(3.75)),
-    (ev.mase, (np.array([0.5, 4.0]),), (3.0 + 0.5) / 2),            # 1.5/0.5, 2/4
-    (ev.rmsse, (np.array([2.5, 20.0]),), (1.0 + 0.5) / 2),          # sqrt(2.5/2.5), sqrt(5/20)
-    (ev.mase, (np.array([0.0, 4.0]),), 0.5),                        # a zero scale drops the window
-])
-def test_point_metrics_on_hand_values(metric, args, expected):
-    assert metric(FORECAST, OBSERVED, *args) == pytest.approx(expected)
+def test_rmsse_per_series_pools_rows_then_roots_with_the_one_step_naive_scale():
+    out = ev.rmsse_per_series(EVAL, ["f"], TRAIN)
+    assert out.loc["a", "f"] == pytest.approx(np.sqrt(5 / 12))
+    assert out.loc["b", "f"] == pytest.approx(np.sqrt(2.0))
+    np.testing.assert_allclose(ev.naive_scale(TRAIN).sort_index(), [4.0, 4.5])
 
 
-def test_window_errors_and_point_metrics_dict():
-    np.testing.assert_allclose(ev.window_abs_error(FORECAST, OBSERVED), [1.5, 2.0])
-    np.testing.assert_allclose(ev.window_sq_error(FORECAST, OBSERVED), [2.5, 5.0])
-    out = ev.point_metrics(FORECAST, OBSERVED, np.array([0.5, 4.0]), np.array([2.5, 20.0]))
-    assert out == pytest.approx({"mae": 1.75, "rmse": np.sqrt(3.75), "mase": 1.75, "rmsse": 0.75})
+def test_wrmsse_weights_and_renormalises_over_present_series():
+    per_series = ev.rmsse_per_series(EVAL, ["f"], TRAIN)
+    weights = pd.Series({"a": 4.0, "b": 6.0, "absent": 10.0})
+    expected = (4 * np.sqrt(5 / 12) + 6 * np.sqrt(2.0)) / 10
+    assert ev.wrmsse(per_series, weights)["f"] == pytest.approx(expected)
 
 
-def test_point_metrics_reject_mismatched_shapes():
-    with pytest.raises(ValueError, match="must both be"):
-        ev.mae(FORECAST, OBSERVED[:1])
+def test_perfect_forecast_scores_zero_and_the_in_sample_naive_scores_one():
+    perfect = EVAL.assign(f=EVAL["y"])
+    assert ev.wrmsse(ev.rmsse_per_series(perfect, ["f"], TRAIN), pd.Series({"a": 1.0, "b": 3.0}))["f"] == 0.0
+    # the one-step naive forecast of the train period itself: MSE = the scale for every series, RMSSE = 1
+    naive = TRAIN.assign(f=TRAIN.groupby("unique_id")["y"].shift(1)).dropna()
+    per_series = ev.rmsse_per_series(naive, ["f"], TRAIN)
+    np.testing.assert_allclose(per_series["f"], 1.0)
+    assert ev.wrmsse(per_series, pd.Series({"a": 0.3, "b": 0.7}))["f"] == pytest.approx(1.0)
+
+
+def test_constant_train_series_is_dropped_not_infinite():
+    train = pd.concat([TRAIN, pd.DataFrame({"unique_id": ["c"] * 3, "ds": pd.date_range("2020-01-01", periods=3),
+                                            "y": [2.0, 2.0, 2.0]})])
+    rows = pd.concat([EVAL, pd.DataFrame({"unique_id": ["c"], "ds": pd.to_datetime(["2020-01-05"]), "y": [1.0],
+                                          "f": [0.0]})])
+    assert list(ev.rmsse_per_series(rows, ["f"], train).index) == ["a", "b"]
+
+
+def test_pooled_errors_on_hand_values():
+    out = ev.pooled_errors(EVAL.assign(g=EVAL["y"]), ["f", "g"])
+    # abs errors 1, 2, 0, 3, 3 -> 9/5; squared 1, 4, 0, 9, 9 -> sqrt(23/5); bias (5 - 4) / 5
+    assert out.loc["f"].to_dict() == pytest.approx({"mae": 1.8, "rmse": np.sqrt(23 / 5), "bias": 0.2})
+    assert out.loc["g"].to_dict() == pytest.approx({"mae": 0.0, "rmse": 0.0, "bias": 0.0})
+
+
+def test_array_mae_and_shape_check():
+    assert ev.mae(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]])) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="differ in shape"):
+        ev.mae(np.zeros((2, 2)), np.zeros((1, 2)))
 
 
 @pytest.mark.parametrize("k", [1, 4])

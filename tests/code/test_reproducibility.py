@@ -61,20 +61,26 @@ def one_thread():
 
 
 def smoke_benchmark() -> benchmark.BenchmarkResult:
-    """The stage-04 protocol at toy size: real LSTM fits, one augmentation, GAN samples at one ratio."""
+    """The stage-04 protocol at toy size: real LSTM fits (two losses), one augmentation, GAN samples at one ratio."""
     train, val, test = random_windowset(40, seed=0), random_windowset(12, seed=1), random_windowset(12, seed=2)
+    for windows, start in ((train, "2017-01-01"), (val, "2017-03-01"), (test, "2017-04-01")):  # unique keys
+        windows.origin = (np.datetime64(start) + np.arange(len(windows)).astype("timedelta64[D]"))
+    days = pd.date_range("2016-10-01", periods=60)
+    train_df = pd.DataFrame({"unique_id": np.repeat([f"e{i}" for i in range(4)], 60), "ds": np.tile(days, 4),
+                             "y": np.random.default_rng(4).poisson(1.0, 240).astype(float)})
     gan = np.random.default_rng(3).random((len(train), 2, train.horizon), dtype=np.float32)
-    return benchmark.run_benchmark(train, val, test, gan, ratios=(1,), seeds=(0, 1), augmentations=("jitter",),
-                                   hidden=4, layers=1, epochs=2, patience=1, batch_size=16, n_boot=50,
-                                   num_threads=1, log=None)
+    return benchmark.run_benchmark(train, val, test, gan, train_df, ratios=(1,), seeds=(0, 1),
+                                   augmentations=("jitter",), losses=("mse", "poisson"), scarcity_sizes=(20, 0),
+                                   reference_size=20, hidden=4, layers=1, epochs=2, patience=1, batch_size=16,
+                                   n_boot=50, num_threads=1, log=None)
 
 
 def test_smoke_metrics_are_bit_identical_across_runs(one_thread) -> None:
     first, second = smoke_benchmark(), smoke_benchmark()
-    for table in ("summary", "by_seed", "paired", "by_class"):
-        a, b = (getattr(result, table) for result in (first, second))
-        timings = [c for c in a.columns if "seconds" in c]  # wall times: the one thing allowed to differ
-        pd.testing.assert_frame_equal(a.drop(columns=timings), b.drop(columns=timings), check_exact=True)
-    for model, errors in first.window_errors.items():
-        np.testing.assert_array_equal(errors, second.window_errors[model])
-    assert first.summary["mae"].notna().all()
+    pd.testing.assert_frame_equal(first.forecasts, second.forecasts, check_exact=True)
+    for name, a in first.tables.items():
+        pd.testing.assert_frame_equal(a, second.tables[name], check_exact=True)
+    timings = ["fit_seconds"]  # wall times: the one thing allowed to differ
+    pd.testing.assert_frame_equal(first.fits.drop(columns=timings), second.fits.drop(columns=timings),
+                                  check_exact=True)
+    assert first.tables[benchmark.RESULTS_FILE]["wrmsse"].notna().all()

@@ -40,42 +40,70 @@ def test_diebold_mariano_identical_errors_give_p_one_and_a_shift_a_small_p():
     assert ev.diebold_mariano(errors, errors + 1.0 + noise)[0] < 0
 
 
-def test_paired_bootstrap_of_a_constant_shift_is_exact():
-    b = np.full(50, 2.0) + np.arange(50) % 3
-    out = ev.paired_bootstrap(b + 1.0, b, n_boot=300, seed=0)
-    assert (out["diff"], out["diff_low"], out["diff_high"]) == pytest.approx((1.0, 1.0, 1.0))
-    assert out["pct"] == pytest.approx(100.0 / b.mean())
-    same = ev.paired_bootstrap(b, b, n_boot=300, seed=0)
-    assert (same["diff"], same["diff_low"], same["diff_high"], same["pct"]) == (0.0, 0.0, 0.0, 0.0)
+def _seed_runs(rng, n_seeds: int, effect_pct: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed scores of two training procedures on the same test set: a shared seed-level component (same real
+    windows, same initialisation) plus each procedure's own training noise; the candidate is `effect_pct` worse."""
+    shared = rng.normal(0.0, 0.05, n_seeds)
+    reference = 1.0 + shared + rng.normal(0.0, 0.03, n_seeds)
+    candidate = (1.0 + shared + rng.normal(0.0, 0.03, n_seeds)) * (1.0 + effect_pct / 100.0)
+    return candidate, reference
 
 
-def test_paired_bootstrap_is_seeded_and_clusters_widen_the_interval():
-    # within each of 4 groups the differential is constant (+2, -1, +1, -2): windows of a group are not independent
-    groups = np.repeat(np.arange(4), 25)
-    a = np.repeat([2.0, -1.0, 1.0, -2.0], 25) + 10.0
-    b = np.full(100, 10.0)
-    iid = ev.paired_bootstrap(a, b, n_boot=500, seed=3)
-    clustered = ev.paired_bootstrap(a, b, groups=groups, n_boot=500, seed=3)
-    assert iid == ev.paired_bootstrap(a, b, n_boot=500, seed=3)
-    assert clustered["diff_high"] - clustered["diff_low"] > 2 * (iid["diff_high"] - iid["diff_low"])
-
-
-def test_paired_comparison_merges_dm_and_bootstrap():
-    a, b = np.array([2.0, 3.0, 4.0, 5.0]), np.array([1.0, 1.0, 1.0, 1.0])
-    out = ev.paired_comparison(a, b, n_boot=100)
-    assert out["diff"] == pytest.approx(2.5) and out["pct"] == pytest.approx(250.0)
-    assert (out["dm_stat"], out["dm_p"]) == pytest.approx(ev.diebold_mariano(a, b))
-
-
-def test_paired_comparison_tests_entities_not_overlapping_windows():
-    from salesgan_utils.stats import paired_comparison
-
+def test_seed_paired_test_p_values_are_uniform_when_variants_differ_only_by_seed():
     rng = np.random.default_rng(0)
-    groups = np.repeat(np.arange(6), 200)  # 6 entities x 200 overlapping windows each
-    shift = np.repeat(rng.normal(0, 1, 6), 200)  # each entity's own (random-sign) difference
-    reference = rng.random(1200)
-    clustered = paired_comparison(reference + shift, reference, groups=groups, n_boot=200)
-    windows = paired_comparison(reference + shift, reference, n_boot=200)
-    assert clustered["dm_n"] == 6 and windows["dm_n"] == 1200
-    # 1200 windows look like overwhelming evidence; 6 entities with mixed signs are not
-    assert windows["dm_p"] < 1e-6 < clustered["dm_p"]
+    p_values = np.array([ev.seed_paired_test(*_seed_runs(rng, 5))["p"] for _ in range(2000)])
+    assert stats.kstest(p_values, "uniform").pvalue > 0.01
+    assert 0.035 < np.mean(p_values < 0.05) < 0.065
+
+
+def test_seed_paired_test_detects_a_planted_effect_and_its_interval_covers_it():
+    rng = np.random.default_rng(1)
+    runs = [ev.seed_paired_test(*_seed_runs(rng, 5, effect_pct=10.0)) for _ in range(200)]
+    assert np.mean([r["p"] < 0.05 for r in runs]) > 0.9
+    assert np.mean([r["pct_low"] <= 10.0 <= r["pct_high"] for r in runs]) > 0.9
+    assert all(r["n_seeds"] == 5 for r in runs)
+
+
+def test_seed_paired_test_hand_values_and_edge_cases():
+    out = ev.seed_paired_test([1.1, 1.2, 1.0], [1.0, 1.0, 1.0])   # changes +10, +20, 0 %
+    assert out["pct"] == pytest.approx(10.0) and out["diff"] == pytest.approx(0.1)
+    half = 4.302653 * 10.0 / np.sqrt(3)                              # t(0.975, 2) * sd / sqrt(n)
+    assert (out["pct_low"], out["pct_high"]) == pytest.approx((10.0 - half, 10.0 + half), rel=1e-6)
+    assert out["p"] == pytest.approx(stats.ttest_1samp([10.0, 20.0, 0.0], 0.0).pvalue)
+    assert ev.seed_paired_test([2.0, 3.0], [2.0, 3.0])["p"] == 1.0
+    assert np.isnan(ev.seed_paired_test([2.0], [1.0])["p"])
+    with pytest.raises(ValueError, match="one per seed"):
+        ev.seed_paired_test([1.0, 2.0], [1.0])
+
+
+def test_hierarchical_bootstrap_of_identical_variants_is_zero_and_a_planted_change_is_found():
+    rng = np.random.default_rng(2)
+    reference = rng.gamma(2.0, 0.3, size=(5, 40))
+    weights = rng.random(40)
+    same = ev.hierarchical_bootstrap(reference, reference, weights, n_boot=300)
+    assert (same["pct"], same["pct_low"], same["pct_high"]) == (0.0, 0.0, 0.0)
+    worse = ev.hierarchical_bootstrap(reference * 1.2, reference, weights, n_boot=300)
+    assert worse["pct"] == pytest.approx(20.0) and worse["pct_low"] == pytest.approx(20.0)
+    noisy = ev.hierarchical_bootstrap(reference * rng.normal(1.2, 0.1, reference.shape), reference, weights,
+                                      n_boot=500, seed=3)
+    assert 0 < noisy["pct_low"] < 20.0 < noisy["pct_high"]
+
+
+def test_hierarchical_bootstrap_is_seeded_and_wider_with_seed_spread():
+    rng = np.random.default_rng(4)
+    reference = rng.gamma(2.0, 0.3, size=(5, 40))
+    entity_effect = rng.normal(1.0, 0.05, 40)
+    steady = reference * entity_effect                                      # same change on every seed
+    seed_spread = reference * entity_effect * rng.normal(1.0, 0.2, (5, 1))  # seeds disagree
+    a = ev.hierarchical_bootstrap(steady, reference, n_boot=400, seed=5)
+    assert a == ev.hierarchical_bootstrap(steady, reference, n_boot=400, seed=5)
+    b = ev.hierarchical_bootstrap(seed_spread, reference, n_boot=400, seed=5)
+    assert b["pct_high"] - b["pct_low"] > 2 * (a["pct_high"] - a["pct_low"])
+
+
+def test_daily_dm_test_uses_h_minus_one_lags():
+    rng = np.random.default_rng(6)
+    a, b = rng.gamma(2.0, 1.0, 60), rng.gamma(2.0, 1.0, 60)
+    out = ev.daily_dm_test(a, b, horizon=7)
+    assert (out["dm_stat"], out["dm_p"]) == pytest.approx(ev.diebold_mariano(a, b, horizon=7))
+    assert out["dm_days"] == 60
