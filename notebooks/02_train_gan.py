@@ -56,11 +56,13 @@ accelerator = "auto"
 devices = "auto"
 strategy = "auto"
 resume = True
+time_budget_min = 0.0
+gan_max_minutes = 0.0
 
 # %%
 import pandas as pd
 
-from salesgan_utils import models, params, paths, plots, preprocess, train, windows
+from salesgan_utils import models, params, paths, plan, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
 run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2, data_stage_dir=1)
@@ -94,13 +96,26 @@ counts
 # %% [markdown]
 # ## C. Training
 # Resumes from `checkpoints/last.ckpt` when this run was interrupted before. Devices come from the profile
-# (`accelerator`, `devices`, `strategy`); on Kaggle T4×2 this resolves to `ddp_notebook`.
+# (`accelerator`, `devices`, `strategy`); on Kaggle T4×2 this resolves to `ddp_notebook`. Training stops at the
+# time limit min(this stage's share of `time_budget_min`, `gan_max_minutes`) (0 = none), keeping both checkpoints.
 
 # %%
+max_minutes = plan.gan_minutes(settings["time_budget_min"], settings["gan_max_minutes"])
 result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs=settings["max_epochs"],
                          seed=settings["seed"], accelerator=settings["accelerator"], devices=settings["devices"],
                          strategy=settings["strategy"], resume=settings["resume"],
-                         limit_train_batches=settings["limit_train_batches"] or None)
+                         limit_train_batches=settings["limit_train_batches"] or None, max_minutes=max_minutes)
+print(f"{result.generator_steps} generator steps" + (f"; stopped on its time budget of {max_minutes:g} min"
+                                                     if result.stopped_on_budget else ""))
+
+# %% [markdown]
+# To watch training live in Kaggle or Jupyter, open the TensorBoard logs inline in a new cell (the folder is this
+# run's `02_train_gan/logs/tensorboard`; on Kaggle `/kaggle/working/outputs/<run>/02_train_gan/logs/tensorboard`):
+#
+# ```python
+# %load_ext tensorboard
+# %tensorboard --logdir /kaggle/working/outputs/kaggle/02_train_gan/logs/tensorboard
+# ```
 
 # %% [markdown]
 # ## D. Loss curves and the validation quality metric

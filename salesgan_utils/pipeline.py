@@ -38,7 +38,8 @@ RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 VALUE_OPTIONS = {"--profile": "a value", "--data": "a folder", "--run": "a name", "--set": "KEY=VALUE",
                  "--from": "a stage", "--only": "a stage"}
 FLAGS = {"--setup": ("mode", "setup"), "--no-setup": ("setup", False), "--test": ("mode", "test"),
-         "--refresh-nbval": ("mode", "refresh-nbval"), "-h": ("mode", "help"), "--help": ("mode", "help")}
+         "--refresh-nbval": ("mode", "refresh-nbval"), "--plan": ("mode", "plan"), "-h": ("mode", "help"),
+         "--help": ("mode", "help")}
 
 USAGE = """\
 Usage: bash run_all.sh [options]
@@ -56,6 +57,10 @@ Options:
                    (--set outputs_dir=DIR moves the whole run to DIR/NAME/, as env SALESGAN_OUTPUTS does)
   --from NN        start at stage NN (01..05); earlier stages' outputs of the same run are reused.
   --only NN        run stage NN alone (rerun one stage).
+  --plan           print per stage the work and an estimated wall time on this machine (a short calibration:
+                   a few GAN steps and LSTM batches), the total and the budget split, then exit. Every run
+                   prints the plan first (timed when the profile has a time_budget_min) and warns when the
+                   estimate exceeds the budget.
   --setup          set-up only: environment, packages, Jupyter kernel, notebook twins.
   --no-setup       skip the set-up checks and use the current python environment as it is.
   --test [-- ARGS] set-up (plus Chromium for the browser test where possible), then the whole test suite;
@@ -90,7 +95,7 @@ class Options:
     sets: list[str] = field(default_factory=list)
     from_stage: int | None = None
     only: int | None = None
-    mode: str = "pipeline"  # pipeline | setup | test | refresh-nbval | help
+    mode: str = "pipeline"  # pipeline | plan | setup | test | refresh-nbval | help
     setup: bool = True
     pytest_args: list[str] = field(default_factory=list)
 
@@ -368,15 +373,16 @@ def overrides(invocation: Invocation, profile: params.Profile, caller_dir: Path 
     return values
 
 
-def stage_parameters(invocation: Invocation, profile: params.Profile, values: dict) -> dict[str, dict]:
-    """{stage name: the parameters papermill injects}, for every selected stage, validated up front so that a bad
-    --set fails before an hour of training.
+def stage_parameters(invocation: Invocation, profile: params.Profile, values: dict,
+                     stages: list[str] | None = None) -> dict[str, dict]:
+    """{stage name: the parameters papermill injects}, for every selected stage (or `stages`), validated up front so
+    that a bad --set fails before an hour of training.
 
     Raises:
         PipelineError: a parameter is unknown, of the wrong type or impossible (the message names it and the fix).
     """
     try:
-        return {name: params.stage_params(name, profile, values) for name in invocation.stages}
+        return {name: params.stage_params(name, profile, values) for name in stages or invocation.stages}
     except params.ParamsError as error:
         raise PipelineError(str(error)) from None
 
@@ -487,9 +493,57 @@ def export_report(run_path: Path, run: str) -> Path:
     return written
 
 
+def prepare(invocation: Invocation, caller_dir: Path | None = None) -> tuple[dict[str, dict], Path]:
+    """Validate the profile and every stage's parameters (all five: the plan needs them) before anything runs.
+
+    Returns:
+        ({stage name: parameters} of all five stages, the run folder).
+
+    Raises:
+        PipelineError: a bad profile or parameter (one line naming it and the fix).
+    """
+    try:
+        profile = params.validate(params.load_profile(invocation.profile))
+    except params.ParamsError as error:
+        raise PipelineError(str(error)) from None
+    values = overrides(invocation, profile, caller_dir)
+    chosen = stage_parameters(invocation, profile, values, stages=list(paths.STAGES.values()))
+    return chosen, run_folder(invocation, values)
+
+
+def print_plan(invocation: Invocation, chosen: dict[str, dict], run_path: Path, calibrate: bool,
+               strict: bool = False):
+    """Print the plan (salesgan_utils.plan) and its budget warnings; return it, or None when it could not be made.
+
+    Args:
+        calibrate: time GAN steps and LSTM batches (seconds to tens of seconds); False prints the work only.
+        strict: raise on a failure (`--plan`); otherwise a failure is one warning line and the stages run, stage 01
+            then reporting a data problem with its own message.
+    """
+    from salesgan_utils import plan
+
+    try:
+        result = plan.make_plan(chosen, invocation.profile_name, invocation.stages, run_path, calibrate=calibrate)
+    except Exception as error:  # noqa: BLE001  (the data's own errors are stage 01's to report)
+        message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        if strict:
+            raise PipelineError(f"could not make the plan: {message}", code=1) from None
+        log(f"plan: not available ({message}); running the stages as asked")
+        return None
+    for line in result.text().splitlines():
+        log(line)
+    for line in result.warnings():
+        print(f"[run_all {time.strftime('%H:%M:%S')}] WARNING: {line}", file=sys.stderr, flush=True)
+    return result
+
+
 def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel: str = KERNEL,
                  notebooks: Path | None = None) -> Path:
-    """Validate every selected stage's parameters, then run the stages in order and export the report.
+    """Validate every stage's parameters, print the plan, then run the selected stages in order and export the
+    report.
+
+    The plan is timed (calibrated) only when the profile has a budget (`time_budget_min`): its warning needs the
+    estimate, and runs without a budget (the smoke profile of the tests) stay fast.
 
     Returns:
         The run folder.
@@ -503,18 +557,14 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
         if not (notebooks / f"{name}.ipynb").is_file():
             raise PipelineError(f"notebooks/{name}.ipynb is missing (and no notebooks/{name}.py to build it from)",
                                 code=1)
-    try:
-        profile = params.validate(params.load_profile(invocation.profile))
-    except params.ParamsError as error:
-        raise PipelineError(str(error)) from None
-    values = overrides(invocation, profile, caller_dir)
-    chosen = stage_parameters(invocation, profile, values)
-    run_path = run_folder(invocation, values)
+    chosen, run_path = prepare(invocation, caller_dir)
     check_writable(run_path)
     check_writable(run_path / PARAMS_FOLDER)
-    write_stage_parameters(run_path, chosen)
+    write_stage_parameters(run_path, {name: chosen[name] for name in invocation.stages})
 
     log(f"run '{invocation.run}' with profile '{invocation.profile_name}' → {run_path}")
+    budget = float(chosen[paths.STAGES[2]].get("time_budget_min", 0) or 0)
+    print_plan(invocation, chosen, run_path, calibrate=budget > 0)
     log(f"stages: {' '.join(invocation.stages)}")
     for name in invocation.stages:
         executed = run_path / f"{name}.ipynb"
@@ -601,6 +651,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_tests(options.pytest_args)
         if options.mode == "refresh-nbval":
             refresh_nbval()
+            return 0
+        if options.mode == "plan":
+            chosen, run_path = prepare(invocation)
+            print_plan(invocation, chosen, run_path, calibrate=True, strict=True)
             return 0
         try:
             run_pipeline(invocation)

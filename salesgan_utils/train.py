@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,8 @@ class TrainResult:
     out_dir: Path
     resumed_from: Path | None
     fit_seconds: float
+    generator_steps: int = 0  # training steps completed, counting a resumed run's (one generator update each)
+    stopped_on_budget: bool = False  # `max_minutes` ran out before max_epochs
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ def _check_resume_compatible(ckpt: Path, config: GanConfig) -> None:
 def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str | Path, *, max_epochs: int,
               seed: int, accelerator="auto", devices="auto", strategy="auto", resume: bool = True,
               limit_train_batches=None, progress_bar: bool = True, callbacks: list | None = None,
-              interactive: bool | None = None) -> TrainResult:
+              interactive: bool | None = None, max_minutes: float | None = None) -> TrainResult:
     """Train the conditional WGAN-GP, keeping the checkpoint with the best validation CRPS and the last one.
 
     Args:
@@ -349,6 +352,10 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
         progress_bar: show the stderr progress bar and per-epoch lines.
         callbacks: extra Lightning callbacks (tests use one to interrupt a run).
         interactive: notebook process? Default: Lightning's own detection (True under papermill).
+        max_minutes: time budget of the fit (Lightning's `max_time`, checked after every batch; a resumed run counts
+            the time of the run it resumes). On expiry the epoch ends early, validates, and writes best.ckpt and
+            last.ckpt as any epoch end does; model_summary.json records `stopped_on_budget` and
+            `generator_steps`. None or 0: no limit.
 
     Returns:
         TrainResult.
@@ -397,7 +404,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
         limit_train_batches=limit_train_batches, callbacks=all_callbacks + list(callbacks or []), logger=loggers,
         default_root_dir=out_dir, deterministic=choice.accelerator == "cpu", use_distributed_sampler=False,
         num_sanity_val_steps=0, enable_progress_bar=progress_bar, enable_model_summary=False,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO()], max_time=timedelta(minutes=max_minutes) if max_minutes else None,
         log_every_n_steps=max(1, min(50, n_batches)))
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resumed_from) if resumed_from else None)
@@ -406,9 +413,17 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     # read back from files: with fork/spawn launchers the parent's trainer state is not the workers'
     history = read_history(log_dir)
     write_text_atomic(out_dir / HISTORY_FILE, history.to_csv(index=False))
+    # From the logs, not the trainer: with fork/spawn launchers the parent's trainer did not train. Fewer steps
+    # than max_epochs x batches can only mean the time budget ran out.
+    generator_steps = int(history["step"].max()) if len(history) else 0
+    stopped_on_budget = bool(max_minutes) and generator_steps < max_epochs * n_batches
     write_json_atomic(out_dir / SUMMARY_FILE, {"config": asdict(config), "parameters": parameter_counts(config),
                                                        "seed": seed, "devices": choice.n_devices,
-                                                       "accelerator": choice.accelerator})
+                                                       "accelerator": choice.accelerator,
+                                                       "generator_steps": generator_steps,
+                                                       "max_minutes": max_minutes or 0,
+                                                       "stopped_on_budget": stopped_on_budget})
     best = ckpt_dir / BEST_CKPT
     return TrainResult(best_ckpt=best if best.is_file() else last, last_ckpt=last, history=history, log_dir=log_dir,
-                       out_dir=out_dir, resumed_from=resumed_from, fit_seconds=fit_seconds)
+                       out_dir=out_dir, resumed_from=resumed_from, fit_seconds=fit_seconds,
+                       generator_steps=generator_steps, stopped_on_budget=stopped_on_budget)

@@ -18,6 +18,7 @@ from salesgan_utils.pipeline import Options, PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = list(paths.STAGES.values())
+_real_print_plan = pipeline.print_plan  # quiet_env replaces it; the plan tests put it back
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def quiet_env(monkeypatch):
     for var in (params.PIPELINE_ENV, "SALESGAN_ROOT", pipeline.CALLER_DIR_ENV):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(pipeline, "sync_notebooks", lambda folder=None: [])
+    monkeypatch.setattr(pipeline, "print_plan", lambda *args, **kwargs: None)  # tested below on its own
 
 
 # ------------------------------------------------------------------------------------------------ parse_args
@@ -305,7 +307,9 @@ def test_main_reports_a_failed_stage_with_its_notebook_cause_and_resume_command(
                       "max_epochs=1", "--from", "03"]
     times = pipeline.read_stage_times(tmp_path / "r")
     assert times["02_train_gan"]["status"] == "ok" and times["03_generate_samples"]["status"] == "failed"
-    assert (tmp_path / "r" / "params" / "05_report.yaml").is_file()  # every selected stage's params, up front
+    # params/NN_name.yaml is written when stage NN succeeds, never for the failed one or those after it (#14)
+    written = sorted(p.name for p in (tmp_path / "r" / "params").glob("*.yaml"))
+    assert written == ["02_train_gan.yaml"], written
 
 
 def test_main_fails_a_bad_override_before_any_stage(tmp_path: Path, monkeypatch, capsys, quiet_env) -> None:
@@ -349,3 +353,63 @@ def test_main_test_mode_passes_the_arguments_to_pytest(monkeypatch, quiet_env) -
     assert pipeline.main(["--test", "--", "tests/code", "-q"]) == 5
     assert seen == [["tests/code", "-q"]]
     assert os.environ[params.PIPELINE_ENV] == "1"
+
+
+# ---------------------------------------------------------------------------------------------------- the plan
+def _fake_plan(budget_min: float, seconds: float):
+    from salesgan_utils import plan
+
+    return plan.Plan(profile="smoke", device="cpu", data="demo", budget_min=budget_min,
+                     stages=[plan.StageEstimate(name, "work", seconds) for name in NAMES])
+
+
+def test_plan_mode_prints_the_plan_and_runs_no_stage(tmp_path, monkeypatch, capsys, quiet_env) -> None:
+    from salesgan_utils import plan
+
+    monkeypatch.setattr(pipeline, "print_plan", _real_print_plan)
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    seen = {}
+
+    def fake_make_plan(chosen, profile, stages, run_path=None, calibrate=True):
+        seen.update(calibrate=calibrate, stages=stages, budget=chosen[NAMES[1]]["time_budget_min"])
+        return _fake_plan(1.0, 60.0)
+
+    monkeypatch.setattr(plan, "make_plan", fake_make_plan)
+    monkeypatch.setattr(pipeline, "run_stage", lambda *a, **k: pytest.fail("a stage ran"))
+    assert pipeline.main(["--plan", "--profile", "smoke", "--set", "time_budget_min=1"]) == 0
+    captured = capsys.readouterr()
+    assert seen == {"calibrate": True, "stages": NAMES, "budget": 1}
+    assert "plan: profile smoke" in captured.out and "total" in captured.out
+    assert "exceeds the profile's budget" in captured.err
+    assert not (tmp_path / "smoke").exists()  # a plan writes nothing
+
+
+def test_a_run_prints_the_plan_and_warns_before_any_stage(tmp_path, monkeypatch, capsys, quiet_env) -> None:
+    from salesgan_utils import plan
+
+    monkeypatch.setattr(pipeline, "print_plan", _real_print_plan)
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    monkeypatch.setattr(plan, "make_plan", lambda chosen, *a, **k: _fake_plan(1.0, 60.0))
+    order = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda notebook, *a, **k: order.append(notebook.stem) or 0.1)
+    monkeypatch.setattr(pipeline, "log", lambda message: order.append(message))
+    monkeypatch.setattr(pipeline, "export_report", lambda run_path, run: run_path / "report.html")
+    assert pipeline.main(["--profile", "smoke", "--run", "r", "--set", "time_budget_min=1"]) == 0
+    first_stage = order.index(NAMES[0])
+    assert any(str(line).startswith("plan: profile smoke") for line in order[:first_stage])
+    assert "exceeds the profile's budget" in capsys.readouterr().err
+
+
+def test_a_plan_that_cannot_be_made_does_not_stop_a_run(tmp_path, monkeypatch, capsys) -> None:
+    from salesgan_utils import plan
+
+    def broken(*args, **kwargs):
+        raise FileNotFoundError("no tables here\nsecond line")
+
+    monkeypatch.setattr(plan, "make_plan", broken)
+    invocation = pipeline.resolve(Options(profile="smoke"), caller_dir=tmp_path)
+    assert _real_print_plan(invocation, {}, tmp_path, calibrate=False) is None
+    assert "plan: not available (FileNotFoundError: no tables here)" in capsys.readouterr().out
+    with pytest.raises(PipelineError, match="could not make the plan"):
+        _real_print_plan(invocation, {}, tmp_path, calibrate=True, strict=True)
+

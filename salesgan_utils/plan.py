@@ -1,0 +1,401 @@
+"""The plan of a run before any work: per stage the work it will do, an estimated wall time on this machine from a
+short calibration, and the split of a time budget across the stages.
+
+Work comes from the stage parameters and stage 01's own logic: the plan builds the panel and the windows exactly
+as stage 01 does (`preprocess.build`), but trains nothing. Times come from timing a few real steps on the device
+the run will use:
+
+* GAN: `GAN_STEPS` training steps (n_critic critic updates + 1 generator update) of the profile's own model on
+  the profile's batch, through Lightning as stage 02 runs them (the first, warm-up step is not counted), and one
+  batch of generator samples (seconds per generated sequence: validation in stage 02, sampling in stage 03);
+* LSTM: `LSTM_BATCHES` forward + backward + Adam batches of the profile's forecaster (stage 04; stage 03's learned
+  scores are priced with the same rate, a rough proxy);
+* stage 01: the plan's own build time; every stage adds `KERNEL_START_S` for its kernel and imports.
+
+The estimates are upper bounds where the stages stop early (early stopping in stage 04) and rough where they
+price work by a proxy (stage 03's learned scores); they are meant to say "minutes" or "hours", not seconds.
+
+Budget split: the profile's `time_budget_min` (0 = none) is split by the fixed shares `BUDGET_SHARES`
+(01: 5%, 02: 45%, 03: 10%, 04: 35%, 05: 5%). Fixed shares keep the split the same whether the pipeline or a
+person running one notebook by hand computes it (`stage_budget_min`). Stage 02 stops at
+min(its share, `gan_max_minutes`) (`gan_minutes`, Lightning's `max_time`).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import statistics
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BUDGET_SHARES = {1: 0.05, 2: 0.45, 3: 0.10, 4: 0.35, 5: 0.05}
+KERNEL_START_S = 7.0  # papermill + kernel + package imports per notebook (FINDINGS.md: about 6.6 s)
+REPORT_S = 15.0  # stage 05 reads the artifacts and draws a few tables (smoke: 5 s)
+GAN_STEPS = 3  # timed steps after one warm-up step
+LSTM_BATCHES = 5  # timed batches after one warm-up batch
+# Wall-time bound of each calibration: on a slow or busy CPU (a seed-size step can take 5-50 s on 2 shared
+# cores) it stops after the first step past this bound and prices the work with the steps it has.
+CALIBRATION_S = 8.0
+# On a CPU the GAN step is compute-bound and its time grows linearly with the batch (bench/RESULTS.md: 149 GFLOP
+# at batch 128 ran at a flat share of sgemm), so it is timed at this batch and scaled; a GPU step is bound by
+# kernel launches, not by the batch, and is timed at the profile's own batch.
+CPU_CALIBRATION_BATCH = 32
+
+
+# ----------------------------------------------------------------------------------------------------- budgets
+def stage_budget_min(time_budget_min: float, stage: int) -> float:
+    """Stage `stage`'s share of the run's budget in minutes; 0 when there is no budget."""
+    return float(time_budget_min) * BUDGET_SHARES[int(stage)] if time_budget_min and time_budget_min > 0 else 0.0
+
+
+def gan_minutes(time_budget_min: float, gan_max_minutes: float) -> float:
+    """Minutes after which stage 02 stops training: min(its share of the budget, `gan_max_minutes`); 0 = no limit."""
+    limits = [m for m in (stage_budget_min(time_budget_min, 2), float(gan_max_minutes or 0)) if m > 0]
+    return min(limits) if limits else 0.0
+
+
+# -------------------------------------------------------------------------------------------------------- work
+@dataclass
+class StageEstimate:
+    """One stage in the plan: what it will do (words) and its estimated seconds (None: not estimated)."""
+
+    stage: str
+    work: str
+    seconds: float | None = None
+    capped_seconds: float | None = None  # stage 02 under its time limit
+    note: str = ""
+
+
+@dataclass
+class Plan:
+    """The per-stage estimates of one run, its budget and what the calibration measured."""
+
+    profile: str
+    device: str
+    data: str
+    stages: list[StageEstimate]
+    budget_min: float = 0.0
+    gan_limit_min: float = 0.0
+    calibration: dict = field(default_factory=dict)
+
+    def total_seconds(self) -> float | None:
+        """Sum of the estimates, stage 02 at its cap when it has one; None when a selected stage was not estimated."""
+        values = [s.capped_seconds if s.capped_seconds is not None else s.seconds for s in self.stages]
+        return None if any(v is None for v in values) else float(sum(values))
+
+    def warnings(self) -> list[str]:
+        """One line per problem: the run's estimate above its budget, a stage's estimate above its share."""
+        if not self.budget_min:
+            return []
+        lines = []
+        total = self.total_seconds()
+        if total is not None and total > self.budget_min * 60:
+            lines.append(f"the estimate {_duration(total)} exceeds the profile's budget time_budget_min = "
+                         f"{self.budget_min:g} min: lower the work (top_n, max_train_windows, max_epochs, "
+                         f"limit_train_batches, n_seeds, forecaster_epochs) or raise the budget")
+        for estimate in self.stages:
+            number = int(estimate.stage[:2])
+            share = stage_budget_min(self.budget_min, number) * 60
+            seconds = estimate.capped_seconds if estimate.capped_seconds is not None else estimate.seconds
+            if seconds is not None and seconds > share and number != 2:
+                lines.append(f"stage {estimate.stage} needs about {_duration(seconds)}, above its share "
+                             f"{_duration(share)} of the budget ({BUDGET_SHARES[number]:.0%}); only stage 02 stops "
+                             f"on its share")
+        return lines
+
+    def text(self) -> str:
+        """The plan as printed: one line per stage, then the total and the budget split."""
+        width = max(len(s.stage) for s in self.stages) if self.stages else 10
+        lines = [f"plan: profile {self.profile} on {self.device}; data: {self.data}"]
+        for s in self.stages:
+            if s.seconds is None:
+                estimate = "not estimated"
+            elif s.capped_seconds is not None and s.capped_seconds < s.seconds:
+                estimate = f"{_duration(s.seconds)} uncapped, stops at {_duration(s.capped_seconds)}"
+            else:
+                estimate = _duration(s.seconds)
+            lines.append(f"  {s.stage:<{width}}  {estimate:>14}  {s.work}" + (f" [{s.note}]" if s.note else ""))
+        total = self.total_seconds()
+        lines.append(f"  {'total':<{width}}  {_duration(total) if total is not None else 'not estimated':>14}")
+        if self.budget_min:
+            split = ", ".join(f"{n:02d} {stage_budget_min(self.budget_min, n):.0f}" for n in BUDGET_SHARES)
+            lines.append(f"  budget {self.budget_min:g} min split by stage (min): {split}")
+        if self.gan_limit_min:
+            lines.append(f"  stage 02 stops training after {self.gan_limit_min:g} min (min of its share and "
+                         f"gan_max_minutes), keeping best.ckpt and last.ckpt")
+        if self.calibration:
+            lines.append("  calibration: " + ", ".join(f"{k} {v}" for k, v in self.calibration.items()))
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def gan_steps(n_train: int, batch_size: int, max_epochs: int, limit_train_batches: int | float = 0) -> int:
+    """Training steps of stage 02: epochs × batches, a batch being `batch_size` windows (the last partial batch
+    dropped; a split smaller than one batch is one batch), capped by `limit_train_batches` (int batches, or a float
+    share; 0 = no cap), as `train.GlobalBatchSampler` and Lightning count them."""
+    batches = max(1, n_train // batch_size) if n_train else 0
+    if limit_train_batches:
+        limit = (int(limit_train_batches) if isinstance(limit_train_batches, int)
+                 else max(1, int(batches * limit_train_batches)))
+        batches = min(batches, limit)
+    return int(max_epochs) * batches
+
+
+def benchmark_fits(settings: dict, n_train: int) -> list[int]:
+    """Training windows of each LSTM fit of stage 04: per seed, one real-only fit and, per ratio r, one fit per
+    augmentation and one with GAN samples on n_real × (1 + r) windows (n_real = min(train windows,
+    max_train_windows)); plus the tuning fits (losses × learning rates × tune_seeds) when the protocol has them.
+    An approximation of benchmark.run_benchmark's protocol, which its own module owns."""
+    n_real = min(n_train, int(settings.get("max_train_windows") or n_train))
+    kinds = len(settings.get("augmentations", [])) + 1  # + the GAN variant
+    per_seed = [n_real] + [int(n_real * (1 + r)) for r in settings.get("ratios", []) for _ in range(kinds)]
+    fits = per_seed * int(settings.get("n_seeds", 1))
+    tuning = (len(settings.get("forecaster_losses", [])) * len(settings.get("forecaster_lrs", []))
+              * int(settings.get("tune_seeds", 0) or 0))
+    return fits + [n_real] * tuning
+
+
+# ------------------------------------------------------------------------------------------------- calibration
+def _device(accelerator: str) -> str:
+    from salesgan_utils import train
+
+    return "cuda" if train.resolve_devices(accelerator, 1, "auto").accelerator in ("gpu", "cuda") else "cpu"
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Lightning's start-up lines and warnings are noise in a plan (a calibration fit has no validation loop)."""
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric", "lightning")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def _repeat_to(windows, n: int):
+    import numpy as np
+
+    return windows.subset(np.arange(n) % len(windows))
+
+
+def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> dict:
+    """Median seconds per GAN training step of the profile's model and batch, and seconds per generated sequence.
+
+    Args:
+        settings: stage 02's parameters (the model sizes and batch size).
+        windows: train windows (a few batches are drawn from them).
+        device: "cpu" or "cuda".
+        steps: timed steps (one warm-up step more is run first).
+    """
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.callbacks import Callback
+
+    from salesgan_utils import models, sample, train
+
+    config = models.GanConfig.from_params(settings).for_windows(windows)
+    scale = 1.0
+    if device == "cpu" and config.batch_size > CPU_CALIBRATION_BATCH:
+        scale = config.batch_size / CPU_CALIBRATION_BATCH
+        config = dataclasses.replace(config, batch_size=CPU_CALIBRATION_BATCH)
+    batch = _repeat_to(windows, config.batch_size * (steps + 1))
+
+    class StepTimes(Callback):
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            self.times.append(time.perf_counter() - self.start)
+            if sum(self.times) > CALIBRATION_S:
+                trainer.should_stop = True
+
+    timer = StepTimes()
+    pl.seed_everything(0, verbose=False)
+    module = models.WGANGP(config, noise_seed=0)
+    loader, _ = train.make_loaders(batch, batch.subset(slice(0, 1)), config, seed=0)
+    with _quiet_lightning():
+        trainer = pl.Trainer(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_epochs=1,
+                             limit_train_batches=steps + 1, limit_val_batches=0, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                             callbacks=[timer])
+        trainer.fit(module, loader)
+    # the first step pays for allocations; when it is the only one (a slow CPU), it is the estimate
+    step_s = statistics.median(timer.times[1:] or timer.times) * scale
+
+    module = module.to(device).eval()
+    k = int(settings.get("val_samples", 8))
+
+    def generate(n_windows: int) -> float:
+        rows = slice(0, max(1, min(len(batch), n_windows)))
+        history, calendar, reviews = sample._windows_tensors(batch, rows, device)
+        scales = [torch.as_tensor(batch.scale_min[rows], device=device, dtype=torch.float64),
+                  torch.as_tensor(batch.scale_range[rows], device=device, dtype=torch.float64)]
+        start = time.perf_counter()
+        with torch.no_grad():
+            module.sample(history, calendar, reviews, k, scale_min=scales[0], scale_range=scales[1])
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / (k * (rows.stop - rows.start))
+
+    generate(8)  # warm-up
+    # a GPU is timed on a validation-sized batch (512 windows); a CPU on fewer, its rate being flat in the batch
+    sequence_s = generate(512 if device == "cuda" else 64)
+    return {"step_s": step_s, "sequence_s": sequence_s}
+
+
+def time_lstm(settings: dict, windows, batches: int = LSTM_BATCHES) -> float:
+    """Median seconds per forecaster training batch (forward, backward, Adam) at the profile's sizes, on the CPU
+    as stage 04 runs it."""
+    import torch
+
+    from salesgan_utils import forecaster
+
+    batch_size = int(settings.get("forecaster_batch_size", 128))
+    data = _repeat_to(windows, batch_size)
+    x, _, y, low, span = forecaster._tensors(data, use_features=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = forecaster.LSTMForecaster(data.horizon, int(settings.get("forecaster_hidden", 128)),
+                                          int(settings.get("forecaster_layers", 2)), 0)
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+        times = []
+        while len(times) < batches + 1 and sum(times) < CALIBRATION_S:
+            start = time.perf_counter()
+            optimiser.zero_grad()
+            loss = forecaster.training_loss(model(x), y, low, span, loss="mse")
+            loss.backward()
+            optimiser.step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[1:] or times)
+
+
+# ------------------------------------------------------------------------------------------------------ the plan
+def build_windows(settings01: dict, scratch: Path):
+    """Stage 01's data choice, panel and windows (demo tables generated under `scratch`); (source, sets, seconds)."""
+    from salesgan_utils import params, preprocess
+
+    start = time.perf_counter()
+    source = preprocess.resolve_data(settings01.get("data_dir", ""), scratch,
+                                     demo_n_products=settings01.get("demo_n_products", 300),
+                                     demo_seed=settings01.get("demo_seed", 0))
+    _, panel, sets = preprocess.build(source, **params.pick(settings01, preprocess.BUILD_KEYS))
+    return source, panel, sets, time.perf_counter() - start
+
+
+def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path: Path | None = None,
+              calibrate: bool = True) -> Plan:
+    """The plan of the selected stages.
+
+    Args:
+        chosen: {stage name: parameters} of all five stages (the pipeline's `stage_parameters`).
+        profile: profile name, for the heading.
+        stages: the selected stage names.
+        run_path: the run folder: when stage 01 is not selected, its metadata.json gives the window counts.
+        calibrate: time GAN steps and LSTM batches on this machine; False gives the work without times (except
+            stage 01's build).
+
+    Returns:
+        Plan.
+
+    Raises:
+        Exception: what stage 01 would raise on these data (the pipeline turns it into a warning line).
+    """
+    import json
+
+    from salesgan_utils import paths, windows
+
+    names = dict(paths.STAGES)
+    s1, s2, s3, s4 = (chosen[names[n]] for n in (1, 2, 3, 4))
+    budget = float(s2.get("time_budget_min", 0) or 0)
+    limit = gan_minutes(budget, s2.get("gan_max_minutes", 0))
+    estimates: list[StageEstimate] = []
+    calibration: dict = {}
+    device = _device(s2.get("accelerator", "auto")) if calibrate else "this machine (not calibrated)"
+    with tempfile.TemporaryDirectory(prefix="salesgan-plan.") as scratch:
+        metadata = Path(run_path or "") / names[1] / "metadata.json"
+        if names[1] not in stages and run_path is not None and metadata.is_file():
+            meta = json.loads(metadata.read_text())
+            counts, data, sets, build_s = meta["windows"], meta["data_source"]["folder"], None, None
+            entities = f"{meta['n_entities']} {meta['entity']}s"
+        else:
+            source, panel, sets, build_s = build_windows(s1, Path(scratch))
+            counts = {split: len(ws) for split, ws in sets.items()}
+            data = "generated demo data" if source.is_demo else f"{source.folder} (Olist tables)"
+            entities = f"{panel.n_entities} {panel.entity}s"
+        n_train_gan = min(counts["train"], int(s2.get("max_train_windows") or counts["train"]))
+        steps = gan_steps(n_train_gan, int(s2["batch_size"]), int(s2["max_epochs"]),
+                          s2.get("limit_train_batches") or 0)
+        rates = {}
+        if calibrate and sets is not None and (names[2] in stages or names[3] in stages or names[4] in stages):
+            train_set = windows.subsample(sets["train"], 4096, 0)
+            rates = time_gan(s2, train_set, device)
+            rates["lstm_batch_s"] = time_lstm(s4, train_set)
+            calibration = {"GAN s/step": f"{rates['step_s']:.3g}", "s/sequence": f"{rates['sequence_s']:.2g}",
+                           "LSTM s/batch": f"{rates['lstm_batch_s']:.3g}"}
+        del sets
+    for name in stages:
+        number = int(name[:2])
+        if number == 1:
+            work = f"{entities}; windows train {counts['train']:,} / val {counts['val']:,} / test {counts['test']:,}"
+            seconds = None if build_s is None else KERNEL_START_S + 1.5 * build_s  # + figures and saving
+            estimates.append(StageEstimate(name, work, seconds))
+        elif number == 2:
+            val_sequences = int(s2["max_epochs"]) * counts["val"] * int(s2.get("val_samples", 8))
+            work = (f"{steps:,} GAN steps ({s2['max_epochs']} epochs over {n_train_gan:,} windows, batch "
+                    f"{s2['batch_size']}); validation {val_sequences:,} generated sequences")
+            seconds = capped = None
+            if rates:
+                seconds = KERNEL_START_S + steps * rates["step_s"] + val_sequences * rates["sequence_s"]
+                if limit:
+                    capped = min(seconds, KERNEL_START_S + limit * 60 + counts["val"] * int(s2.get(
+                        "val_samples", 8)) * rates["sequence_s"])
+            note = f"stops at {limit:g} min: ≈ {int(limit * 60 / rates['step_s']):,} steps" if (limit and rates) else ""
+            estimates.append(StageEstimate(name, work, seconds, capped, note))
+        elif number == 3:
+            sequences = (counts["train"] + counts["test"]) * int(s3.get("n_samples", 5))
+            learned = 2 * int(s3.get("quality_max_windows", 2000)) * int(s3.get("disc_epochs", 10))
+            work = f"{sequences:,} generated sequences; learned scores ≈ {learned:,} window-epochs"
+            seconds = None
+            if rates:
+                seconds = (KERNEL_START_S + sequences * rates["sequence_s"]
+                           + learned / int(s4.get("forecaster_batch_size", 128)) * rates["lstm_batch_s"])
+            estimates.append(StageEstimate(name, work, seconds, note="rough"))
+        elif number == 4:
+            fits = benchmark_fits(s4, counts["train"])
+            epochs = int(s4.get("forecaster_epochs", 30))
+            per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
+            batch = int(s4.get("forecaster_batch_size", 128))
+            batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
+            work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches "
+                    f"(≤ {max(fits or [0]):,} windows/fit)")
+            seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] if rates else None
+            estimates.append(StageEstimate(name, work, seconds, note="upper bound: early stopping"))
+        else:
+            estimates.append(StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S))
+    return Plan(profile=profile, device=device, data=data, stages=estimates, budget_min=budget,
+                gan_limit_min=limit, calibration=calibration)
