@@ -327,7 +327,7 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
     """
     import json
 
-    from salesgan_utils import paths, windows
+    from salesgan_utils import paths, preprocess, windows
 
     names = dict(paths.STAGES)
     s1, s2, s3, s4 = (chosen[names[n]] for n in (1, 2, 3, 4))
@@ -335,6 +335,8 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
     limit = gan_minutes(budget, s2.get("gan_max_minutes", 0))
     estimates: list[StageEstimate] = []
     calibration: dict = {}
+    # only stages 02-04 are priced by the calibration (01 by its own build, 05 by a constant)
+    calibrate = calibrate and any(names[n] in stages for n in (2, 3, 4))
     device = _device(s2.get("accelerator", "auto")) if calibrate else "this machine (not calibrated)"
     with tempfile.TemporaryDirectory(prefix="salesgan-plan.") as scratch:
         metadata = Path(run_path or "") / names[1] / "metadata.json"
@@ -342,16 +344,20 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
             meta = json.loads(metadata.read_text())
             counts, data, sets, build_s = meta["windows"], meta["data_source"]["folder"], None, None
             entities = f"{meta['n_entities']} {meta['entity']}s"
+            train_file = metadata.parent / preprocess.windows_file("train")
+            if calibrate and train_file.is_file():  # stage 01's own windows calibrate the later stages
+                sets = {"train": windows.WindowSet.load(train_file)}
         else:
             source, panel, sets, build_s = build_windows(s1, Path(scratch))
             counts = {split: len(ws) for split, ws in sets.items()}
             data = "generated demo data" if source.is_demo else f"{source.folder} (Olist tables)"
             entities = f"{panel.n_entities} {panel.entity}s"
-        n_train_gan = min(counts["train"], int(s2.get("max_train_windows") or counts["train"]))
+        cap = s2.get("gan_train_windows", s2.get("max_train_windows"))  # stage 02's own cap, or the shared one
+        n_train_gan = min(counts["train"], int(cap or counts["train"]))
         steps = gan_steps(n_train_gan, int(s2["batch_size"]), int(s2["max_epochs"]),
                           s2.get("limit_train_batches") or 0)
         rates = {}
-        if calibrate and sets is not None and (names[2] in stages or names[3] in stages or names[4] in stages):
+        if calibrate and sets is not None:
             train_set = windows.subsample(sets["train"], 4096, 0)
             rates = time_gan(s2, train_set, device)
             rates["lstm_batch_s"] = time_lstm(s4, train_set)
@@ -398,4 +404,4 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
         else:
             estimates.append(StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S))
     return Plan(profile=profile, device=device, data=data, stages=estimates, budget_min=budget,
-                gan_limit_min=limit, calibration=calibration)
+                gan_limit_min=limit if names[2] in stages else 0.0, calibration=calibration)

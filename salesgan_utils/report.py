@@ -185,8 +185,17 @@ def show_data_section(artifacts: dict) -> None:
     _show_figures(artifacts["figures"][1])
 
 
+def training_stop_markdown(summary: dict) -> str:
+    """How stage 02 ended, from its model_summary.json: on its time budget (after how many steps) or not."""
+    steps = summary.get("generator_steps")
+    if summary.get("stopped_on_budget"):
+        return (f"**Training stopped on its time budget** ({summary.get('max_minutes', 0):g} min) after {steps:,} "
+                f"generator steps, before its last epoch; best.ckpt is the best checkpoint validated until then.")
+    return "" if steps is None else f"Training ran all its epochs: {steps:,} generator steps."
+
+
 def show_training_section(artifacts: dict) -> None:
-    from IPython.display import display
+    from IPython.display import Markdown, display
 
     history = artifacts["training_history"]
     if history is None:
@@ -194,6 +203,8 @@ def show_training_section(artifacts: dict) -> None:
     if artifacts["model_summary"]:
         import pandas as pd
 
+        if training_stop_markdown(artifacts["model_summary"]):
+            display(Markdown(training_stop_markdown(artifacts["model_summary"])))
         display(pd.DataFrame([artifacts["model_summary"]]))
     _show_figures(artifacts["figures"][2])
     display(history.round(4).tail(10))

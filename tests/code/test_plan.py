@@ -126,3 +126,13 @@ def test_training_without_a_budget_is_not_marked(tmp_path) -> None:
     result = train_gan(train, val, config, tmp_path, max_epochs=1, seed=0, progress_bar=False,
                        accelerator="cpu", devices=1, max_minutes=60)
     assert not result.stopped_on_budget and result.generator_steps == 2
+
+
+def test_the_report_says_whether_training_stopped_on_its_budget() -> None:
+    from salesgan_utils import report
+
+    stopped = report.training_stop_markdown({"stopped_on_budget": True, "max_minutes": 1, "generator_steps": 1234})
+    assert "stopped on its time budget** (1 min) after 1,234 generator steps" in stopped
+    assert report.training_stop_markdown({"stopped_on_budget": False, "generator_steps": 465}) == (
+        "Training ran all its epochs: 465 generator steps.")
+    assert report.training_stop_markdown({}) == ""  # a summary written before budgets existed
