@@ -520,4 +520,10 @@ def load_generator(ckpt_path: str | Path, map_location: str | torch.device = "cp
     except (RuntimeError, ValueError, TypeError) as error:
         raise ValueError(f"{path} does not match the WGAN-GP architecture of this code (wrong or older model?): "
                          f"{' '.join(str(error).split())[:500]}. {fix}") from error
+    # A checkpoint of a diverged (or corrupted) training loads fine and then samples NaN everywhere (#14).
+    broken = [name for name, tensor in checkpoint["state_dict"].items()
+              if torch.is_tensor(tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise ValueError(f"{path} holds non-finite weights (NaN or inf) in {len(broken)} tensor(s), e.g. "
+                         f"{broken[0]}: its training diverged or the file is damaged. {fix}")
     return module.to(map_location).eval()

@@ -20,7 +20,9 @@ data a machine happens to hold.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ STAGES = {
     4: "04_augmentation_benchmark",
     5: "05_report",
 }
+STAGES_BY_NAME = {name: number for number, name in STAGES.items()}
 
 
 def project_root() -> Path:
@@ -70,12 +73,124 @@ def run_dir(run: str, outputs: str | Path | None = None) -> Path:
     return (Path(outputs) if outputs else outputs_root()) / run
 
 
+# A stage's outputs are replaced only when the stage succeeds. Under the pipeline (env STAGE_PARTIAL_ENV set) a
+# stage writes into `NN_name.partial/`, a copy of its previous `NN_name/` (so that a resumed training finds its
+# last.ckpt), and the pipeline swaps it in with `publish_stage` after success; a killed, failed or disk-full stage
+# leaves `NN_name/` as it was. A published folder carries COMPLETE_MARKER (its files and sizes), written last;
+# readers of an earlier stage's folder check it (`check_stage_complete`).
+STAGE_PARTIAL_ENV = "SALESGAN_STAGE_PARTIAL"
+PARTIAL_SUFFIX, PREVIOUS_SUFFIX = ".partial", ".previous"
+COMPLETE_MARKER = ".stage_complete.json"
+
+
+class IncompleteStageError(FileNotFoundError):
+    """An earlier stage's folder that no successful run of that stage finished (one line naming the fix)."""
+
+
 def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
-    """`outputs/<run>/NN_name/` for stage NN; created only when asked."""
+    """`outputs/<run>/NN_name/` for stage NN; created only when asked.
+
+    With `create` (the folder a stage writes into): under the pipeline, the stage's `NN_name.partial/` (see
+    STAGE_PARTIAL_ENV); run by hand, `NN_name/` itself, whose completion marker is removed first (the folder is
+    being rewritten, so it is no longer the output of a finished run).
+    """
     path = Path(run_path) / STAGES[stage]
     if create:
+        if os.environ.get(STAGE_PARTIAL_ENV):
+            return _partial_stage_dir(path)
+        _recover_previous(path)
         path.mkdir(parents=True, exist_ok=True)
+        (path / COMPLETE_MARKER).unlink(missing_ok=True)
     return path
+
+
+def _recover_previous(final: Path) -> None:
+    """Undo a swap killed between its two renames: `NN_name/` missing and `NN_name.previous/` whole."""
+    previous = final.with_name(final.name + PREVIOUS_SUFFIX)
+    if not final.exists() and previous.is_dir():
+        os.replace(previous, final)
+
+
+def _partial_stage_dir(final: Path) -> Path:
+    """`NN_name.partial/`: a killed attempt's, kept as it was (as `NN_name/` was before this rule), else a fresh
+    copy of `NN_name/` (or an empty folder), built under a temporary name so that a half copy is never used."""
+    _recover_previous(final)
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    if partial.is_dir():
+        return partial
+    building = final.with_name(final.name + PARTIAL_SUFFIX + ".tmp")
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        if final.is_dir():
+            shutil.copytree(final, building, symlinks=True)
+            (building / COMPLETE_MARKER).unlink(missing_ok=True)
+        else:
+            building.mkdir(parents=True)
+        os.replace(building, partial)
+    except OSError as error:
+        shutil.rmtree(building, ignore_errors=True)
+        raise OSError(error.errno, f"could not prepare {partial} (a working copy of {final.name}; the previous "
+                                   f"outputs stay untouched): {error.strerror or error}. Free space on "
+                                   f"{final.parent} (or set SALESGAN_OUTPUTS to another disk) and rerun the stage."
+                      ) from error
+    return partial
+
+
+def publish_stage(run_path: str | Path, stage: int) -> Path | None:
+    """After stage NN succeeded: mark `NN_name.partial/` complete and swap it in for `NN_name/`.
+
+    Returns:
+        The published folder, or None when the stage wrote no partial folder (run by hand, or it writes none).
+    """
+    final = Path(run_path) / STAGES[stage]
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    if not partial.is_dir():
+        return None
+    files = {str(p.relative_to(partial)): p.stat().st_size for p in sorted(partial.rglob("*"))
+             if p.is_file() and p.name != COMPLETE_MARKER}
+    write_json_atomic(partial / COMPLETE_MARKER, {"stage": STAGES[stage], "files": files})
+    previous = final.with_name(final.name + PREVIOUS_SUFFIX)
+    _recover_previous(final)
+    shutil.rmtree(previous, ignore_errors=True)
+    if final.exists():
+        os.replace(final, previous)
+    os.replace(partial, final)
+    shutil.rmtree(previous, ignore_errors=True)
+    return final
+
+
+def check_stage_complete(folder: str | Path, stage: int) -> Path:
+    """Return `folder` (stage NN's outputs) when a finished run of that stage wrote it.
+
+    A folder with the completion marker must still hold every file it lists, at its size. A folder without it is
+    refused under the pipeline (a killed or failed stage, or one rewritten by hand since); run by hand it is
+    accepted, since notebooks run by hand write no marker.
+
+    Raises:
+        IncompleteStageError: one line naming the folder and the command that rebuilds it.
+    """
+    folder = Path(folder)
+    _recover_previous(folder)
+    fix = f"Rerun that stage: bash run_all.sh --only {stage:02d} (same --profile and --run)."
+    marker = folder / COMPLETE_MARKER
+    if not folder.is_dir():
+        return folder  # the missing artifact is reported by its reader (require_artifact), naming the stage
+    if not marker.is_file():
+        if os.environ.get(STAGE_PARTIAL_ENV):
+            raise IncompleteStageError(f"{folder} was not written by a finished stage {stage:02d} ({STAGES[stage]}) "
+                                       f"run: it has no {COMPLETE_MARKER} (the stage was killed or failed, or "
+                                       f"it was rewritten by hand). {fix}")
+        return folder
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise IncompleteStageError(f"{marker} is unreadable ({type(error).__name__}). {fix}") from None
+    damaged = [name for name, size in listed.items()
+               if not (folder / name).is_file() or (folder / name).stat().st_size != size]
+    if damaged:
+        raise IncompleteStageError(f"{folder} lost or changed {len(damaged)} file(s) since stage {stage:02d} "
+                                   f"finished (e.g. {damaged[0]}). {fix}")
+    return folder
 
 
 def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list[Path], Path]:
@@ -91,7 +206,7 @@ def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list
         (run folder, [input stage folders in the order given], this stage's folder).
     """
     run_path = run_dir(settings["run"], settings["outputs_dir"] or None)
-    found = [Path(settings[key]) if settings.get(key) else stage_dir(run_path, number)
+    found = [check_stage_complete(Path(settings[key]) if settings.get(key) else stage_dir(run_path, number), number)
              for key, number in inputs.items()]
     return run_path, found, stage_dir(run_path, stage, create=True)
 
@@ -99,6 +214,10 @@ def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list
 def require_artifact(path: str | Path, stage: int) -> Path:
     """Return `path` if it exists, else raise an error naming the stage that should have written it."""
     path = Path(path)
+    for folder in path.parents:  # the artifact's stage folder must be the output of a finished run
+        if folder.name == STAGES[stage]:
+            check_stage_complete(folder, stage)
+            break
     if not path.exists():
         raise FileNotFoundError(
             f"{path} is missing: it is written by stage {stage:02d} ({STAGES[stage]}). "

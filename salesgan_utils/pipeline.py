@@ -475,7 +475,8 @@ def failure_report(failure: StageFailure, run_path: Path, invocation: Invocation
         f"[run_all] STAGE FAILED: {failure.stage} (after {failure.seconds:.1f}s)",
         f"  {failure.cause}",
         f"[run_all] executed notebook with the traceback: {failure.executed}",
-        f"[run_all] earlier stages' outputs in {run_path} are untouched; fix the cause, then rerun from here:",
+        f"[run_all] earlier stages' outputs and this stage's previous ones in {run_path} are untouched; fix the "
+        f"cause, then rerun from here:",
         f"[run_all]   {invocation.resume_command(failure.stage)}",
     ])
 
@@ -560,7 +561,6 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
     chosen, run_path = prepare(invocation, caller_dir)
     check_writable(run_path)
     check_writable(run_path / PARAMS_FOLDER)
-    write_stage_parameters(run_path, {name: chosen[name] for name in invocation.stages})
 
     log(f"run '{invocation.run}' with profile '{invocation.profile_name}' → {run_path}")
     budget = float(chosen[paths.STAGES[2]].get("time_budget_min", 0) or 0)
@@ -569,11 +569,21 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
     for name in invocation.stages:
         executed = run_path / f"{name}.ipynb"
         log(f"stage {name[:2]}: {name} (executed notebook: {executed})")
+        # The kernel writes into NN_name.partial/ (paths.stage_dir); NN_name/ and params/NN_name.yaml are replaced
+        # only once the stage has succeeded, so a killed, failed or disk-full rerun keeps the previous result.
+        os.environ[paths.STAGE_PARTIAL_ENV] = "1"
         try:
             seconds = run_stage(notebooks / f"{name}.ipynb", executed, chosen[name], kernel=kernel)
+            paths.publish_stage(run_path, paths.STAGES_BY_NAME[name])
         except StageFailure as failure:
             record_stage_time(run_path, name, failure.seconds, "failed")
             raise
+        except OSError as error:
+            record_stage_time(run_path, name, seconds, "failed")
+            raise StageFailure(name, seconds, executed, f"could not publish {name}: {error}") from None
+        finally:
+            os.environ.pop(paths.STAGE_PARTIAL_ENV, None)
+        write_stage_parameters(run_path, {name: chosen[name]})
         record_stage_time(run_path, name, seconds, "ok")
         log(f"stage {name[:2]} done in {seconds:.1f}s")
     if paths.STAGES[5] in invocation.stages:

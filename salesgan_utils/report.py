@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import html
 import json
 import re
 import sys
@@ -138,8 +139,10 @@ def source_banner(artifacts: dict) -> str:
     reviews = "" if meta.get("reviews_available") else (
         "<div style='background:#e69500;padding:8px'><b>Reviews table unavailable</b>: review features were "
         "zero and flagged unavailable in this run.</div>")
+    # Folder names come from the user's disk: escaped, or `<img src=x onerror=...>` would run in report.html (#14).
+    folder, entity, count = (html.escape(str(v)) for v in (source["folder"], meta["entity"], meta["n_entities"]))
     return (f"<div style='background:#1b7837;color:#fff;padding:12px;font-size:1.2em'><b>REAL Olist data</b> from "
-            f"<code>{source['folder']}</code> ({meta['entity']} level, {meta['n_entities']} entities).</div>"
+            f"<code>{folder}</code> ({entity} level, {count} entities).</div>"
             + reviews)
 
 

@@ -273,6 +273,27 @@ def incompatible_checkpoint(tmp: Path):
     return load_generator(_checkpoint(tmp, gru_hidden=12))  # weights of another architecture
 
 
+def non_finite_checkpoint(tmp: Path):
+    import torch
+
+    from salesgan_utils.models import load_generator
+
+    path = _checkpoint(tmp)
+    checkpoint = torch.load(path, weights_only=True)
+    name = next(k for k, v in checkpoint["state_dict"].items() if v.is_floating_point())
+    checkpoint["state_dict"][name] = torch.full_like(checkpoint["state_dict"][name], float("nan"))
+    torch.save(checkpoint, path)  # the right size and architecture, diverged weights
+    return load_generator(path)
+
+
+def stage_killed_before_it_finished(tmp: Path, monkeypatch):
+    # Under the pipeline a stage folder without the completion marker is the leftover of a killed run or a run by
+    # hand: reading its checkpoint is refused (the pipeline's own killed runs never touch the folder at all).
+    path = _checkpoint(tmp)  # an epoch-0 best.ckpt and no training_history.csv, as a killed training leaves
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    return paths.require_artifact(path, 2)
+
+
 def windows_missing(tmp: Path):
     return preprocess.load_windows(paths.stage_dir(tmp, 1, create=True), "train")
 
@@ -378,6 +399,10 @@ ROWS = {
         "best.ckpt", "not a readable checkpoint", "Rerun stage 02")),
     "incompatible checkpoint": Row(incompatible_checkpoint, ValueError, (
         "best.ckpt", "does not match the WGAN-GP architecture", "Rerun stage 02")),
+    "checkpoint with non-finite weights": Row(non_finite_checkpoint, ValueError, (
+        "best.ckpt", "non-finite weights", "Rerun stage 02")),
+    "stage 02 killed before it finished": Row(stage_killed_before_it_finished, FileNotFoundError, (
+        "02_train_gan", "not written by a finished stage 02", "bash run_all.sh --only 02")),
     "artifact missing: stage-01 windows": Row(windows_missing, FileNotFoundError, (
         "windows_train.npz", "stage 01", "bash run_all.sh --only 01")),
     "artifact missing: stage-02 checkpoint": Row(checkpoint_missing, FileNotFoundError, (
@@ -388,16 +413,20 @@ ROWS = {
 
 
 @pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
-def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: Path) -> None:
+def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: Path, monkeypatch) -> None:
+    import inspect
+
+    run = (lambda tmp: row.run(tmp, monkeypatch)) if "monkeypatch" in inspect.signature(row.run).parameters \
+        else row.run
     if row.error is not None:
         with pytest.raises(row.error) as raised:
-            row.run(tmp_path)
+            run(tmp_path)
         message = str(raised.value)
         missing = [part for part in row.says if part not in message]
         assert not missing, f"the message lacks {missing}:\n{message}"
         assert "\n" not in message.strip(), "one readable line, not a dump"
     else:
-        table = data.report_table(row.run(tmp_path)).set_index("check")["value"]
+        table = data.report_table(run(tmp_path)).set_index("check")["value"]
         shown = {check: table.get(check) for check in row.report}
         assert shown == row.report, "the repair's count is not in the data report"
 

@@ -184,3 +184,89 @@ def test_atomic_path_gives_files_the_usual_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600: others can read the results
+
+
+# ------------------------------------------------------------------------------ outputs replaced only on success
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _good_stage(run: Path, monkeypatch) -> dict[str, bytes]:
+    """A finished stage 02 published by the pipeline: a checkpoint and a history."""
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    out = paths.stage_dir(run, 2, create=True)
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "best.ckpt").write_bytes(b"good weights")
+    (out / "training_history.csv").write_text("epoch,score\n0,1.0\n")
+    assert paths.publish_stage(run, 2) == run / "02_train_gan"
+    return _tree(run / "02_train_gan")
+
+
+def test_a_stage_under_the_pipeline_writes_a_copy_and_publishes_it_only_on_success(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    run = tmp_path / "run"
+    before = _good_stage(run, monkeypatch)
+    assert paths.COMPLETE_MARKER in before
+    out = paths.stage_dir(run, 2, create=True)  # a rerun: a working copy of the previous result
+    assert out == run / "02_train_gan.partial"
+    assert _tree(out) == {k: v for k, v in before.items() if k != paths.COMPLETE_MARKER}
+    (out / "checkpoints" / "best.ckpt").write_bytes(b"epoch-0 weights of a killed rerun")
+    (out / "training_history.csv").unlink()
+    assert _tree(run / "02_train_gan") == before  # killed here: the previous result is whole
+    assert paths.check_stage_complete(run / "02_train_gan", 2) == run / "02_train_gan"
+    # the next attempt continues in the killed one's folder (a resumed training finds its last.ckpt there)
+    assert paths.stage_dir(run, 2, create=True) == out and (out / "checkpoints" / "best.ckpt").read_bytes().startswith(
+        b"epoch-0")
+    (out / "training_history.csv").write_text("epoch,score\n0,0.5\n")
+    paths.publish_stage(run, 2)
+    assert (run / "02_train_gan" / "checkpoints" / "best.ckpt").read_bytes() == b"epoch-0 weights of a killed rerun"
+    assert sorted(p.name for p in run.iterdir()) == ["02_train_gan"]  # no partial or previous folder left
+
+
+def test_a_disk_full_while_preparing_the_copy_keeps_the_previous_result(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    before = _good_stage(run, monkeypatch)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(paths.shutil, "copytree", full)
+    with pytest.raises(OSError, match=r"could not prepare .*02_train_gan.partial.*previous outputs stay untouched"
+                                      r".*SALESGAN_OUTPUTS"):
+        paths.stage_dir(run, 2, create=True)
+    assert _tree(run / "02_train_gan") == before and sorted(p.name for p in run.iterdir()) == ["02_train_gan"]
+
+
+def test_a_swap_killed_between_its_renames_is_undone(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    before = _good_stage(run, monkeypatch)
+    (run / "02_train_gan").rename(run / "02_train_gan.previous")  # killed after the first rename
+    assert paths.check_stage_complete(run / "02_train_gan", 2) == run / "02_train_gan"
+    assert _tree(run / "02_train_gan") == before
+
+
+def test_a_stage_folder_without_the_marker_is_refused_under_the_pipeline_only(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "run" / "02_train_gan"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "best.ckpt").write_bytes(b"epoch 0")
+    assert paths.require_artifact(folder / "checkpoints" / "best.ckpt", 2)  # by hand: no marker is written
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    with pytest.raises(paths.IncompleteStageError, match="not written by a finished stage 02.*--only 02"):
+        paths.require_artifact(folder / "checkpoints" / "best.ckpt", 2)
+
+
+def test_a_published_folder_that_lost_a_file_is_refused(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    _good_stage(run, monkeypatch)
+    monkeypatch.delenv(paths.STAGE_PARTIAL_ENV)
+    (run / "02_train_gan" / "training_history.csv").write_text("epoch\n")  # truncated by hand
+    with pytest.raises(paths.IncompleteStageError, match="lost or changed 1 file.*training_history.csv"):
+        paths.stage_folders({"run": "run", "outputs_dir": str(tmp_path), "gan_stage_dir": ""}, 3, gan_stage_dir=2)
+
+
+def test_a_stage_run_by_hand_writes_in_place_and_drops_the_old_marker(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    _good_stage(run, monkeypatch)
+    monkeypatch.delenv(paths.STAGE_PARTIAL_ENV)
+    assert paths.stage_dir(run, 2, create=True) == run / "02_train_gan"
+    assert not (run / "02_train_gan" / paths.COMPLETE_MARKER).exists()

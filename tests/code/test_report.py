@@ -90,3 +90,10 @@ def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
     assert report.read_stage_times(tmp_path / "absent") == {}
     assert report.main(["stage-time", str(tmp_path), "03_generate_samples", "1.5"]) == 0
     assert report.read_stage_times(tmp_path)["03_generate_samples"]["status"] == "ok"
+
+
+def test_the_source_banner_escapes_the_data_folder_name() -> None:  # (#14)
+    meta = {"data_source": {"folder": "/data/<img src=x onerror=alert(1)>"}, "is_demo": False, "entity": "product",
+            "n_entities": 3, "reviews_available": True}
+    banner = report.source_banner({"metadata": meta})
+    assert "<img" not in banner and "/data/&lt;img src=x onerror=alert(1)&gt;" in banner

@@ -156,7 +156,9 @@ def test_a_failing_stage_keeps_earlier_outputs_and_its_executed_notebook_has_the
     result = run_pipeline(run["outputs"], "--only", "03", "--set", f"gan_stage_dir={run_dir / 'no_such_stage'}")
     assert result.returncode != 0
     after = files(run_dir)
-    own = {"03_generate_samples.ipynb", "params/03_generate_samples.yaml", "stage_times.json"}
+    own = {"03_generate_samples.ipynb", "stage_times.json"}  # params/03_generate_samples.yaml is kept too (#14)
+    # the failed attempt's working copy (03_generate_samples.partial/) is left for the next attempt to continue in
+    after = {k: v for k, v in after.items() if not k.startswith("03_generate_samples.partial/")}
     assert {k: v for k, v in after.items() if k not in own} == {k: v for k, v in before.items() if k not in own}
     notebook = nbformat.read(run_dir / "03_generate_samples.ipynb", as_version=4)
     errors = [out for cell in notebook.cells for out in cell.get("outputs", []) if out.output_type == "error"]
