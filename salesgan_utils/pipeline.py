@@ -593,14 +593,23 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
 
 
 # ------------------------------------------------------------------------------------------- tests and nbval
+def pytest_command(pytest_args: list[str], root: Path | None = None) -> list[str]:
+    """pytest with nbval over tests/, or over the test paths among `pytest_args` when it names some
+    (`--test -- tests/code -q` runs the unit tests only, not everything plus them)."""
+    root = Path(root or paths.project_root())
+    named = [a for a in pytest_args if not a.startswith("-") and (root / a.split("::")[0]).exists()]
+    return [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+            *([] if named else ["tests/"]), *pytest_args]
+
+
 def run_tests(pytest_args: list[str]) -> int:
-    """The whole test suite (nbval compares tests/notebooks/reference/*.ipynb); pytest's exit status."""
+    """The test suite (nbval compares tests/notebooks/reference/*.ipynb); pytest's exit status."""
     import subprocess
 
-    log("running the test suite: pytest tests/ (nbval compares tests/notebooks/reference/*.ipynb)")
+    command = pytest_command(pytest_args)
+    log(f"running the test suite: {shlex.join(['pytest', *command[3:]])}")
     # A child process: pytest imports the package afresh and its conftest sets the threads and outputs root.
-    rc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "tests/",
-                         *pytest_args], cwd=paths.project_root()).returncode
+    rc = subprocess.run(command, cwd=paths.project_root()).returncode
     log(f"pytest exited with {rc}")
     return rc
 

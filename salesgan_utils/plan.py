@@ -265,6 +265,9 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
     generate(8)  # warm-up
     # a GPU is timed on a validation-sized batch (512 windows); a CPU on fewer, its rate being flat in the batch
     sequence_s = generate(512 if device == "cuda" else 64)
+    if device == "cuda":  # the pipeline process lives on during the run: leave the GPU's memory to the stages
+        del module, trainer
+        torch.cuda.empty_cache()
     return {"step_s": step_s, "sequence_s": sequence_s}
 
 

@@ -413,3 +413,12 @@ def test_a_plan_that_cannot_be_made_does_not_stop_a_run(tmp_path, monkeypatch, c
     with pytest.raises(PipelineError, match="could not make the plan"):
         _real_print_plan(invocation, {}, tmp_path, calibrate=True, strict=True)
 
+
+
+@pytest.mark.parametrize("args, targets", [
+    ([], ["tests/"]), (["-q"], ["tests/", "-q"]), (["tests/code", "-q"], ["tests/code", "-q"]),
+    (["-k", "plan"], ["tests/", "-k", "plan"]),
+    (["tests/code/test_pipeline.py::test_defaults"], ["tests/code/test_pipeline.py::test_defaults"])])
+def test_pytest_runs_the_named_tests_or_the_whole_suite(args, targets) -> None:
+    command = pipeline.pytest_command(args, root=ROOT)
+    assert command[1:5] == ["-m", "pytest", "--nbval-lax", "--nbval-current-env"] and command[5:] == targets
