@@ -127,9 +127,12 @@ def _read_table(folder: Path, key: str) -> pd.DataFrame | None:
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{path} is empty (no header). Re-download it from olistbr/brazilian-ecommerce.") from error
     except UnicodeDecodeError as error:
+        utf16 = error.object[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        guess, source = ("UTF-16 (Excel's \"Unicode text\")", "utf-16") if utf16 else (
+            "probably Latin-1/Windows-1252, as Excel saves it", "latin1")
         raise DataError(f"{path} is not UTF-8 text (byte {error.object[error.start:error.start + 1]!r} at byte "
-                        f"{error.start}: probably Latin-1/Windows-1252, as Excel saves it): save it as UTF-8 "
-                        f"(Excel: \"CSV UTF-8\"; or iconv -f latin1 -t utf-8) and rerun.") from error
+                        f"{error.start}: {guess}): save it as UTF-8 (Excel: \"CSV UTF-8\"; or iconv -f {source} "
+                        f"-t utf-8) and rerun.") from error
     except pd.errors.ParserError as error:
         raise DataError(f"{path} is not a readable CSV ({str(error).strip()}). Re-download it.") from error
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -194,12 +197,16 @@ def plausible_span(days: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
     return (low - margin).normalize(), (high + margin).normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
-def _drop_implausible_dates(orders: pd.DataFrame, path: str, report: dict) -> pd.DataFrame:
-    """Drop and count orders dated outside `plausible_span` (typo years such as 2071 or 1917)."""
+def _drop_implausible_dates(orders: pd.DataFrame, path: str, report: dict) -> tuple[pd.DataFrame, tuple | None]:
+    """Drop and count orders dated outside `plausible_span` (typo years such as 2071 or 1917).
+
+    Returns:
+        (the orders kept, the span or None when there is no order).
+    """
     when = orders["order_purchase_timestamp"]
     if when.empty:
         report["orders_implausible_date_dropped"] = 0
-        return orders
+        return orders, None
     low, high = plausible_span(when)
     outside = ~when.between(low, high)
     n = int(outside.sum())
@@ -212,7 +219,7 @@ def _drop_implausible_dates(orders: pd.DataFrame, path: str, report: dict) -> pd
                       f"{low.date()} .. {high.date()} (the bulk of the orders widened by its width), e.g. "
                       f"{', '.join(sample)}: they are dropped and counted in the data report. Fix the dates if "
                       f"they are typos.", stacklevel=3)
-    return orders.loc[~outside]
+    return orders.loc[~outside], (low, high)
 
 
 _CURRENCY = r"^\s*(?:R\$|US\$|\$|BRL|USD|EUR|€)?\s*(.*?)\s*(?:R\$|BRL|USD|EUR|€)?\s*$"
@@ -235,12 +242,16 @@ def parse_prices(raw: pd.Series, path: str, report: dict) -> pd.Series:
         dot = text.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+\.\d+")
         fixed = text.where(~comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
         fixed = fixed.where(~dot, fixed.str.replace(",", "", regex=False))
+        # a space (or no-break space) between digit groups is a thousands separator: "1 234,56"
+        spaced = fixed.str.fullmatch(r"[-+]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?")
+        fixed = fixed.where(~spaced, fixed.str.replace(r"[ \u00a0\u202f]", "", regex=True).str.replace(
+            ",", ".", regex=False))
         values = pd.to_numeric(fixed, errors="coerce")
         plain[todo] = values
         parsed = values.notna()
         report["items_price_currency_mark_stripped"] = int((currency & parsed).sum())
         report["items_price_decimal_comma_read"] = int((comma & parsed).sum())
-        report["items_price_thousands_separator_read"] = int((dot & parsed).sum())
+        report["items_price_thousands_separator_read"] = int(((dot | spaced) & parsed).sum())
     unparsable = plain.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     n = int(unparsable.sum())
     report["items_unparsable_price"] = n
@@ -302,7 +313,7 @@ def load_tables(folder: str | Path) -> OlistTables:
 
     orders = _drop_duplicates(frames["orders"], report, "orders")
     orders = _parse_timestamps(orders, frames["orders"].attrs["path"], report)
-    orders = _drop_implausible_dates(orders, frames["orders"].attrs["path"], report)
+    orders, span = _drop_implausible_dates(orders, frames["orders"].attrs["path"], report)
     duplicated_ids = orders["order_id"].duplicated(keep="first")
     report["orders_conflicting_duplicate_ids_dropped"] = int(duplicated_ids.sum())
     orders = orders.loc[~duplicated_ids]
@@ -312,6 +323,10 @@ def load_tables(folder: str | Path) -> OlistTables:
     items["price"] = parse_prices(items["price"], frames["items"].attrs["path"], report)
     bad_price = items["price"].isna() | (items["price"] < 0)
     report["items_missing_or_negative_price"] = int(bad_price.sum())
+    if bad_price.sum() > UNPARSABLE_WARN_SHARE * max(1, len(items)):
+        warnings.warn(f"PRICES MISSING: {int(bad_price.sum())} of {len(items)} items ({bad_price.mean():.0%}) in "
+                      f"{frames['items'].attrs['path']} have a missing, negative or unreadable price: they count as "
+                      f"units with no revenue. Check the price column.", stacklevel=2)
     items.loc[bad_price, "price"] = np.nan
     report["orders_without_items"] = int((~orders["order_id"].isin(items["order_id"])).sum())
     report["items_with_unknown_order_dropped"] = int((~items["order_id"].isin(orders["order_id"])).sum())
@@ -336,6 +351,10 @@ def load_tables(folder: str | Path) -> OlistTables:
             "review_score"].between(1, 5)
         report["reviews_unparsable_dropped"] = int(bad.sum())
         reviews = reviews.loc[~bad]
+        # the orders' plausible span: a review dated 1970 would be "known" from the panel's first day
+        outside = ~reviews["review_creation_date"].between(*span) if span else reviews["review_score"].isna()
+        report["reviews_implausible_date_dropped"] = int(outside.sum())
+        reviews = reviews.loc[~outside]
     report["reviews_available"] = bool(reviews is not None and len(reviews) > 0)
     if not report["reviews_available"]:
         warnings.warn(f"REVIEWS UNAVAILABLE: no usable olist_order_reviews_dataset.csv in {folder}; review "

@@ -41,6 +41,10 @@ ENTITIES = ("product", "category")
 # that params must not import; tests/code/test_params.py checks that these copies match them.
 AUGMENTATION_NAMES = ("jitter", "scaling", "block_bootstrap")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
+FORECASTER_LOSSES = ("mse", "poisson", "tweedie", "quantile")  # forecaster.LOSSES
+# key -> the values it may take (a list-valued key: each of its items)
+CHOICES: dict[str, tuple] = {"entity": ENTITIES, "accelerator": ACCELERATORS, "augmentations": AUGMENTATION_NAMES,
+                             "forecaster_losses": FORECASTER_LOSSES, "wrmsse_weights": ("units", "revenue")}
 SEED_MAX = 2**32 - 1  # numpy's legacy seeding and Lightning's seed_everything take [0, 2**32 - 1]
 FRACTIONS = ("train_fraction", "val_fraction", "test_fraction")
 
@@ -230,7 +234,6 @@ def _check_value(key: str, value: Any, fail) -> None:
         fail(key, f"is {value}", "a learning rate must be > 0 (e.g. 1e-4)")
     if isinstance(value, float) and not math.isfinite(value):
         fail(key, f"is {value}", "use a finite number")
-    _check_range_and_choice(key, value, fail)
     if key in FRACTIONS and not 0 < value < 1:
         fail(key, f"is {value}", "each split fraction must lie strictly between 0 and 1")
     if key == "ratios":
@@ -244,29 +247,34 @@ def _check_value(key: str, value: Any, fail) -> None:
         fail(key, f"is {value}", "list positive channel counts, e.g. [64, 128, 256]")
     if key == "gp_lambda" and value < 0:
         fail(key, f"is {value}", "use a penalty weight >= 0 (10.0 in WGAN-GP)")
-    if key == "entity" and value not in ENTITIES:
-        fail(key, f"is {value!r}", f"use one of {', '.join(repr(e) for e in ENTITIES)}")
     if key == "run" and (not value or "/" in value or value in (".", "..")):
         fail(key, f"is {value!r}", "use a plain folder name (letters, digits, - or _)")
+    _check_range_and_choice(key, value, fail)
 
 
 def _check_range_and_choice(key: str, value: Any, fail) -> None:
     """Values that pass the type check and would fail late: non-finite list items, seeds numpy refuses, names
     outside a closed set."""
     if isinstance(value, list):
-        bad = [v for v in value if isinstance(v, float) and not math.isfinite(v)]
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        bad = [v for v in numbers if not math.isfinite(v)]
         if bad:
             fail(key, f"holds {bad[0]}", "use finite numbers only")
+        if any(v < 0 for v in numbers):
+            fail(key, f"holds the negative value {min(numbers)}", "use values >= 0")
+        if key.endswith("_lrs") and any(v <= 0 for v in numbers):
+            fail(key, f"holds {min(numbers)}", "a learning rate must be > 0 (e.g. 1e-3)")
     if (key == "seed" or key.endswith("_seed")) and isinstance(value, int) and not 0 <= value <= SEED_MAX:
         fail(key, f"is {value}, outside numpy's seed range [0, {SEED_MAX}]", "use a seed between 0 and 2**32 - 1")
-    if key == "augmentations":
-        unknown = [name for name in value if name not in AUGMENTATION_NAMES]
+    allowed = CHOICES.get(key)
+    if allowed is not None:
+        unknown = [v for v in (value if isinstance(value, list) else [value]) if v not in allowed]
         if unknown:
-            fail(key, f"holds the unknown augmentation {unknown[0]!r}",
-                 f"use names from {', '.join(AUGMENTATION_NAMES)} (or an empty list)")
-    if key == "accelerator" and value not in ACCELERATORS:
-        fail(key, f"is {value!r}", f"use one of {', '.join(repr(a) for a in ACCELERATORS)} (TPU, MPS and other "
-                                   f"accelerators are not supported by this training code)")
+            hint = " (TPU, MPS and other accelerators are not supported by this training code)" \
+                if key == "accelerator" else " (or an empty list)" if isinstance(value, list) else ""
+            fail(key, f"{'holds' if isinstance(value, list) else 'is'} the unknown value {unknown[0]!r}",
+                 f"use {'names from' if isinstance(value, list) else 'one of'} "
+                 f"{', '.join(repr(a) for a in allowed)}{hint}")
 
 
 def validate(params: dict, source: str | Path | None = None, stage: int | str | None = None,

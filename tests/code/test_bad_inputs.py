@@ -187,21 +187,21 @@ def typo_years(tmp: Path):
     return built.report
 
 
-def price_text(tmp: Path, prices: list[str]) -> dict:
+def price_text(tmp: Path, prices: list[str], values: list[float]) -> dict:
+    """100 items priced by turns as `prices`, whose revenue must add up as `values` would."""
     tables = long_orders()
     tables["items"]["price"] = (prices * 100)[:100]
     built = panel(write(tmp / "olist", tables))
-    assert built.revenue.sum() == pytest.approx(sum(float(p.replace(",", ".").split()[-1].lstrip("R$"))
-                                                    for p in (prices * 100)[:100]), rel=1e-6)
+    assert built.revenue.sum() == pytest.approx(sum((values * 100)[:100]), rel=1e-6)
     return built.report
 
 
 def decimal_comma_prices(tmp: Path):
-    return price_text(tmp, ["58,9", "10,50"])
+    return price_text(tmp, ["58,9", "10,50"], [58.9, 10.5])
 
 
 def currency_prices(tmp: Path):
-    return price_text(tmp, ["R$ 58.90", "R$10.50"])
+    return price_text(tmp, ["R$ 58.90", "R$10.50"], [58.9, 10.5])
 
 
 def delimited(separator: str) -> Callable[[Path], object]:
@@ -224,6 +224,25 @@ def latin1_file(tmp: Path):
     (folder / "olist_products_dataset.csv").write_bytes(
         products["products"].to_csv(index=False).encode("latin-1"))  # as Excel saves it on Windows
     return load(folder)
+
+
+def utf16_file(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_products_dataset.csv").write_bytes(frames()["products"].to_csv(index=False).encode("utf-16"))
+    return load(folder)  # Excel's "Unicode text"
+
+
+def spaced_thousands_prices(tmp: Path):
+    return price_text(tmp, ["1 058,90", "10,50"], [1058.9, 10.5])
+
+
+def review_typo_years(tmp: Path):
+    tables = long_orders()
+    tables["reviews"] = pd.DataFrame({"review_id": ["r1", "r2", "r3"], "order_id": ["o1", "o2", "o3"],
+                                      "review_score": [5, 1, 4],
+                                      "review_creation_date": ["2017-01-05 00:00:00", "1970-01-01 00:00:00",
+                                                               "2081-01-07 00:00:00"]})
+    return panel(write(tmp / "olist", tables)).report
 
 
 def history_longer_than_data(tmp: Path):
@@ -371,6 +390,13 @@ ROWS = {
         "expected YYYY-MM-DD HH:MM:SS")),
     "Latin-1 file": Row(latin1_file, data.DataError, (
         "olist_products_dataset.csv", "not UTF-8", "save it as UTF-8")),
+    "UTF-16 file": Row(utf16_file, data.DataError, (
+        "olist_products_dataset.csv", "not UTF-8", "UTF-16", "save it as UTF-8", "iconv -f utf-16")),
+    "prices with a space as thousands separator": Row(spaced_thousands_prices, None, report={
+        "items_price_thousands_separator_read": "50", "items_price_decimal_comma_read": "50",
+        "items_unparsable_price": "0"}),
+    "reviews with typo years": Row(review_typo_years, None, report={
+        "reviews_implausible_date_dropped": "2", "reviews_linked_to_panel_entities": "1"}),
     "history_days longer than the data": Row(history_longer_than_data, data.DataError, (
         "history_days = 400", "the panel has 100 days", "shorter history_days")),
     "params: unknown key": Row(params_file("max_epoch: 3\n"), params.ParamsError, (
@@ -390,7 +416,11 @@ ROWS = {
     "params: infinite ratio": Row(params_file("ratios: [.inf]\n"), params.ParamsError, (
         "`ratios`", "my_profile.yaml", "inf", "finite")),
     "params: unknown augmentation": Row(params_file("augmentations: [jitter, mixup]\n"), params.ParamsError, (
-        "`augmentations`", "'mixup'", "jitter, scaling, block_bootstrap")),
+        "`augmentations`", "'mixup'", "'jitter', 'scaling', 'block_bootstrap'")),
+    "params: unknown forecaster loss": Row(params_file("forecaster_losses: [mse, huber]\n"), params.ParamsError, (
+        "`forecaster_losses`", "'huber'", "'mse', 'poisson', 'tweedie', 'quantile'")),
+    "params: negative scarcity size": Row(params_file("scarcity_sizes: [250, -5]\n"), params.ParamsError, (
+        "`scarcity_sizes`", "-5", "use values >= 0")),
     "params: accelerator tpu": Row(params_file("accelerator: tpu\n"), params.ParamsError, (
         "`accelerator`", "'tpu'", "'auto', 'cpu', 'gpu', 'cuda'")),
     "params: seed beyond numpy's range": Row(params_file("seed: 4294967296\n"), params.ParamsError, (
@@ -437,6 +467,14 @@ def test_most_prices_unparsable_is_a_loud_warning_not_a_silent_missing_price(tmp
     with pytest.warns(UserWarning, match=r"PRICES UNPARSABLE: 90 of 100 prices \(90%\).*'about ten'.*58.90"):
         report = load(write(tmp_path / "olist", tables)).report
     assert report["items_unparsable_price"] == 90 and report["items_unparsable_price_sample"] == ["about ten"]
+
+
+def test_many_missing_prices_are_a_loud_warning(tmp_path: Path) -> None:
+    tables = long_orders()
+    tables["items"]["price"] = [""] * 60 + ["10.0"] * 40
+    with pytest.warns(UserWarning, match=r"PRICES MISSING: 60 of 100 items \(60%\)"):
+        report = load(write(tmp_path / "olist", tables)).report
+    assert report["items_missing_or_negative_price"] == 60
 
 
 def test_the_file_read_for_each_table_is_recorded_in_metadata(tmp_path: Path) -> None:

@@ -275,6 +275,7 @@ def test_pick() -> None:
 
 
 def test_closed_value_sets_match_their_owners() -> None:
-    from salesgan_utils import augment
+    from salesgan_utils import augment, forecaster
 
     assert params.AUGMENTATION_NAMES == tuple(augment.AUGMENTATIONS)
+    assert params.FORECASTER_LOSSES == tuple(forecaster.LOSSES)
