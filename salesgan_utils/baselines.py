@@ -12,7 +12,7 @@ implementation to keep equal. Identical histories (on Olist, mostly all-zero one
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -202,3 +202,50 @@ def block_resample_sampler(history: np.ndarray, horizon: int, k: int, seed: int,
     choice = np.random.default_rng(seed).integers(0, n_blocks, size=(n, k, per_path))
     paths = blocks[np.arange(n)[:, None, None], choice]  # (N, K, per_path, block)
     return paths.reshape(n, k, per_path * block)[:, :, :horizon]
+
+
+# ---- probabilistic baselines (K sample paths per window, in units) -----------------------------------------------
+def zero_sampler(history: np.ndarray, horizon: int, k: int = 1) -> np.ndarray:
+    """The zero point mass as K identical all-zero paths (its fair CRPS is the mean observed value).
+
+    Args:
+        history: (N, L) histories (only N is used).
+        horizon: H.
+        k: samples per window.
+
+    Returns:
+        (N, K, H) zeros.
+    """
+    return np.zeros((_history(history).shape[0], k, horizon))
+
+
+def count_model_sampler(history: np.ndarray, horizon: int, k: int, seed: int) -> np.ndarray:
+    """K paths per window from a count distribution fitted to that window's own history (method of moments).
+
+    Each window's L days are treated as i.i.d. counts: with mean m and unbiased variance v, a negative binomial
+    (gamma-Poisson mixture, size r = m² / (v − m)) when the history is over-dispersed (v > m), else a Poisson(m).
+    All-zero histories give the zero point mass. Vectorised over windows: one gamma and one Poisson draw per value.
+    Pass histories in units (counts).
+
+    Args:
+        history: (N, L) histories in units.
+        horizon: H.
+        k: samples per window.
+        seed: seed of the draws.
+
+    Returns:
+        (N, K, H) float64 whole-unit samples.
+    """
+    history = _history(history)
+    mean = history.mean(axis=1)
+    var = history.var(axis=1, ddof=1) if history.shape[1] > 1 else mean.copy()
+    over = var > mean + 1e-12
+    rng = np.random.default_rng(seed)
+    shape = (history.shape[0], k, horizon)
+    rate = np.broadcast_to(mean[:, None, None], shape).copy()
+    if over.any():
+        size = mean[over] ** 2 / (var[over] - mean[over])
+        # gamma(shape = r, scale = m / r) has mean m; Poisson over it is NB(r, m)
+        size_b = np.broadcast_to(size[:, None, None], (int(over.sum()), k, horizon))
+        rate[over] = rng.gamma(size_b, (mean[over] / size)[:, None, None])
+    return rng.poisson(rate).astype(np.float64)

@@ -4,7 +4,8 @@ Three families live here:
 
 * point-forecast scores on long frames (M5 RMSSE per series and WRMSSE, pooled MAE/RMSE/bias), computed by
   `utilsforecast.losses`;
-* probabilistic-forecast scores on (N, K, H) samples (CRPS, interval coverage, spread-skill diversity);
+* probabilistic-forecast scores on (N, K, H) samples (fair and biased CRPS, randomised PIT for counts, interval
+  coverage, spread-skill diversity, conditional means, integer share);
 * distribution and temporal structure of synthetic sequences (marginal Wasserstein distance, zero share,
   autocorrelation, per-sequence statistics compared by Kolmogorov-Smirnov).
 
@@ -130,10 +131,12 @@ def naive_scale(train_df: pd.DataFrame, *, id_col: str = "unique_id", time_col: 
 # Probabilistic forecasts (K samples per window)
 # ----------------------------------------------------------------------------------------------------------------
 def crps_samples(samples: np.ndarray, observed: np.ndarray) -> float:
-    """Mean sample-based CRPS (energy form) of K forecast samples against the observations.
+    """Mean sample-based CRPS (energy form, the biased K² estimator) of K samples against the observations.
 
-    CRPS(F, y) = E|X - y| - 1/2 E|X - X'| with X, X' drawn from the K samples; for a point mass (K = 1, or all
-    samples equal) it equals the absolute error.
+    CRPS(F, y) = E|X - y| - 1/2 E|X - X'| with X, X' drawn from the K samples *with replacement*; for a point mass
+    (K = 1, or all samples equal) it equals the absolute error. Dividing the spread by K² under-counts it, so at
+    small K this favours over-dispersed samplers; the fair estimator is `crps_fair`. Kept because the stage-03
+    keys `crps_generator`/`crps_baseline` and the GAN's original validation metric were defined with it.
 
     Args:
         samples: (N, K, H) forecast samples.
@@ -213,6 +216,159 @@ def diversity_ratio(samples: np.ndarray, observed: np.ndarray) -> float:
     if error == 0.0:
         return float("inf") if spread > 0 else float("nan")
     return float(np.sqrt((k + 1) / k * spread / error))
+
+
+def crps_fair_windows(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Fair (unbiased) sample CRPS of each window, averaged over its H steps.
+
+    CRPS_fair = 1/K Σ|x_i − y| − 1/(2K(K−1)) Σ_{i≠j}|x_i − x_j| (Ferro 2014; Zamo & Naveau 2018). Dividing the
+    spread term by K(K−1) instead of K² makes the score an unbiased estimate of the CRPS of the distribution the K
+    draws come from, so a K-sample forecaster is not rewarded for being over-dispersed at small K. K = 1 is a point
+    mass: its spread term is 0 and the score is the absolute error.
+
+    Args:
+        samples: (N, K, H) forecast samples.
+        observed: (N, H) observations, same units.
+
+    Returns:
+        (N,) float64 per-window fair CRPS (the loss vector for paired tests).
+    """
+    samples, observed = _samples_pair(samples, observed, "crps_fair_windows")
+    k = samples.shape[1]
+    accuracy = np.abs(samples - observed[:, None, :]).mean(axis=1)
+    if k == 1:
+        return accuracy.mean(axis=1)
+    # Σ_{i≠j}|x_i − x_j| from sorted samples in O(K log K): 2 Σ_i (2i − K + 1) x_(i)
+    ordered = np.sort(samples, axis=1)
+    weights = (2 * np.arange(k) - k + 1).reshape(1, k, 1)
+    spread = 2.0 * (weights * ordered).sum(axis=1) / (k * (k - 1))
+    return (accuracy - 0.5 * spread).mean(axis=1)
+
+
+def crps_fair(samples: np.ndarray, observed: np.ndarray) -> float:
+    """Mean fair sample CRPS over windows and steps (see `crps_fair_windows`).
+
+    Args:
+        samples: (N, K, H) forecast samples.
+        observed: (N, H) observations, same units.
+
+    Returns:
+        The mean fair CRPS.
+    """
+    return float(crps_fair_windows(samples, observed).mean())
+
+
+def randomized_pit(samples: np.ndarray, observed: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Randomised probability integral transform of each observation under its K samples (for counts).
+
+    PIT = F(y−) + U·(F(y) − F(y−)) with F the empirical CDF of the K samples and U ~ Uniform(0, 1) (Czado,
+    Gneiting & Held 2009). For a count forecast most mass sits on a few integers, and the plain PIT F(y) is then
+    not uniform even for a perfect forecaster; the randomised one is. For continuous samples it reduces to F(y).
+
+    Args:
+        samples: (N, K, H) forecast samples.
+        observed: (N, H) observations.
+        seed: seed of U.
+
+    Returns:
+        (N, H) PIT values in [0, 1]; uniform for a calibrated forecaster.
+    """
+    samples, observed = _samples_pair(samples, observed, "randomized_pit")
+    below = (samples < observed[:, None, :]).mean(axis=1)
+    at = (samples == observed[:, None, :]).mean(axis=1)
+    return below + np.random.default_rng(seed).random(observed.shape) * at
+
+
+def pit_max_deviation(pit: np.ndarray, bins: int = 10) -> float:
+    """Largest absolute deviation of a PIT histogram's bin shares from 1/bins (0 = perfectly flat).
+
+    Args:
+        pit: PIT values of any shape, in [0, 1].
+        bins: equal-width bins (10 = deciles).
+
+    Returns:
+        max_b |share_b − 1/bins|.
+    """
+    counts, _ = np.histogram(np.ravel(pit), bins=bins, range=(0.0, 1.0))
+    return float(np.abs(counts / max(1, counts.sum()) - 1.0 / bins).max())
+
+
+def pit_coverage(pit: np.ndarray, level: float) -> float:
+    """Share of PIT values inside the central `level` interval [(1 − level)/2, (1 + level)/2].
+
+    On the randomised PIT this is the coverage of the central prediction interval with the ties at its ends split
+    at random, so a calibrated count forecaster covers `level` in expectation (an interval with inclusive ends
+    over-covers on discrete data: 0-to-0 "covers" every observed zero).
+
+    Args:
+        pit: PIT values (see `randomized_pit`).
+        level: nominal coverage, e.g. 0.5 or 0.9.
+
+    Returns:
+        Empirical coverage in [0, 1].
+    """
+    pit = np.ravel(pit)
+    return float(((pit >= 0.5 - level / 2.0) & (pit <= 0.5 + level / 2.0)).mean())
+
+
+def probabilistic_scores(samples: np.ndarray, observed: np.ndarray, seed: int = 0) -> dict:
+    """Fair CRPS, randomised-PIT coverage at 50%/90% and the PIT histogram's max decile deviation.
+
+    Args:
+        samples: (N, K, H) forecast samples in units.
+        observed: (N, H) observations in units.
+        seed: seed of the PIT randomisation.
+
+    Returns:
+        {"crps_fair", "coverage50", "coverage90", "pit_max_deviation", "n_windows", "k_samples"}.
+    """
+    pit = randomized_pit(samples, observed, seed=seed)
+    return {"crps_fair": crps_fair(samples, observed), "coverage50": pit_coverage(pit, 0.5),
+            "coverage90": pit_coverage(pit, 0.9), "pit_max_deviation": pit_max_deviation(pit),
+            "n_windows": int(np.shape(samples)[0]), "k_samples": int(np.shape(samples)[1])}
+
+
+def integer_share(values: np.ndarray, tolerance: float = 1e-6) -> float:
+    """Share of values within `tolerance` of a whole number (sales are whole units).
+
+    Args:
+        values: values of any shape, in units.
+        tolerance: absolute distance to the nearest integer that still counts as whole (float32 round-off).
+
+    Returns:
+        The share in [0, 1].
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return float((np.abs(values - np.round(values)) <= tolerance).mean())
+
+
+def conditional_means(history: np.ndarray, real: np.ndarray, synthetic: np.ndarray, top_quantile: float = 0.9
+                      ) -> dict:
+    """Mean real vs synthetic target on windows whose history is all zero, and on the top history-level decile.
+
+    A conditional generator must follow its condition: a product with no sales in 30 days should mostly get
+    none, a best seller should keep selling. The top decile is taken over windows by the mean of their history.
+
+    Args:
+        history: (N, L) histories in units.
+        real: (N, H) real targets in units.
+        synthetic: (N, K, H) synthetic targets in units for the same windows.
+        top_quantile: windows with history mean at or above this quantile form the top group (0.9 = decile).
+
+    Returns:
+        {"cond_mean_zero_history_real", "cond_mean_zero_history_synthetic", "cond_mean_top_decile_real",
+        "cond_mean_top_decile_synthetic", "n_zero_history", "n_top_decile"}; NaN where a group is empty.
+    """
+    history = np.asarray(history, dtype=np.float64)
+    level = history.mean(axis=1)
+    groups = {"zero_history": level == 0, "top_decile": level >= np.quantile(level, top_quantile)}
+    out = {}
+    for name, mask in groups.items():
+        any_ = bool(mask.any())
+        out[f"cond_mean_{name}_real"] = float(np.asarray(real)[mask].mean()) if any_ else float("nan")
+        out[f"cond_mean_{name}_synthetic"] = float(np.asarray(synthetic)[mask].mean()) if any_ else float("nan")
+        out[f"n_{name}"] = int(mask.sum())
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -5,9 +5,14 @@ The seed design, sizes from `GanConfig` (defaults = the seed):
     history (B, 30) ──LSTM──┐
     calendar (B, H, C) ─────┼─dense─▶ fuse ─▶ condition embedding (B, cond_dim)
     reviews (B, R) ──dense──┘
-    G(z | c):  [z (B, noise_dim), c] ─▶ projection ─▶ GRU (layers × hidden) over the H target steps ─▶ clamped head (B, H)
+    G(z | c):  [z (B, noise_dim), c] ─▶ projection ─▶ GRU (layers × hidden) over the H target steps
+               ─▶ clamped head (B, H)
     D(x | c):  x (B, H) ─▶ Conv1d stack ─▶ average pool ─┐
                c ──────────────────────────────────────┴▶ fuse ─▶ raw score (B,)   (spectral norm on its layers)
+
+Issue 11's levers (`GAN_VARIANTS`, chosen by `gan_variant`) change this: fresh noise added to every GRU step
+(`step_noise`), whole-unit outputs by straight-through rounding (`count_output`), a critic whose convolution reads
+history + target as one sequence (`critic_reads_history`), layer norm instead of spectral norm (`critic_norm`).
 
 `WGANGP` trains them with manual optimisation: `n_critic` critic updates (Wasserstein loss + λ·gradient penalty)
 then one generator update, and validates by the CRPS of K generated samples against the real targets, in units.
@@ -33,7 +38,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .data import units_from_scaled
-from .metrics import crps_samples
+from .metrics import conditional_means, crps_fair
 
 _LEAKY_SLOPE = 0.2
 
@@ -81,6 +86,18 @@ class GanConfig:
         horizon: H, target days.
         calendar_dim: C, calendar features per target day.
         review_dim: R, review features per window.
+        gan_variant: name of the lever set in `GAN_VARIANTS` this config was built from ("seed" = the seed).
+        step_noise: fresh noise at every generator step (a linear map of a per-day noise vector added to each GRU
+            input; RCGAN/TimeGAN practice). Without it the only day-to-day variation is the GRU's smooth state and
+            the samples come out flat (lag-1 autocorrelation 0.99 against 0.34 real on Olist, issue 11).
+        count_output: the generator emits whole units: its output is rounded in units (the window's own scale)
+            with a straight-through gradient. Sales are counts; continuous samples give themselves away.
+        critic_reads_history: the critic's Conv1d stack reads the last H history days and the target as one
+            sequence and scores the target days' features (position kept), so it can compare the first target day
+            with the last history days; False = the seed's target-only convolution, mean-pooled.
+        critic_norm: "spectral" (the seed: spectral norm on every critic layer, which keeps the gradient norm
+            under 1 so a one-sided penalty never binds) or "layer" (the original WGAN-GP: no spectral norm, layer
+            norm in the critic; pair it with the two-sided penalty).
     """
 
     noise_dim: int = 128
@@ -106,6 +123,16 @@ class GanConfig:
     horizon: int = 7
     calendar_dim: int = 10
     review_dim: int = 3
+    gan_variant: str = "seed"
+    step_noise: bool = False
+    count_output: bool = False
+    critic_reads_history: bool = False
+    critic_norm: str = "spectral"
+
+    @property
+    def noise_width(self) -> int:
+        """Noise values per generated sequence: z, plus one noise_dim vector per target day with `step_noise`."""
+        return self.noise_dim * (1 + self.horizon) if self.step_noise else self.noise_dim
 
     def __post_init__(self):
         # YAML and checkpoints hand lists back; tuples keep the config hashable and comparable
@@ -114,9 +141,11 @@ class GanConfig:
         if self.n_critic < 1 or self.batch_size < 1 or self.val_samples < 1 or not self.critic_channels:
             raise ValueError(f"GanConfig: n_critic, batch_size, val_samples must be >= 1 and critic_channels "
                              f"non-empty, got {self}")
+        if self.critic_norm not in ("spectral", "layer"):
+            raise ValueError(f"GanConfig: critic_norm must be 'spectral' or 'layer', got {self.critic_norm!r}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "GanConfig":
+    def from_dict(cls, values: dict) -> GanConfig:
         """Build from a dict (params file, checkpoint), rejecting unknown keys by name."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -125,17 +154,64 @@ class GanConfig:
         return cls(**values)
 
     @classmethod
-    def from_params(cls, params: dict) -> "GanConfig":
+    def from_params(cls, params: dict) -> GanConfig:
         """Build from a whole notebook-parameter dict, taking the keys that are GanConfig fields (others are the
-        Trainer's or other stages'; validating them is the `params` module's job)."""
+        Trainer's or other stages'; validating them is the `params` module's job). `gan_variant` (default: the
+        seed) then sets the levers it names (`GAN_VARIANTS`), overriding the same keys in `params`."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in params.items() if key in known})
+        values = {key: value for key, value in params.items() if key in known}
+        variant = values.get("gan_variant", "seed")
+        if variant not in GAN_VARIANTS:
+            raise ValueError(f"GanConfig: unknown gan_variant {variant!r}; known: {sorted(GAN_VARIANTS)}")
+        values.update(GAN_VARIANTS[variant])
+        values["gan_variant"] = variant
+        return cls(**values)
 
-    def for_windows(self, windows) -> "GanConfig":
+    def for_windows(self, windows) -> GanConfig:
         """This config with L, H, C, R taken from a `WindowSet` (duck-typed: models does not import windows)."""
         return dataclasses.replace(self, history_days=int(windows.history.shape[1]),
                                    horizon=int(windows.target.shape[1]), calendar_dim=int(windows.calendar.shape[2]),
                                    review_dim=int(windows.reviews.shape[1]))
+
+
+# The levers of issue 11, by name. A variant sets only the fields it names; sizes and the rest come from the
+# profile. `seed` is the seed configuration (with the one-sided penalty every profile sets). Each other row adds
+# one lever to `step_noise`, the lever an earlier probe already showed to work (FINDINGS.md); the chosen
+# combination is DEFAULT_VARIANT, measured against the others on validation in docs/gan_ablation.md.
+_SEED_LEVERS = {"step_noise": False, "count_output": False, "critic_reads_history": False, "critic_norm": "spectral"}
+GAN_VARIANTS: dict[str, dict] = {
+    "seed": dict(_SEED_LEVERS),
+    "step_noise": {**_SEED_LEVERS, "step_noise": True},
+    "counts": {**_SEED_LEVERS, "step_noise": True, "count_output": True},
+    "sequence_critic": {**_SEED_LEVERS, "step_noise": True, "critic_reads_history": True},
+    "binding_gp": {**_SEED_LEVERS, "step_noise": True, "critic_norm": "layer", "one_sided_gp": False},
+    "counts_sequence_critic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                               "critic_reads_history": True},
+}
+DEFAULT_VARIANT = "counts_sequence_critic"
+
+_LEVER_WORDS = {
+    "step_noise": "fresh noise at every generated day (the seed feeds one noise vector to all 7 GRU steps, which "
+                  "made its samples flat)",
+    "count_output": "whole-unit samples (outputs rounded in units with a straight-through gradient; the seed's "
+                    "samples are continuous)",
+    "critic_reads_history": "a critic that convolves the last history days and the target as one sequence (the "
+                            "seed's critic sees the target alone, mean-pooled)",
+    "critic_norm": "layer norm and no spectral norm in the critic, so the gradient penalty binds (the seed's "
+                   "spectral norm kept the penalty at ~0)",
+    "one_sided_gp": "the two-sided gradient penalty of the original WGAN-GP",
+}
+
+
+def describe_variant(config: GanConfig) -> str:
+    """One plain-words line per lever in which `config` differs from the seed configuration."""
+    seed = GanConfig.from_params({"gan_variant": "seed", "one_sided_gp": True})
+    changed = [name for name in _LEVER_WORDS if getattr(config, name) != getattr(seed, name)]
+    head = f"gan_variant = {config.gan_variant!r}: "
+    if not changed:
+        return head + "the seed study's design (one noise vector per sequence, continuous outputs, target-only " \
+                      "spectrally normalised critic with a one-sided penalty)."
+    return head + "the seed design with\n" + "\n".join(f"  - {_LEVER_WORDS[name]}" for name in changed)
 
 
 class ConditionEncoder(nn.Module):
@@ -177,17 +253,33 @@ class Generator(nn.Module):
 
     def __init__(self, config: GanConfig):
         super().__init__()
-        self.horizon = config.horizon
+        self.horizon, self.noise_dim, self.count_output = config.horizon, config.noise_dim, config.count_output
         self.project = nn.Sequential(nn.Linear(config.noise_dim + config.cond_dim, config.gru_hidden), nn.ReLU())
+        # step_noise: a fresh noise vector per target day, mapped linearly and added to that day's GRU input
+        self.step_noise = nn.Linear(config.noise_dim, config.gru_hidden) if config.step_noise else None
         self.rnn = nn.GRU(input_size=config.gru_hidden, hidden_size=config.gru_hidden,
                           num_layers=config.gru_layers, batch_first=True)
         self.head = nn.Linear(config.gru_hidden, 1)
 
-    def forward(self, noise: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        """Args: noise (B, noise_dim), embedding (B, cond_dim). Returns: (B, H) non-negative scaled sales."""
-        step_input = self.project(torch.cat([noise, embedding], dim=1))
-        steps, _ = self.rnn(step_input.unsqueeze(1).expand(-1, self.horizon, -1))
-        return straight_through_relu(self.head(steps).squeeze(-1))
+    def forward(self, noise: torch.Tensor, embedding: torch.Tensor, scale_min: torch.Tensor | None = None,
+                scale_range: torch.Tensor | None = None) -> torch.Tensor:
+        """Args: noise (B, noise_width), embedding (B, cond_dim), and with `count_output` the windows' scales
+        (B,) (units = scaled · range + min). Returns: (B, H) non-negative scaled sales (whole units when
+        `count_output`)."""
+        step_input = self.project(torch.cat([noise[:, :self.noise_dim], embedding], dim=1))
+        step_input = step_input.unsqueeze(1).expand(-1, self.horizon, -1)
+        if self.step_noise is not None:
+            step_input = step_input + self.step_noise(noise[:, self.noise_dim:].reshape(-1, self.horizon,
+                                                                                      self.noise_dim))
+        steps, _ = self.rnn(step_input)
+        scaled = straight_through_relu(self.head(steps).squeeze(-1))
+        if not self.count_output:
+            return scaled
+        if scale_min is None or scale_range is None:
+            raise ValueError("Generator: count_output needs the windows' scale_min and scale_range")
+        low, width = scale_min.to(scaled).unsqueeze(1), scale_range.to(scaled).unsqueeze(1)
+        units = straight_through_round(scaled * width + low)
+        return (units - low) / width
 
 
 def straight_through_relu(x: torch.Tensor) -> torch.Tensor:
@@ -198,6 +290,11 @@ def straight_through_relu(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(min=0) - x).detach()
 
 
+def straight_through_round(x: torch.Tensor) -> torch.Tensor:
+    """Rounding in the forward pass, identity in the backward pass: whole units out, a gradient still flows."""
+    return x + (torch.round(x) - x).detach()
+
+
 class Critic(nn.Module):
     """D(x | c): Conv1d stack over the H-step sequence, average-pooled, fused with the condition, raw score.
 
@@ -205,24 +302,44 @@ class Critic(nn.Module):
     with respect to the sequence and then backpropagates through that derivative, and cuDNN RNNs have no double
     backward (the critic's condition may come from an LSTM: the penalty holds the condition fixed, so only its
     first derivative is needed). No dropout either, so none can be active while the penalty is computed.
-    Spectral norm on every layer, as in the seed.
+    Spectral norm on every layer, as in the seed, or layer norm without it (`critic_norm`). With
+    `critic_reads_history` the history is part of the convolved sequence but not of the penalty's interpolation
+    (it is the condition, held fixed).
     """
 
     def __init__(self, config: GanConfig):
         super().__init__()
+        spectral = config.critic_norm == "spectral"
+        norm = spectral_norm if spectral else (lambda layer: layer)
         layers, channels = [], 1
         for out in config.critic_channels:
-            layers += [spectral_norm(nn.Conv1d(channels, out, kernel_size=3, padding=1)),
-                       nn.LeakyReLU(_LEAKY_SLOPE)]
+            layers.append(norm(nn.Conv1d(channels, out, kernel_size=3, padding=1)))
+            if not spectral:  # layer norm over channels x time of each sequence (no batch statistics: GP-safe)
+                layers.append(nn.GroupNorm(1, out))
+            layers.append(nn.LeakyReLU(_LEAKY_SLOPE))
             channels = out
         self.convs = nn.Sequential(*layers)
-        self.fuse = nn.Sequential(spectral_norm(nn.Linear(channels + config.cond_dim, config.critic_hidden)),
-                                  nn.LeakyReLU(_LEAKY_SLOPE))
-        self.score = spectral_norm(nn.Linear(config.critic_hidden, 1))
+        self.horizon, self.reads_history = config.horizon, config.critic_reads_history
+        # reading the history too: keep each target day's features in place (flattened) instead of a mean pool
+        features = channels * config.horizon if self.reads_history else channels
+        fuse = [norm(nn.Linear(features + config.cond_dim, config.critic_hidden))]
+        fuse += [] if spectral else [nn.LayerNorm(config.critic_hidden)]
+        self.fuse = nn.Sequential(*fuse, nn.LeakyReLU(_LEAKY_SLOPE))
+        self.score = norm(nn.Linear(config.critic_hidden, 1))
 
-    def forward(self, sequence: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        """Args: sequence (B, H), embedding (B, cond_dim). Returns: (B,) raw scores (no sigmoid)."""
-        pooled = self.convs(sequence.unsqueeze(1)).mean(dim=2)
+    def forward(self, sequence: torch.Tensor, embedding: torch.Tensor,
+                history: torch.Tensor | None = None) -> torch.Tensor:
+        """Args: sequence (B, H), embedding (B, cond_dim), history (B, L) when `critic_reads_history`.
+        Returns: (B,) raw scores (no sigmoid)."""
+        if self.reads_history:
+            if history is None:
+                raise ValueError("Critic: critic_reads_history needs the history")
+            # the last H history days suffice: three kernel-3 layers see 3 days back from the first target day,
+            # and the condition embedding already summarises the whole history (all 30 days cost 2.3x per update)
+            joined = torch.cat([history[:, -self.horizon:].to(sequence), sequence], dim=1).unsqueeze(1)
+            pooled = self.convs(joined)[:, :, -self.horizon:].flatten(1)
+        else:
+            pooled = self.convs(sequence.unsqueeze(1)).mean(dim=2)
         return self.score(self.fuse(torch.cat([pooled, embedding], dim=1))).squeeze(-1)
 
 
@@ -316,31 +433,38 @@ class WGANGP(pl.LightningModule):
         encoder = self.generator_encoder if self.critic_encoder is None else self.critic_encoder
         return encoder(history, calendar, reviews)
 
-    def forward(self, history, calendar, reviews, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """One generated sequence per window: (B, H) scaled, non-negative."""
+    def forward(self, history, calendar, reviews, noise: torch.Tensor | None = None, scale_min=None,
+                scale_range=None) -> torch.Tensor:
+        """One generated sequence per window: (B, H) scaled, non-negative (scales needed with `count_output`)."""
         if noise is None:
-            noise = torch.randn(history.shape[0], self.config.noise_dim, device=history.device, dtype=history.dtype)
-        return self.generator(noise, self.generator_encoder(history, calendar, reviews))
+            noise = torch.randn(history.shape[0], self.config.noise_width, device=history.device,
+                                dtype=history.dtype)
+        return self.generator(noise, self.generator_encoder(history, calendar, reviews), scale_min, scale_range)
 
     @torch.no_grad()
     def sample(self, history, calendar, reviews, k: int, noise: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, scale_min: torch.Tensor | None = None,
+               scale_range: torch.Tensor | None = None) -> torch.Tensor:
         """K generated sequences per window, the condition encoded once per window.
 
         Args:
             history, calendar, reviews: one batch of conditions (B, ...).
             k: samples per window.
-            noise: (B * k, noise_dim) noise, window-major (rows i*k .. i*k+k-1 belong to window i); drawn when None.
+            noise: (B * k, noise_width) noise, window-major (rows i*k .. i*k+k-1 belong to window i); drawn when
+                None.
             generator: CPU torch generator for drawing the noise.
+            scale_min, scale_range: (B,) the windows' scales; required with `count_output` (rounding in units).
 
         Returns:
             (B, k, H) scaled samples.
         """
         batch = history.shape[0]
         if noise is None:
-            noise = torch.randn(batch * k, self.config.noise_dim, generator=generator, dtype=history.dtype)
+            noise = torch.randn(batch * k, self.config.noise_width, generator=generator, dtype=history.dtype)
         embedding = self.generator_encoder(history, calendar, reviews).repeat_interleave(k, dim=0)
-        return self.generator(noise.to(embedding), embedding).reshape(batch, k, -1)
+        scales = [None if s is None else torch.as_tensor(s).to(embedding).repeat_interleave(k, dim=0)
+                  for s in (scale_min, scale_range)]
+        return self.generator(noise.to(embedding), embedding, *scales).reshape(batch, k, -1)
 
     # ---- training --------------------------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -362,11 +486,17 @@ class WGANGP(pl.LightningModule):
         rows = local_batch * world
         gen = _seeded_generator(self.noise_seed, int(self.train_steps))
         return {
-            "critic_noise": self._rank_rows(torch.randn(cfg.n_critic, rows, cfg.noise_dim, generator=gen),
+            "critic_noise": self._rank_rows(torch.randn(cfg.n_critic, rows, cfg.noise_width, generator=gen),
                                             local_batch),
             "alpha": self._rank_rows(torch.rand(cfg.n_critic, rows, 1, generator=gen), local_batch),
-            "generator_noise": self._rank_rows(torch.randn(rows, cfg.noise_dim, generator=gen), local_batch),
+            "generator_noise": self._rank_rows(torch.randn(rows, cfg.noise_width, generator=gen), local_batch),
         }
+
+    def _critic_fn(self, history):
+        """The critic as `(sequence, cond) -> scores`, binding the history when it reads it."""
+        if not self.config.critic_reads_history:
+            return self.critic
+        return lambda sequence, cond: self.critic(sequence, cond, history)
 
     def critic_loss(self, real, fake, history, calendar, reviews, alpha=None,
                     cond: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
@@ -387,9 +517,10 @@ class WGANGP(pl.LightningModule):
                 cond = self.encode_critic_condition(history, calendar, reviews)
             if self.critic_encoder is None:
                 cond = cond.detach()  # shared encoder: trained by the generator's optimiser only
-            real_score = self.critic(real, cond)
-            fake_score = self.critic(fake.detach(), cond)
-            gp = gradient_penalty(self.critic, real, fake, cond, alpha=alpha, one_sided=self.config.one_sided_gp)
+            critic = self._critic_fn(history)
+            real_score = critic(real, cond)
+            fake_score = critic(fake.detach(), cond)
+            gp = gradient_penalty(critic, real, fake, cond, alpha=alpha, one_sided=self.config.one_sided_gp)
         wasserstein = real_score.mean() - fake_score.mean()
         loss = -wasserstein + self.config.gp_lambda * gp
         return loss, {"d_loss": loss.detach(), "gp": gp.detach(), "wasserstein": wasserstein.detach(),
@@ -405,19 +536,21 @@ class WGANGP(pl.LightningModule):
         self.untoggle_optimizer(optimizer)
         return stats
 
-    def _generator_step(self, history, calendar, reviews, noise, embedding, optimizer) -> torch.Tensor:
+    def _generator_step(self, history, calendar, reviews, noise, embedding, optimizer, scales=(None, None)
+                        ) -> torch.Tensor:
         """One generator update: maximise the critic's score of fresh fakes (the critic is not trained here).
 
-        `embedding` is the generator's condition embedding with its graph, computed before the critic updates.
+        `embedding` is the generator's condition embedding with its graph, computed before the critic updates;
+        `scales` the batch's (scale_min, scale_range) for `count_output`.
         """
         self.toggle_optimizer(optimizer)
-        fake = self.generator(noise, embedding)
+        fake = self.generator(noise, embedding, *scales)
         if self.critic_encoder is None:
             cond = embedding  # shared: the generator's loss trains the encoder through both uses
         else:
             with torch.no_grad():  # the critic's encoder is frozen in this update: no graph needed
                 cond = self.critic_encoder(history, calendar, reviews)
-        loss = -self.critic(fake, cond).mean()
+        loss = -self._critic_fn(history)(fake, cond).mean()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         optimizer.step()
@@ -426,6 +559,7 @@ class WGANGP(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         history, calendar, reviews, target = batch[:4]
+        scales = tuple(batch[4:6]) if len(batch) >= 6 else (None, None)  # (scale_min, scale_range) per window
         opt_g, opt_d = self.optimizers()
         draws = self._step_draws(history.shape[0])
         n_critic = self.config.n_critic
@@ -433,12 +567,15 @@ class WGANGP(pl.LightningModule):
         # (its LSTM is the costliest layer of a step), and use the detached value for the critic updates
         embedding = self.generator_encoder(history, calendar, reviews)
         with torch.no_grad():  # G is fixed during the critic updates: all n_critic fake batches in one forward
-            fakes = self.generator(draws["critic_noise"].flatten(0, 1), embedding.detach().repeat(n_critic, 1))
+            repeated = [None if s is None else s.repeat(n_critic) for s in scales]
+            fakes = self.generator(draws["critic_noise"].flatten(0, 1), embedding.detach().repeat(n_critic, 1),
+                                   *repeated)
             fakes = fakes.reshape(n_critic, history.shape[0], -1)
         shared_cond = embedding.detach() if self.critic_encoder is None else None
         stats = [self._critic_step(target, history, calendar, reviews, fakes[i], draws["alpha"][i], opt_d,
                                    cond=shared_cond) for i in range(n_critic)]
-        g_loss = self._generator_step(history, calendar, reviews, draws["generator_noise"], embedding, opt_g)
+        g_loss = self._generator_step(history, calendar, reviews, draws["generator_noise"], embedding, opt_g,
+                                      scales)
         self.train_steps += 1
         logged = {name: torch.stack([s[name] for s in stats]).mean() for name in stats[0]}
         logged["g_loss"] = g_loss
@@ -450,20 +587,53 @@ class WGANGP(pl.LightningModule):
     def on_validation_epoch_start(self):
         # the same noise every epoch: differences between epochs then reflect the model, not the draw
         self._val_generator = _seeded_generator(self.noise_seed, _VAL_STREAM)
+        self._val_parts = []
 
     def validation_step(self, batch, batch_idx):
         history, calendar, reviews, target, scale_min, scale_range = batch
         if not hasattr(self, "_val_generator"):
             self.on_validation_epoch_start()
-        samples = self.sample(history, calendar, reviews, self.config.val_samples, generator=self._val_generator)
+        samples = self.sample(history, calendar, reviews, self.config.val_samples, generator=self._val_generator,
+                              scale_min=scale_min, scale_range=scale_range)
         scale_min = scale_min.detach().double().cpu().numpy()
         scale_range = scale_range.detach().double().cpu().numpy()
         units = units_from_scaled(samples.double().cpu().numpy(), scale_min, scale_range)
         target_units = units_from_scaled(target.double().cpu().numpy(), scale_min, scale_range)
-        crps = crps_samples(units, target_units)
+        history_units = units_from_scaled(history.double().cpu().numpy(), scale_min, scale_range)
+        self._val_parts.append((history_units, target_units, units))
+
+    def on_validation_epoch_end(self):
+        parts = getattr(self, "_val_parts", [])
+        if not parts:
+            return
+        history, target, units = (np.concatenate(p) for p in zip(*parts))
+        self._val_parts = []
         # every rank evaluates the whole validation set with the same noise: identical values, sync is a no-op
-        self.log("val_crps", crps, on_step=False, on_epoch=True, prog_bar=True, batch_size=history.shape[0],
-                 sync_dist=True)
+        for name, value in validation_scores(history, target, units).items():
+            self.log(name, value, on_step=False, on_epoch=True, prog_bar=name == "val_score", sync_dist=True)
+
+
+def validation_scores(history: np.ndarray, target: np.ndarray, samples: np.ndarray) -> dict:
+    """Checkpoint-selection scores of K samples per validation window, all in units/day.
+
+    `val_crps` is the fair CRPS; `val_cond_gap` the absolute gap between the synthetic and real mean target on
+    windows whose history is all zero, plus the same gap on the top history-level decile (a generator that ignores
+    its condition can have a small CRPS on the many all-zero windows yet put sales where there were none);
+    `val_score = val_crps + val_cond_gap` selects `best.ckpt`.
+
+    Args:
+        history: (N, L) histories in units.
+        target: (N, H) real targets in units.
+        samples: (N, K, H) samples in units.
+
+    Returns:
+        {"val_crps", "val_cond_gap", "val_score"} as floats.
+    """
+    cond = conditional_means(history, target, samples)
+    gap = sum(abs(cond[f"cond_mean_{g}_synthetic"] - cond[f"cond_mean_{g}_real"])
+              for g in ("zero_history", "top_decile") if cond[f"n_{g}"] > 0)
+    crps = crps_fair(samples, target)
+    return {"val_crps": crps, "val_cond_gap": float(gap), "val_score": crps + float(gap)}
 
 
 def parameter_counts(config: GanConfig | None = None) -> dict:

@@ -2,23 +2,42 @@
 
 * `discriminative_score` and `predictive_score` (TimeGAN): a post-hoc GRU classifier and forecaster;
 * `sample_quality_report` gathers every metric of `metrics` and the learned scores into one JSON-ready dict;
-* `quality_table` is notebook 03's and the report's table of the headline numbers.
+* `quality_table` is notebook 03's and the report's table of the headline numbers;
+* `baseline_samples` and `forecast_scores`: the generator as a probabilistic forecaster beside four probabilistic
+  baselines (block sampler, zero point mass, per-window count model, likelihood-trained NB LSTM), by fair CRPS,
+  randomised-PIT coverage and PIT flatness.
 
 The learned scores import torch lazily, so `metrics` and `stats` stay importable without it. Nothing here reads
 files (`sample_quality_report` accepts any object with WindowSet's attributes).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
-from .metrics import (DEFAULT_LAGS, autocorrelation, crps_samples, cross_correlation, diversity_ratio,
-                      interval_coverage, mae, sequence_stat_ks, wasserstein_marginal, zero_share,
-                      zero_share_difference)
+from .metrics import (
+    DEFAULT_LAGS,
+    autocorrelation,
+    conditional_means,
+    cross_correlation,
+    crps_samples,
+    diversity_ratio,
+    integer_share,
+    interval_coverage,
+    mae,
+    probabilistic_scores,
+    sequence_stat_ks,
+    wasserstein_marginal,
+    zero_share,
+    zero_share_difference,
+)
 
 # Artifact name of stage 03's metrics (notebook 03 writes it; the report reads it).
 QUALITY_FILE = "quality_metrics.json"
+# Stage 03's forecast-score table: one row per split x subset x method (`forecast_scores`).
+FORECAST_FILE = "probabilistic_scores.csv"
 
 # ----------------------------------------------------------------------------------------------------------------
 # Learned scores (TimeGAN): a post-hoc classifier and a post-hoc forecaster
@@ -171,7 +190,9 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
                           baseline_test_samples_scaled: np.ndarray | None = None, seed: int = 0,
                           max_windows: int = 2000, zero_threshold: float = 0.5,
                           lags: Iterable[int] = DEFAULT_LAGS, classifier_epochs: int = 30,
-                          forecaster_epochs: int = 20) -> dict:
+                          forecaster_epochs: int = 20, classifier_seeds: int = 5,
+                          forecast_table: pd.DataFrame | None = None, samples_units: np.ndarray | None = None,
+                          generator_steps: int | None = None) -> dict:
     """Every sample-quality metric of issue 5 as one flat, JSON-ready dict.
 
     Distribution metrics (Wasserstein, zero share, KS, autocorrelation, diversity) compare all K samples of the
@@ -192,6 +213,15 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
         lags: autocorrelation lags.
         classifier_epochs: epochs of the discriminative classifier.
         forecaster_epochs: epochs of the predictive-score forecaster.
+        classifier_seeds: the discriminative score is averaged over this many classifier seeds (seed, seed + 1,
+            ...), each with its own train/held-out split and initialisation (TimeGAN repeats its metrics too);
+            `discriminative_score` is the mean and `discriminative_score_sd` the standard deviation.
+        forecast_table: `forecast_scores` of the generator and the probabilistic baselines (K >= 100 samples per
+            window); its validation rows give `crps_fair_<method>`, and the generator's `coverage50_generator`,
+            `coverage90_generator` (randomised PIT) and `pit_max_deviation`.
+        samples_units: the samples in units when already known (whole units for a count-valued generator: the
+            float32 scaled values would lose their last bits through `to_units`); from `samples_scaled` if None.
+        generator_steps: training steps of the generator (reported as `generator_steps`).
 
     Returns:
         dict of floats; autocorrelations appear as `acf_real_lag{k}`, `acf_synthetic_lag{k}`,
@@ -202,7 +232,8 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
     lags = list(lags)
     real_units = windows.to_units(windows.target)
     history_units = windows.to_units(windows.history)
-    samples_units = windows.to_units(samples_scaled)
+    samples_units = (windows.to_units(samples_scaled) if samples_units is None
+                     else np.asarray(samples_units, dtype=np.float64))
     flat_units = samples_units.reshape(n * k, horizon)
     report = {"n_windows": int(n), "k_samples": int(k),
               "wasserstein_units": wasserstein_marginal(real_units, samples_units),
@@ -218,12 +249,19 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
     report["acf_mean_abs_diff"] = float(np.nanmean(np.abs(curves["acf_real"] - curves["acf_synthetic"])))
     report["xcf_mean_abs_diff"] = float(np.nanmean(np.abs(curves["xcf_real"] - curves["xcf_synthetic"])))
     report["diversity_ratio"] = diversity_ratio(samples_units, real_units) if k >= 2 else float("nan")
+    conditional = conditional_means(history_units, real_units, samples_units)
+    report.update({key: value for key, value in conditional.items() if key.startswith("cond_mean_")})
+    report["integer_share_synthetic"] = integer_share(samples_units)
+    if generator_steps is not None:
+        report["generator_steps"] = int(generator_steps)
 
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(n, min(n, max_windows), replace=False))
     history, real, synthetic = windows.history[pick], windows.target[pick], samples_scaled[pick, 0]
-    report["discriminative_score"] = discriminative_score(
-        real, synthetic, real_history=history, synthetic_history=history, seed=seed, epochs=classifier_epochs)
+    scores = [discriminative_score(real, synthetic, real_history=history, synthetic_history=history, seed=seed + i,
+                                   epochs=classifier_epochs) for i in range(max(1, classifier_seeds))]
+    report["discriminative_score"] = float(np.mean(scores))
+    report["discriminative_score_sd"] = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
     if test_windows is not None:
         test_pick = np.sort(rng.choice(len(test_windows), min(len(test_windows), max_windows), replace=False))
         report.update(predictive_score(
@@ -238,11 +276,89 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
             report[f"crps_{name}"] = crps_samples(scored_units, observed)
             report[f"coverage50_{name}"] = interval_coverage(scored_units, observed, 0.5)
             report[f"coverage90_{name}"] = interval_coverage(scored_units, observed, 0.9)
+    if forecast_table is not None:
+        val = forecast_table[(forecast_table["split"] == "val") & (forecast_table["subset"] == "all")]
+        val = val.set_index("method")
+        for method in val.index:
+            report[f"crps_fair_{method}"] = float(val.loc[method, "crps_fair"])
+        if "generator" in val.index:  # K >= 100, randomised PIT: replaces the K-sample interval coverage above
+            for key in ("coverage50", "coverage90"):
+                report[f"{key}_generator"] = float(val.loc["generator", key])
+            report["pit_max_deviation"] = float(val.loc["generator", "pit_max_deviation"])
     return report
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The generator as a probabilistic forecaster, beside four probabilistic baselines
+# ----------------------------------------------------------------------------------------------------------------
+PROBABILISTIC_BASELINES = ("block_sampler", "zero", "count_baseline", "likelihood_lstm")
+
+
+def baseline_samples(train, val, windows_by_split: dict, *, k: int, seed: int, likelihood_seeds=(0, 1, 2),
+                     **likelihood_settings) -> dict:
+    """K sample paths in units from the four probabilistic baselines, for each split's windows.
+
+    `block_sampler`: the window's own past 7-day blocks resampled; `zero`: the zero point mass (one path: a point
+    mass needs no more); `count_baseline`: a Poisson / negative binomial fitted to the window's own 30-day history;
+    `likelihood_lstm`: the DeepAR-style NB LSTM trained by maximum likelihood on `train` (early stopping on `val`),
+    one model per seed in `likelihood_seeds`, K/len(seeds) paths from each.
+
+    Args:
+        train, val: windows to fit the likelihood LSTM on.
+        windows_by_split: {split: WindowSet} to sample for (e.g. val and test).
+        k: paths per window.
+        seed: seed of the draws.
+        likelihood_seeds: training seeds of the likelihood LSTM.
+        **likelihood_settings: `likelihood.fit_likelihood_lstm` settings (hidden, layers, epochs, ...).
+
+    Returns:
+        {split: {method: (N, K, H) float32 units}}, methods in `PROBABILISTIC_BASELINES` order.
+    """
+    from . import baselines, likelihood
+
+    fitted = likelihood.fit_ensemble(train, val, seeds=likelihood_seeds, **likelihood_settings)
+    out = {}
+    for split, ws in windows_by_split.items():
+        history = ws.to_units(ws.history)
+        out[split] = {
+            "block_sampler": baselines.block_resample_sampler(history, ws.horizon, k, seed=seed),
+            "zero": baselines.zero_sampler(history, ws.horizon, k=1),
+            "count_baseline": baselines.count_model_sampler(history, ws.horizon, k, seed=seed),
+            "likelihood_lstm": likelihood.sample_ensemble(fitted, ws, k, seed=seed),
+        }
+        out[split] = {name: samples.astype(np.float32) for name, samples in out[split].items()}
+    return out
+
+
+def forecast_scores(windows_by_split: dict, samples_by_split: dict, seed: int = 0) -> pd.DataFrame:
+    """Fair CRPS, randomised-PIT coverage and PIT flatness of every method on every split, all windows and active.
+
+    "active" windows have at least one sale in their history: on the others a zero forecast is nearly always
+    right and the scores mostly measure how many such windows a split holds.
+
+    Args:
+        windows_by_split: {split: WindowSet}.
+        samples_by_split: {split: {method: (N, K, H) samples in units}}.
+        seed: seed of the PIT randomisation.
+
+    Returns:
+        DataFrame with split, subset ("all"/"active"), method, crps_fair, coverage50, coverage90,
+        pit_max_deviation, n_windows, k_samples.
+    """
+    rows = []
+    for split, ws in windows_by_split.items():
+        observed = ws.to_units(ws.target)
+        active = ws.to_units(ws.history).max(axis=1) > 0
+        for method, samples in samples_by_split[split].items():
+            for subset, mask in (("all", slice(None)), ("active", active)):
+                scores = probabilistic_scores(np.asarray(samples)[mask], observed[mask], seed=seed)
+                rows.append({"split": split, "subset": subset, "method": method, **scores})
+    return pd.DataFrame(rows)
+
+
 QUALITY_ROWS = (  # (key, what it measures, ideal value)
-    ("discriminative_score", "|accuracy - 0.5| of a post-hoc GRU telling real from synthetic", "0"),
+    ("discriminative_score", "|accuracy - 0.5| of a post-hoc GRU telling real from synthetic (mean of seeds)",
+     "0"),
     ("tstr_mae", "predictive score: MAE (scaled) of a GRU trained on synthetic, tested on real", "= TRTR"),
     ("trtr_mae", "the same GRU trained on real, tested on real", "reference"),
     ("wasserstein_units", "1-Wasserstein distance of daily values (units)", "0"),
@@ -251,16 +367,31 @@ QUALITY_ROWS = (  # (key, what it measures, ideal value)
     ("acf_mean_abs_diff", "mean |ACF real - ACF synthetic|, lags 1-6 within the 7 days", "0"),
     ("xcf_mean_abs_diff", "mean |cross-corr. real - synthetic|, history -> target", "0"),
     ("diversity_ratio", "spread-skill ratio of the K samples (0 = mode collapse)", "1"),
-    ("crps_generator", "CRPS of the generator's K samples on test (units/day)", "lower"),
-    ("crps_baseline", "CRPS of block-resampling the window's own history (units/day)", "lower"),
-    ("coverage50_generator", "share of test values inside the generator's 50% interval", "0.5"),
-    ("coverage90_generator", "share of test values inside the generator's 90% interval", "0.9"),
+    ("crps_generator", "CRPS (biased K^2 form) of the generator's K samples on test (units/day)", "lower"),
+    ("crps_baseline", "CRPS (K^2 form) of block-resampling the window's own history, test (units/day)", "lower"),
+    ("coverage50_generator", "generator's 50% interval coverage (randomised PIT, K >= 100, validation)", "0.5"),
+    ("coverage90_generator", "generator's 90% interval coverage (randomised PIT, K >= 100, validation)", "0.9"),
     ("coverage50_baseline", "the same for the block-resampling sampler, 50%", "0.5"),
     ("coverage90_baseline", "the same for the block-resampling sampler, 90%", "0.9"),
+    ("discriminative_score_sd", "sd of the discriminative score over its classifier seeds", "small"),
+    ("crps_fair_generator", "fair CRPS of the generator's K >= 100 samples on validation (units/day)", "lower"),
+    ("crps_fair_block_sampler", "fair CRPS, block-resampling the window's own history (validation)", "lower"),
+    ("crps_fair_zero", "fair CRPS of the zero point mass (validation)", "lower"),
+    ("crps_fair_count_baseline", "fair CRPS, Poisson/NB fitted to the window's own history (validation)", "lower"),
+    ("crps_fair_likelihood_lstm", "fair CRPS, NB LSTM trained by maximum likelihood (validation)", "lower"),
+    ("pit_max_deviation", "largest |decile share - 0.1| of the generator's randomised PIT (validation)", "0"),
+    ("cond_mean_zero_history_real", "mean real target (units/day), train windows with an all-zero history",
+     "reference"),
+    ("cond_mean_zero_history_synthetic", "the same for the synthetic targets", "= real"),
+    ("cond_mean_top_decile_real", "mean real target (units/day), top decile of train windows by history level",
+     "reference"),
+    ("cond_mean_top_decile_synthetic", "the same for the synthetic targets", "= real"),
+    ("integer_share_synthetic", "share of synthetic values that are whole units", "1"),
+    ("generator_steps", "generator updates of the checkpoint used", "info"),
 )
 
 
-def quality_table(quality: dict, digits: int = 4) -> "pd.DataFrame":
+def quality_table(quality: dict, digits: int = 4) -> pd.DataFrame:
     """The headline sample-quality metrics with what each measures and its ideal value; KS statistics appended."""
     import pandas as pd
 

@@ -5,7 +5,7 @@ A sample folder (written atomically: built in a hidden temporary folder beside i
     samples_scaled.npy  (N, K, H) float32, scaled values (as the windows' targets)
     samples_units.npy   (N, K, H) float32, units via `WindowSet.to_units`
     keys.parquet        entity_id, origin of each window, in window order
-    meta.json           k, seed, checkpoint, n_windows, horizon, noise
+    meta.json           k, seed, checkpoint, n_windows, horizon, noise, gan_variant, generator_steps
 
 Noise is drawn from `numpy.random.default_rng(seed)` in window order, K rows per window: numpy draws a stream that
 does not depend on how it is chunked, so the samples do not depend on `batch_size` (beyond float rounding of
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import paths
 from .models import WGANGP, load_generator
 from .windows import WindowSet
 
@@ -39,7 +40,7 @@ class SampleSet:
         scaled: (N, K, H) float32 (memory-mapped, read-only).
         units: (N, K, H) float32 (memory-mapped, read-only).
         keys: DataFrame (entity_id, origin), one row per window.
-        meta: the metadata dict (k, seed, checkpoint, n_windows, horizon, noise).
+        meta: the metadata dict (k, seed, checkpoint, n_windows, horizon, noise, gan_variant, generator_steps).
     """
 
     folder: Path
@@ -56,7 +57,7 @@ class SampleSet:
         return int(self.scaled.shape[0])
 
     @classmethod
-    def load(cls, folder: str | Path, mmap: bool = True) -> "SampleSet":
+    def load(cls, folder: str | Path, mmap: bool = True) -> SampleSet:
         """Read a sample folder with numpy/pandas only.
 
         Args:
@@ -64,6 +65,8 @@ class SampleSet:
             mmap: memory-map the arrays (bounded memory); False loads them.
         """
         folder = Path(folder)
+        if folder.parent.name == paths.STAGES[3]:  # an earlier stage's folder: only a finished run's (#14)
+            paths.check_stage_complete(folder.parent, 3)
         missing = [name for name in (SCALED_FILE, UNITS_FILE, KEYS_FILE, META_FILE) if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(f"sample folder {folder} lacks {missing}: it is written by stage 03 "
@@ -108,7 +111,7 @@ def generate_samples(module_or_ckpt: WGANGP | str | Path, windows: WindowSet, k:
     module = module.to(device).eval()
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    n, horizon, noise_dim = len(windows), windows.horizon, module.config.noise_dim
+    n, horizon, noise_width = len(windows), windows.horizon, module.config.noise_width
     chunk = max(1, batch_size // k)
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
@@ -118,17 +121,23 @@ def generate_samples(module_or_ckpt: WGANGP | str | Path, windows: WindowSet, k:
         for start in range(0, n, chunk):
             rows = slice(start, min(start + chunk, n))
             count = rows.stop - rows.start
-            noise = torch.from_numpy(rng.standard_normal((count * k, noise_dim), dtype=np.float32))
+            noise = torch.from_numpy(rng.standard_normal((count * k, noise_width), dtype=np.float32))
             history, calendar, reviews = _windows_tensors(windows, rows, device)
-            block = module.sample(history, calendar, reviews, k, noise=noise).cpu().numpy()
+            scales = [torch.as_tensor(np.asarray(a[rows], dtype=np.float64), device=device)
+                      for a in (windows.scale_min, windows.scale_range)]
+            block = module.sample(history, calendar, reviews, k, noise=noise, scale_min=scales[0],
+                                  scale_range=scales[1]).cpu().numpy()
             scaled[rows] = block
-            units[rows] = windows.subset(rows).to_units(block)
+            block_units = windows.subset(rows).to_units(block)
+            # a count-valued generator emits whole units; float32 scaled values only lose the last bits of them
+            units[rows] = np.round(block_units) if module.config.count_output else block_units
         scaled.flush()
         units.flush()
         del scaled, units  # close the memmaps before the rename
         windows.keys().to_parquet(tmp / KEYS_FILE, index=False)
         meta = {"k": int(k), "seed": int(seed), "checkpoint": checkpoint, "n_windows": int(n),
-                "horizon": int(horizon), "noise": "numpy default_rng(seed).standard_normal, K rows per window"}
+                "horizon": int(horizon), "noise": "numpy default_rng(seed).standard_normal, K rows per window",
+                "gan_variant": module.config.gan_variant, "generator_steps": int(module.train_steps)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out_dir.exists():
             # two renames: the old folder is moved aside first, so a reader never sees a half-written one

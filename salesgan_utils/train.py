@@ -3,9 +3,9 @@
 The LightningModule (what is trained) is `salesgan_utils.models.WGANGP`; this module builds everything around it,
 as darts keeps its Lightning module apart from its wrapper. Stage 02 calls `train_gan` once.
 
-Artifacts under `out_dir`: `checkpoints/best.ckpt` (lowest validation CRPS), `checkpoints/last.ckpt` (end of the
-latest epoch), `logs/csv/version_*/metrics.csv`, `logs/tensorboard/version_*/`, `training_history.csv` (one row
-per epoch) and `model_summary.json`.
+Artifacts under `out_dir`: `checkpoints/best.ckpt` (lowest validation score: fair CRPS + conditional-mean gap),
+`checkpoints/last.ckpt` (end of the latest epoch), `logs/csv/version_*/metrics.csv`, `logs/tensorboard/version_*/`,
+`training_history.csv` (one row per epoch) and `model_summary.json`.
 
 Resume: `last.ckpt` is written at every epoch end; rerunning with the same `out_dir` continues from it. A run
 killed mid-epoch loses that partial epoch and redoes it: the redone epoch is identical to the lost one because the
@@ -37,15 +37,16 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
-from .models import GanConfig, WGANGP, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
+from .models import WGANGP, GanConfig, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
 from .paths import atomic_path, write_json_atomic, write_text_atomic
+from .windows import WindowSet
 
 # Artifact names of stage 02 (this module writes them; readers import these names).
 CHECKPOINT_DIR, BEST_CKPT, LAST_CKPT = "checkpoints", "best.ckpt", "last.ckpt"
 HISTORY_FILE, SUMMARY_FILE = "training_history.csv", "model_summary.json"
-from .windows import WindowSet
 
-HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps"]
+HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps",
+                   "val_cond_gap", "val_score"]
 VAL_BATCH_WINDOWS = 512
 
 # strategies that cannot run the GAN's manual optimisation (unused parameters in each update) → working variants
@@ -61,7 +62,7 @@ class TrainResult:
     """What `train_gan` produced.
 
     Attributes:
-        best_ckpt: checkpoint with the lowest validation CRPS (stage 03 loads it).
+        best_ckpt: checkpoint with the lowest `val_score` (models.validation_scores; stage 03 loads it).
         last_ckpt: checkpoint at the end of the latest epoch (resume point).
         history: one row per epoch, columns `HISTORY_COLUMNS` (step = training steps completed, one step being
             n_critic critic updates + 1 generator update).
@@ -233,7 +234,8 @@ def _tensors(windows: WindowSet, with_scale: bool) -> _BatchTensors:
 
 def make_loaders(train: WindowSet, val: WindowSet, config: GanConfig, seed: int) -> tuple[DataLoader, DataLoader]:
     """Train and validation loaders over pre-built tensors (see `GlobalBatchSampler`)."""
-    train_loader = DataLoader(_tensors(train, with_scale=False), collate_fn=_as_batch,
+    # train batches carry the scales too: a count-valued generator rounds in units (models.GanConfig.count_output)
+    train_loader = DataLoader(_tensors(train, with_scale=True), collate_fn=_as_batch,
                               batch_sampler=GlobalBatchSampler(len(train), config.batch_size, seed, shuffle=True,
                                                                drop_last=True, shard=True))
     val_loader = DataLoader(_tensors(val, with_scale=True), collate_fn=_as_batch,
@@ -278,7 +280,8 @@ class _EpochSummary(Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         if trainer.is_global_zero:
             m = trainer.callback_metrics
-            parts = [f"{k} {float(m[k]):.4g}" for k in ("d_loss_epoch", "g_loss_epoch", "gp_epoch", "val_crps")
+            parts = [f"{k} {float(m[k]):.4g}" for k in ("d_loss_epoch", "g_loss_epoch", "gp_epoch", "val_crps",
+                                                         "val_cond_gap", "val_score")
                      if k in m]
             elapsed = time.perf_counter() - getattr(self, "_start", time.perf_counter())
             print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {', '.join(parts)} ({elapsed:.1f} s)",
@@ -336,7 +339,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
               seed: int, accelerator="auto", devices="auto", strategy="auto", resume: bool = True,
               limit_train_batches=None, progress_bar: bool = True, callbacks: list | None = None,
               interactive: bool | None = None, max_minutes: float | None = None) -> TrainResult:
-    """Train the conditional WGAN-GP, keeping the checkpoint with the best validation CRPS and the last one.
+    """Train the conditional WGAN-GP, keeping the checkpoint with the best validation score and the last one.
 
     Args:
         train: training windows.
@@ -390,7 +393,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     train_loader, val_loader = make_loaders(train, val, config, seed)
     # Two callbacks: Lightning's save_last only copies "last" when a top-k file is saved, i.e. when val_crps
     # improves, so a run whose CRPS plateaued would resume from an old epoch. The second one keeps the latest epoch.
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_crps", mode="min", save_top_k=1,
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_score", mode="min", save_top_k=1,
                            enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)

@@ -81,7 +81,6 @@ def test_block_resample_sampler_keeps_weekdays_and_concatenates_blocks():
     (bl.tsb_forecast, "TSB(alpha_d=0.1, alpha_p=0.1)"),
 ])
 def test_forecasting_distinct_histories_once_equals_statsforecast_row_by_row(forecaster, model):
-    from statsforecast import models
 
     rng = np.random.default_rng(0)
     rows = rng.poisson(1.0, (40, 30)) * (rng.random((40, 30)) > 0.7)
@@ -91,3 +90,23 @@ def test_forecasting_distinct_histories_once_equals_statsforecast_row_by_row(for
     reference = eval(f"models.{model}")
     expected = np.stack([reference.forecast(y=row, h=7)["mean"] for row in rows])
     np.testing.assert_array_equal(forecaster(rows), expected)
+
+
+def test_zero_sampler_is_a_point_mass_at_zero():
+    out = bl.zero_sampler(np.ones((3, 30)), 7, k=4)
+    assert out.shape == (3, 4, 7) and not out.any()
+
+
+def test_count_model_sampler_matches_each_history_moments_and_is_whole_units():
+    rng = np.random.default_rng(0)
+    poisson_history = rng.poisson(2.0, size=(1, 300)).astype(float)
+    bursty = np.zeros((1, 300))
+    bursty[0, ::10] = 10.0  # mean 1, variance 9: over-dispersed -> negative binomial
+    history = np.concatenate([poisson_history, bursty, np.zeros((1, 300))])
+    out = bl.count_model_sampler(history, 7, k=4000, seed=0)
+    assert out.shape == (3, 4000, 7)
+    assert np.all(out == np.round(out)) and out.min() >= 0
+    np.testing.assert_allclose(out.mean(axis=(1, 2))[:2], history.mean(axis=1)[:2], rtol=0.05)
+    assert out[1].var() == pytest.approx(history[1].var(ddof=1), rel=0.15)
+    assert not out[2].any()  # all-zero history: zero point mass
+    np.testing.assert_array_equal(out, bl.count_model_sampler(history, 7, k=4000, seed=0))

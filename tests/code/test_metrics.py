@@ -138,3 +138,67 @@ def test_sequence_stat_ks_known_answers():
     assert ev.sequence_stat_ks(real, real) == {"ks_mean": 0.0, "ks_std": 0.0, "ks_max": 0.0, "ks_zero_count": 0.0}
     out = ev.sequence_stat_ks(real, real + 5.0)
     assert out["ks_mean"] == 1.0 and out["ks_zero_count"] == 1.0 and out["ks_std"] == 0.0
+
+
+# ---- fair CRPS, randomised PIT, conditional checks (issue 11) ------------------------------------------------------
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_fair_crps_of_a_point_mass_is_the_absolute_error(k):
+    observed = np.array([[0.0, 3.0, 1.0], [2.0, 2.0, 0.0]])
+    point = np.array([[1.0, 1.0, 1.0], [0.0, 5.0, 0.0]])
+    samples = np.repeat(point[:, None, :], k, axis=1)
+    assert ev.crps_fair(samples, observed) == pytest.approx(np.abs(point - observed).mean())
+    np.testing.assert_allclose(ev.crps_fair_windows(samples, observed), np.abs(point - observed).mean(axis=1))
+
+
+def test_fair_crps_two_samples_hand_value():
+    # E|X - 1| = 1; fair spread sum_{i!=j}|xi - xj| / (K(K-1)) = (2 + 2) / 2 = 2 -> 1 - 0.5 * 2 = 0 (biased: 0.5)
+    assert ev.crps_fair(np.array([[[0.0], [2.0]]]), np.array([[1.0]])) == pytest.approx(0.0)
+
+
+def test_fair_crps_is_unbiased_for_draws_from_the_true_distribution_and_the_k2_form_is_not():
+    # CRPS of N(0, 1) at y: y(2Φ(y) - 1) + 2φ(y) - 1/√π; at y = 0 it is 2φ(0) - 1/√π = 0.2337
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    y = np.array([0.0, 1.0, -2.0])
+    exact = np.mean(y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / np.sqrt(np.pi))
+    samples = rng.standard_normal((20_000, 4, 3))  # K = 4 draws per forecast, 20,000 independent forecasts
+    observed = np.tile(y, (20_000, 1))
+    assert ev.crps_fair(samples, observed) == pytest.approx(exact, abs=0.01)
+    # the K^2 form under-counts the spread by (K-1)/K: expected bias 0.5 * E|X-X'| / K = 0.5 * (2/√π) / 4 = 0.141
+    assert ev.crps_samples(samples, observed) - exact == pytest.approx(0.141, abs=0.01)
+
+
+def test_randomized_pit_of_a_calibrated_count_sampler_is_uniform():
+    rng = np.random.default_rng(1)
+    lam = rng.uniform(0.05, 3.0, size=(4_000, 1, 7))
+    samples = rng.poisson(np.broadcast_to(lam, (4_000, 200, 7))).astype(float)
+    observed = rng.poisson(lam[:, 0, :]).astype(float)
+    pit = ev.randomized_pit(samples, observed, seed=0)
+    assert ev.pit_max_deviation(pit) < 0.01
+    assert ev.pit_coverage(pit, 0.5) == pytest.approx(0.5, abs=0.01)
+    assert ev.pit_coverage(pit, 0.9) == pytest.approx(0.9, abs=0.01)
+    scores = ev.probabilistic_scores(samples, observed)
+    assert scores["coverage90"] == pytest.approx(0.9, abs=0.01) and scores["k_samples"] == 200
+    # the same draws shifted up by one unit are biased: the PIT piles up in the low deciles
+    assert ev.pit_max_deviation(ev.randomized_pit(samples + 1, observed)) > 0.1
+
+
+def test_randomized_pit_hand_values():
+    samples = np.array([[[0.0], [0.0], [1.0], [2.0]]])  # F(0-) = 0, F(0) = 0.5; F(1-) = 0.5, F(1) = 0.75
+    assert 0.0 <= ev.randomized_pit(samples, np.array([[0.0]]))[0, 0] <= 0.5
+    assert 0.5 <= ev.randomized_pit(samples, np.array([[1.0]]))[0, 0] <= 0.75
+    assert ev.randomized_pit(samples, np.array([[5.0]]))[0, 0] == 1.0
+    assert ev.pit_max_deviation(np.linspace(0.05, 0.95, 10)) == pytest.approx(0.0)
+    assert ev.pit_max_deviation(np.zeros(10)) == pytest.approx(0.9)
+
+
+def test_integer_share_and_conditional_means_hand_values():
+    assert ev.integer_share(np.array([0.0, 1.0, 2.5, 3.0000001])) == 0.75
+    history = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 4.0]] * 4)  # levels 0, 1, 2
+    real = np.tile(np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 5.0]]), (4, 1))
+    synthetic = np.repeat(real[:, None, :], 3, axis=1) * 2
+    out = ev.conditional_means(history, real, synthetic)
+    assert out["cond_mean_zero_history_real"] == 0.5 and out["cond_mean_zero_history_synthetic"] == 1.0
+    assert out["cond_mean_top_decile_real"] == 4.0 and out["cond_mean_top_decile_synthetic"] == 8.0
+    assert out["n_zero_history"] == 4 and out["n_top_decile"] == 4

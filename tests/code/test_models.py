@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from salesgan_utils.models import (GanConfig, Generator, WGANGP, gradient_penalty, load_generator,
-                                   parameter_counts)
+from salesgan_utils.models import WGANGP, GanConfig, Generator, gradient_penalty, load_generator, parameter_counts
 
 torch.set_num_threads(1)  # the test machine's cores are shared
 
@@ -15,7 +14,8 @@ TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calend
             gru_hidden=8, gru_layers=2, critic_channels=(4, 8), critic_hidden=8, batch_size=16, val_samples=4)
 
 
-def _batch(b=6, cfg=GanConfig(**TINY), seed=0):
+def _batch(b=6, cfg=None, seed=0):
+    cfg = cfg or GanConfig(**TINY)
     gen = torch.Generator().manual_seed(seed)
     history = torch.rand(b, cfg.history_days, generator=gen)
     calendar = torch.rand(b, cfg.horizon, cfg.calendar_dim, generator=gen)
@@ -194,3 +194,98 @@ def test_one_sided_penalty_ignores_norms_below_one():
         critic = lambda x, c, s=slope: s * x.sum(dim=1) / 7 ** 0.5  # noqa: E731
         assert gradient_penalty(critic, real, fake, None).item() == pytest.approx(two_sided)
         assert gradient_penalty(critic, real, fake, None, one_sided=True).item() == pytest.approx(one_sided)
+
+
+# ---- issue 11's levers ---------------------------------------------------------------------------------------------
+from salesgan_utils.models import DEFAULT_VARIANT, GAN_VARIANTS, validation_scores  # noqa: E402
+
+
+def _variant(name, **extra):
+    return GanConfig.from_params({**TINY, **extra, "gan_variant": name})
+
+
+def test_variants_set_their_levers_and_the_seed_is_the_seed_config():
+    assert _variant("seed") == GanConfig(**TINY)  # seed variant: nothing changed but the name
+    assert DEFAULT_VARIANT in GAN_VARIANTS
+    binding = _variant("binding_gp", one_sided_gp=True)
+    assert binding.critic_norm == "layer" and binding.one_sided_gp is False  # the variant wins over the profile
+    assert _variant("counts").count_output and _variant("counts").noise_width == 8 * 8
+    with pytest.raises(ValueError, match="gan_variant 'nope'"):
+        _variant("nope")
+
+
+@pytest.mark.parametrize("name", sorted(GAN_VARIANTS))
+def test_every_variant_samples_and_trains_one_critic_and_generator_update(name):
+    torch.manual_seed(0)
+    module = WGANGP(_variant(name))
+    history, calendar, reviews, target = _batch(b=16)
+    scale_min, scale_range = torch.zeros(16, dtype=torch.float64), torch.full((16,), 4.0, dtype=torch.float64)
+    samples = module.sample(history, calendar, reviews, k=3, scale_min=scale_min, scale_range=scale_range)
+    assert samples.shape == (16, 3, 7) and (samples >= 0).all()
+    if module.config.count_output:  # whole units: scaled * 4 is an integer
+        units = samples * 4.0
+        torch.testing.assert_close(units, torch.round(units))
+    loss, stats = module.critic_loss(target, samples[:, 0], history, calendar, reviews, alpha=torch.rand(16, 1))
+    loss.backward()
+    assert torch.isfinite(stats["d_loss"])
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.critic_parameters())
+    module.zero_grad()
+    embedding = module.generator_encoder(history, calendar, reviews)
+    fake = module.generator(torch.randn(16, module.config.noise_width), embedding, scale_min, scale_range)
+    cond = module.encode_critic_condition(history, calendar, reviews).detach()
+    (-module._critic_fn(history)(fake, cond).mean()).backward()
+    head_grad = module.generator.head.weight.grad
+    assert head_grad is not None and head_grad.abs().sum() > 0  # straight-through: the gradient gets through
+
+
+def test_step_noise_varies_days_independently_of_the_shared_noise():
+    torch.manual_seed(0)
+    module = WGANGP(_variant("step_noise")).eval()
+    with torch.no_grad():  # lift the head so that outputs are not clamped to 0
+        module.generator.head.bias.fill_(1.0)
+    history, calendar, reviews, _ = _batch(b=1)
+    noise = torch.randn(2, module.config.noise_width)
+    noise[1, :8] = noise[0, :8]  # same z, different per-day noise
+    out = module(history.repeat(2, 1), calendar.repeat(2, 1, 1), reviews.repeat(2, 1), noise=noise)
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_count_output_needs_scales_and_rounds_in_units():
+    from salesgan_utils.models import straight_through_round
+
+    x = torch.tensor([0.2, 0.6, 2.5001], requires_grad=True)
+    y = straight_through_round(x)
+    assert y.tolist() == [0.0, 1.0, 3.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    module = WGANGP(_variant("counts"))
+    history, calendar, reviews, _ = _batch(b=2)
+    with pytest.raises(ValueError, match="count_output needs"):
+        module(history, calendar, reviews)
+
+
+def test_sequence_critic_reads_the_history_and_layer_norm_critic_has_no_spectral_norm():
+    from torch.nn.utils import parametrize as tp
+
+    torch.manual_seed(0)
+    module = WGANGP(_variant("counts_sequence_critic"))
+    history, calendar, reviews, target = _batch(b=4)
+    cond = module.encode_critic_condition(history, calendar, reviews)
+    a = module.critic(target, cond, history)
+    b = module.critic(target, cond, history.flip(1))  # same condition embedding, different raw history
+    assert not torch.allclose(a, b)
+    layer = WGANGP(_variant("binding_gp")).critic
+    assert not any(tp.is_parametrized(m) for m in layer.modules())
+    assert all(tp.is_parametrized(m) for m in module.critic.modules() if isinstance(m, (nn.Conv1d, nn.Linear)))
+
+
+def test_validation_scores_add_the_conditional_gaps():
+    history = np.array([[0.0, 0.0]] * 9 + [[5.0, 5.0]])  # 9 zero histories; the top decile is the last window
+    target = np.zeros((10, 2))
+    target[-1] = 4.0
+    samples = np.repeat(target[:, None, :], 2, axis=1)
+    perfect = validation_scores(history, target, samples)
+    assert perfect == {"val_crps": 0.0, "val_cond_gap": 0.0, "val_score": 0.0}
+    samples = samples + 1.0  # one unit too many everywhere: CRPS 1, gaps 1 + 1
+    assert validation_scores(history, target, samples) == pytest.approx(
+        {"val_crps": 1.0, "val_cond_gap": 2.0, "val_score": 3.0})

@@ -184,7 +184,7 @@ def test_impossible_values_and_types_are_errors(content: dict, key: str, noteboo
     {"ratios": [0.0, 1.0]},            # ratio 0 (real only) is possible
     {"devices": 2}, {"devices": [0, 1]}, {"devices": "auto"},
     {"train_fraction": 0.6, "val_fraction": 0.2, "test_fraction": 0.2},
-    {"02_train_gan": {"max_train_windows": 100}, "04": {"max_train_windows": 50}},
+    {"02_train_gan": {"gan_train_windows": 100}, "04": {"max_train_windows": 50}},
 ])
 def test_valid_values_pass(content: dict, notebooks: Path) -> None:
     assert params.validate(content, source="ok.yaml", notebooks=notebooks) == content
@@ -206,11 +206,14 @@ def test_a_stage_section_key_must_belong_to_that_stage(notebooks: Path) -> None:
 def test_stage_params_keep_only_the_stage_keys_and_apply_sections_then_overrides(tmp_path: Path,
                                                                                   notebooks: Path) -> None:
     profile = params.load_profile(write_profile(tmp_path, {
-        "seed": 3, "horizon": 7, "max_train_windows": 10, "04_augmentation_benchmark": {"max_train_windows": 20}}))
+        "seed": 3, "horizon": 7, "max_train_windows": 10, "04_augmentation_benchmark": {"max_train_windows": 20},
+        "03": {"seed": 5}}))
     overrides = {"run": "r1", "data_dir": "/data", "n_seeds": 2}
     assert params.stage_params(1, profile, overrides, notebooks) == {
         "profile": "custom", "seed": 3, "horizon": 7, "run": "r1", "data_dir": "/data"}
-    assert params.stage_params(2, profile, overrides, notebooks)["max_train_windows"] == 10
+    two = params.stage_params(2, profile, overrides, notebooks)
+    assert two["seed"] == 3 and "max_train_windows" not in two  # stage 02 caps its windows with gan_train_windows
+    assert params.stage_params(3, profile, overrides, notebooks)["seed"] == 5
     four = params.stage_params(4, profile, overrides, notebooks)
     assert four["max_train_windows"] == 20 and four["n_seeds"] == 2 and "horizon" not in four
 

@@ -54,3 +54,32 @@ def test_sample_quality_report_of_perfect_copies(windows):
     observed = test.to_units(test.target)
     assert report["crps_baseline"] == pytest.approx(np.abs(observed).mean())
     assert report["acf_real_lag1"] == pytest.approx(report["acf_synthetic_lag1"])
+
+
+def test_report_adds_the_issue_11_keys_and_forecast_table(windows):
+    subset = windows.subset(np.arange(64))
+    held_out = {"val": random_windowset(40, seed=8), "test": random_windowset(40, seed=9)}
+    samples = np.repeat(subset.target[:, None, :], 3, axis=1)
+    generated = {split: {"generator": np.repeat(ws.to_units(ws.target)[:, None, :], 4, axis=1)}
+                 for split, ws in held_out.items()}
+    table = ev.forecast_scores(held_out, generated)
+    assert set(table["subset"]) == {"all", "active"} and len(table) == 4
+    report = ev.sample_quality_report(subset, samples, seed=0, classifier_epochs=2, classifier_seeds=5,
+                                      forecast_table=table, generator_steps=17)
+    assert report["crps_fair_generator"] == 0.0  # perfect copies
+    assert report["integer_share_synthetic"] == 1.0 and report["generator_steps"] == 17
+    assert report["cond_mean_top_decile_real"] == report["cond_mean_top_decile_synthetic"]
+    assert report["discriminative_score"] == pytest.approx(0.0, abs=0.04) and report["discriminative_score_sd"] >= 0
+    for key in ("coverage50_generator", "coverage90_generator", "pit_max_deviation"):
+        assert key in report
+
+
+def test_baseline_samples_give_the_four_methods_in_units(windows):
+    held_out = {"val": random_windowset(30, seed=8)}
+    out = ev.baseline_samples(windows, held_out["val"], held_out, k=10, seed=0, likelihood_seeds=(0,),
+                              hidden=8, layers=1, epochs=2)
+    assert tuple(out["val"]) == ev.PROBABILISTIC_BASELINES
+    assert out["val"]["block_sampler"].shape == out["val"]["likelihood_lstm"].shape == (30, 10, 7)
+    assert out["val"]["zero"].shape == (30, 1, 7)
+    history = held_out["val"].to_units(held_out["val"].history)
+    assert set(np.unique(out["val"]["block_sampler"])) <= set(np.unique(history.astype(np.float32)))  # resampled

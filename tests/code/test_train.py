@@ -12,8 +12,8 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.strategies import DDPStrategy
 
 from salesgan_utils import train as train_module
-from salesgan_utils.models import GanConfig, WGANGP, load_generator
-from salesgan_utils.train import GlobalBatchSampler, HISTORY_COLUMNS, resolve_devices, train_gan
+from salesgan_utils.models import WGANGP, GanConfig, load_generator
+from salesgan_utils.train import HISTORY_COLUMNS, GlobalBatchSampler, resolve_devices, train_gan
 from salesgan_utils.windows import random_windowset
 
 torch.set_num_threads(1)  # shared cores; and forked DDP workers must not inherit a busy OpenMP pool
@@ -84,7 +84,7 @@ def test_artifacts_history_and_best_checkpoint(reference):
     pd.testing.assert_frame_equal(pd.read_csv(out / "training_history.csv"), history, check_dtype=False)
     # best.ckpt is the epoch with the lowest validation CRPS, and it loads for stage 03
     best = torch.load(reference.best_ckpt, map_location="cpu", weights_only=True)
-    assert best["epoch"] == int(history["val_crps"].idxmin())
+    assert best["epoch"] == int(history["val_score"].idxmin())  # the selection score: CRPS + conditional gap
     module = load_generator(reference.best_ckpt)
     assert isinstance(module, WGANGP) and not module.training
 
@@ -159,7 +159,7 @@ def test_global_batch_sampler_shards_each_global_batch(monkeypatch):
     for world in (2, 4):
         parts = []
         for rank in range(world):
-            monkeypatch.setattr(train_module, "_world", lambda rank=rank: (world, rank))
+            monkeypatch.setattr(train_module, "_world", lambda rank=rank, world=world: (world, rank))
             parts.append(list(GlobalBatchSampler(10, 4, seed=3, shuffle=True, drop_last=True, shard=True)))
         for b, batch in enumerate(unsharded):
             assert sorted(sum((p[b] for p in parts), [])) == sorted(batch)
