@@ -56,6 +56,7 @@ forecaster_epochs = 30
 forecaster_patience = 5
 forecaster_batch_size = 128
 forecaster_steps_per_epoch = 0
+forecaster_val_windows = 0
 tweedie_power = 1.5
 forecaster_quantile = 0.5
 max_train_windows = 0

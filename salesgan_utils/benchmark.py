@@ -112,7 +112,7 @@ def entity_weights(train_df: pd.DataFrame, by: str = "units") -> pd.Series:
 def _fit_ids(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """A code per row naming its fit, and one row of FIT_COLUMNS per code, indexed by the fit's id string
     ("model|config|seed|n_real"); string ids are built per fit, not per row (10M rows)."""
-    codes = frame.groupby(FIT_COLUMNS, sort=False, dropna=False).ngroup().to_numpy()
+    codes = frame.groupby(FIT_COLUMNS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
     first = np.unique(codes, return_index=True)[1]
     meta = frame.iloc[first][FIT_COLUMNS].reset_index(drop=True)
     meta.index = [_fit_id(*row) for row in meta.itertuples(index=False)]
@@ -122,6 +122,29 @@ def _fit_ids(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 def _fit_id(model: str, config: str, seed: int, n_real: int) -> str:
     config = "" if config is None or (isinstance(config, float) and np.isnan(config)) else config
     return f"{model}|{config}|{int(seed)}|{int(n_real)}"
+
+
+def _wide(part: pd.DataFrame, codes: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of one split as (keys, forecasts (n_keys, n_fits) float64), fit j = code j.
+
+    Every fit forecasts the same windows, so sorting by (fit, entity, origin, step) makes one rectangular block per
+    fit: a reshape instead of a pivot (12M rows: seconds and no MultiIndex). A table where the fits do not share
+    their keys is refused.
+    """
+    entity = pd.factorize(part["entity_id"], sort=True)[0]
+    origin = part["origin"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    step = part["step"].to_numpy(np.int64)
+    order = np.lexsort((step, origin, entity, codes))
+    n_fits = int(codes.max()) + 1
+    if len(order) % n_fits:
+        raise ValueError("score_forecasts: the fits of one split do not forecast the same windows")
+    n_keys = len(order) // n_fits
+    block = order.reshape(n_fits, n_keys)
+    for name, values in (("entity", entity), ("origin", origin), ("step", step)):
+        if not (values[block] == values[block[0]][None, :]).all():
+            raise ValueError(f"score_forecasts: the fits of one split disagree on their windows ({name})")
+    keys = part.iloc[block[0]][["entity_id", "origin", "step", "date", "actual", "active"]].reset_index(drop=True)
+    return keys, part["forecast"].to_numpy(np.float64)[block].T
 
 
 @dataclass
@@ -155,21 +178,18 @@ def score_forecasts(forecasts: pd.DataFrame, train_df: pd.DataFrame, weights: pd
     """
     rows, per_series, daily = [], {}, {}
     scale = metrics.naive_scale(train_df)
-    for split, part in forecasts.groupby("split", sort=True):
+    for split, part in forecasts.groupby("split", sort=True, observed=True):
         codes, meta = _fit_ids(part)
-        wide = part.assign(fit=codes).pivot(index=KEY_COLUMNS, columns="fit", values="forecast")
-        wide.columns = meta.index[wide.columns.to_numpy()]
-        keys = part.drop_duplicates(KEY_COLUMNS).set_index(KEY_COLUMNS).loc[wide.index, ["date", "actual", "active"]]
-        fits = list(wide.columns)
+        keys, wide = _wide(part, codes)
+        fits = list(meta.index)
         for subset in subsets:
             mask = keys["active"].to_numpy(bool) if subset == "active" else np.ones(len(keys), bool)
             if not mask.any():
                 continue
-            index = wide.index[mask]
-            frame = pd.DataFrame({"unique_id": index.get_level_values("entity_id").astype(str),
+            frame = pd.DataFrame({"unique_id": keys["entity_id"].astype(str).to_numpy()[mask],
                                   "ds": keys["date"].to_numpy()[mask],
                                   "y": keys["actual"].to_numpy(np.float64)[mask]})
-            values = wide.to_numpy(np.float64)[mask]
+            values = wide[mask]
             frame = pd.concat([frame, pd.DataFrame(values, columns=fits)], axis=1)
             series = metrics.rmsse_per_series(frame, fits, train_df)
             weighted = metrics.wrmsse(series, weights)
@@ -179,8 +199,8 @@ def score_forecasts(forecasts: pd.DataFrame, train_df: pd.DataFrame, weights: pd
             entity_factor = (weights.reindex(frame["unique_id"]).fillna(0.0)
                              / scale.reindex(frame["unique_id"])).to_numpy(np.float64)
             loss = (values - frame["y"].to_numpy()[:, None]) ** 2 * np.nan_to_num(entity_factor)[:, None]
-            origins = index.get_level_values("origin")
-            daily[(split, subset)] = pd.DataFrame(loss, columns=fits).groupby(np.asarray(origins)).sum()
+            origins = keys["origin"].to_numpy()[mask]
+            daily[(split, subset)] = pd.DataFrame(loss, columns=fits).groupby(origins).sum()
             n_rows = len(frame)
             for fit in fits:
                 rows.append({**meta.loc[fit].to_dict(), "split": split, "subset": subset,
@@ -206,13 +226,15 @@ def regime(keys: dict[str, pd.DataFrame], train_df: pd.DataFrame) -> dict:
     for split, frame in keys.items():
         first = frame[frame["step"] == 1]
         out["mean_units_per_day"][split] = float(first["actual"].mean())
-        zero = frame.groupby(KEY_COLUMNS[:2], sort=False).agg(total=("actual", "sum"), active=("active", "first"))
+        zero = frame.groupby(KEY_COLUMNS[:2], sort=False, observed=True).agg(total=("actual", "sum"),
+                                                                            active=("active", "first"))
         out[split] = {"windows": int(len(zero)), "active_share": float(zero["active"].mean()),
                       "zero_target_share_all": float((zero["total"] < 0.5).mean()),
                       "zero_target_share_active": float((zero.loc[zero["active"], "total"] < 0.5).mean())
                       if zero["active"].any() else float("nan"),
                       "entities": int(frame["entity_id"].nunique()),
-                      "entities_with_no_sale": int((frame.groupby("entity_id")["actual"].sum() < 0.5).sum())}
+                      "entities_with_no_sale": int((frame.groupby("entity_id", observed=True)["actual"].sum()
+                                                    < 0.5).sum())}
     means = out["mean_units_per_day"]
     out["demand_change_train_to_test_pct"] = 100.0 * (means.get("test", np.nan) / means["train"] - 1.0)
     return out
@@ -271,8 +293,10 @@ class _Runner:
     """Fits LSTM variants on nested seeded subsets of the real train windows, caching identical fits, and keeps
     every forecast (units, clipped at 0) on val and test."""
 
-    def __init__(self, train, val, test, gan, fit_settings, active_days, say):
+    def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0):
         self.train, self.val, self.test, self.gan = train, val, test, gan
+        # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
+        self.val_stop = subsample(val, val_stop_windows, 0)
         self.fit_settings, self.say = fit_settings, say
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
         self.parts, self.fit_rows, self.done = [], [], set()
@@ -318,7 +342,7 @@ class _Runner:
             pool = augment(real, kind, copies=max(1, math.ceil(ratio)), seed=mixing_seed)
             train_set = mix(real, pool, ratio, seed=mixing_seed)
         started = time.perf_counter()
-        fitted = fit_forecaster(train_set, self.val, seed=seed, loss=loss, lr=lr, **self.fit_settings)
+        fitted = fit_forecaster(train_set, self.val_stop, seed=seed, loss=loss, lr=lr, **self.fit_settings)
         forecasts = {split: np.maximum(windows.to_units(fitted.predict(windows)), 0.0)
                      for split, windows in (("val", self.val), ("test", self.test))}
         seconds = time.perf_counter() - started
@@ -335,7 +359,9 @@ class _Runner:
 
     def frame(self, split: str | None = None) -> pd.DataFrame:
         parts = [p for p in self.parts if split is None or p["split"].iat[0] == split]
-        return pd.concat(parts, ignore_index=True)
+        frame = pd.concat(parts, ignore_index=True)
+        # 10M+ rows: strings as categories (the parquet file stores them as dictionaries anyway)
+        return frame.astype({name: "category" for name in ("model", "config", "split", "entity_id")})
 
 
 def _mean_val(scores: pd.DataFrame, **match) -> pd.DataFrame:
@@ -360,7 +386,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   scarcity_sizes: Sequence[int] = (0,), reference_size: int = 0, hidden: int = 128,
                   layers: int = 2, epochs: int = 50, patience: int = 5, batch_size: int = 128,
                   steps_per_epoch: int = 0, tweedie_power: float = 1.5, quantile: float = 0.5,
-                  active_days: int = 30, weights_by: str = "units", ma_window: int = 7, n_boot: int = 2000,
+                  val_stop_windows: int = 0, active_days: int = 30, weights_by: str = "units",
+                  ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, log: Callable[[str], None] | None = print) -> BenchmarkResult:
     """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
@@ -380,6 +407,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         scarcity_sizes: real training windows per fit (0 = all).
         reference_size: the size at which the choices are made (0 = all).
         hidden, layers, epochs, patience, batch_size, steps_per_epoch, tweedie_power, quantile: LSTM training.
+        val_stop_windows: early stopping reads this many val windows (seeded subsample; 0 = all); the choices
+            always read the forecasts of every val window.
         active_days: an active window's entity sold in this many days up to its origin.
         weights_by: WRMSSE weights, "units" or "revenue" of the train period.
         ma_window: moving-average baseline window.
@@ -410,7 +439,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         say = log or (lambda message: None)
         fit_settings = dict(hidden=hidden, layers=layers, epochs=epochs, patience=patience, batch_size=batch_size,
                             steps_per_epoch=steps_per_epoch, tweedie_power=tweedie_power, quantile=quantile)
-        runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say)
+        runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows)
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
         ref = resolve_sizes([reference_size], len(train))[0]
@@ -427,6 +456,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         grid = _mean_val(val_scores, model=REFERENCE, n_real=ref)
         best_config = grid.iloc[0]["config"]
         loss, lr = best_config.split(" lr=")[0], float(best_config.split(" lr=")[1])
+        say("[benchmark] A: validation WRMSSE (active windows) by config: "
+            + ", ".join(f"{r.config} {r.val_wrmsse:.4f}" for r in grid.itertuples()))
 
         # B. the GAN ratio and the simple augmentation (kind, ratio), on validation
         plan = [("gan", r) for r in ratios if gan_samples_scaled is not None]
@@ -439,6 +470,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         simple_models = [variant_name(a, r) for a in augmentations for r in ratios]
         gan_grid = _mean_val(val_scores, model=gan_models, config=best_config, n_real=ref)
         simple_grid = _mean_val(val_scores, model=simple_models, config=best_config, n_real=ref)
+        say("[benchmark] B: validation WRMSSE (active windows): "
+            + ", ".join(f"{r.model} {r.val_wrmsse:.4f}" for r in pd.concat([gan_grid, simple_grid]).itertuples()))
         arms = {"real": ("real", 0.0)}
         if len(gan_grid):
             arms["gan"] = ("gan", float(gan_grid.iloc[0]["model"].rsplit("_r", 1)[1]))
@@ -457,6 +490,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
                         losses=list(losses), lrs=list(lrs), scarcity_sizes=sizes, reference_size=ref,
                         active_days=active_days, weights_by=weights_by, ma_window=ma_window, n_boot=n_boot,
+                        val_stop_windows=len(runner.val_stop),
                         level=level, entity_level=entity_level, n_train=len(train), n_val=len(val),
                         n_test=len(test), gan=gan_samples_scaled is not None,
                         gan_k=None if gan_samples_scaled is None else int(gan_samples_scaled.shape[1]),
@@ -756,6 +790,51 @@ def verdict(summary: dict) -> str:
             + "; ".join(parts) + ".")
 
 
+def planned_fits(settings: dict, n_train: int) -> list[dict]:
+    """The LSTM fits `run_benchmark` will make for notebook-04 parameters, before any choice is known (phase C
+    assumes the largest ratio for the augmented arms): for time planning (`salesgan_utils.plan`).
+
+    Args:
+        settings: notebook 04's parameters.
+        n_train: real train windows.
+
+    Returns:
+        One dict per fit: phase ("A", "B", "C"), n_real, n_windows (real + synthetic) and batches per epoch (an
+        upper bound on the work: epochs x batches, before early stopping).
+    """
+    kw = settings_from_params(settings)
+    ref = resolve_sizes([kw["reference_size"]], n_train)[0]
+    tuning = list(kw["seeds"])[:max(1, kw["tune_seeds"])]
+    top = max(kw["ratios"]) if kw["ratios"] else 0.0
+    planned, seen = [], set()
+
+    def add(phase, kind, ratio, n_real, seed, config):
+        key = (kind, ratio, n_real, seed, config)
+        if key in seen:
+            return
+        seen.add(key)
+        n_windows = n_real + int(round(ratio * n_real))
+        batches = kw["steps_per_epoch"] or -(-n_windows // kw["batch_size"])
+        planned.append({"phase": phase, "n_real": n_real, "n_windows": n_windows, "batches_per_epoch": batches,
+                        "epochs": kw["epochs"]})
+
+    chosen = (kw["losses"][0], kw["lrs"][0])  # any one: the chosen config's fits are cached the same way
+    for loss in kw["losses"]:
+        for lr in kw["lrs"]:
+            for seed in tuning:
+                add("A", "real", 0.0, ref, seed, (loss, lr))
+    kinds = ["gan"] + list(kw["augmentations"])
+    for kind in kinds:
+        for ratio in kw["ratios"]:
+            for seed in tuning:
+                add("B", kind, ratio, ref, seed, chosen)
+    for n_real in resolve_sizes(kw["scarcity_sizes"], n_train):
+        for seed in kw["seeds"]:
+            for kind, ratio in (("real", 0.0), ("gan", top), (kinds[-1], top)):
+                add("C", kind, ratio, n_real, seed, chosen)
+    return planned
+
+
 def settings_from_params(settings: dict) -> dict:
     """`run_benchmark` keyword arguments from notebook 04's parameters (seeds are seed, seed + 1, ...)."""
     first = int(settings["seed"])
@@ -771,7 +850,8 @@ def settings_from_params(settings: dict) -> dict:
             "batch_size": int(settings["forecaster_batch_size"]),
             "steps_per_epoch": int(settings["forecaster_steps_per_epoch"]),
             "tweedie_power": float(settings["tweedie_power"]), "quantile": float(settings["forecaster_quantile"]),
-            "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"])}
+            "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"]),
+            "val_stop_windows": int(settings.get("forecaster_val_windows", 0))}
 
 
 # ---------------------------------------------------------------------------------------------- display

@@ -97,7 +97,7 @@ def test_every_fit_trains_on_the_planned_windows(recorded, splits):
     # 3 arms x 2 tuning seeds at the reference size (16) that B/A already fitted... which here is not a study size
     assert len(recorder.calls) == 4 + 8 + 2 * 3 * 3
     fits = result.fits
-    assert len(fits) == len(recorder.calls) and fits.groupby(bm.FIT_COLUMNS).size().max() == 1
+    assert len(fits) == len(recorder.calls) and fits.groupby(bm.FIT_COLUMNS, observed=True).size().max() == 1
     for call, (_, row) in zip(recorder.calls, fits.iterrows()):
         n_synthetic = len(call["train"]) - row["n_real"]   # `mix`: the real windows first, then the added ones
         assert n_synthetic == round(row["ratio"] * row["n_real"]) == row["n_train_synthetic"]
@@ -132,7 +132,7 @@ def test_forecasts_table_is_long_and_complete(recorded, splits):
                    "n_real", "config", "active"]:
         assert column in forecasts
     val, test = splits[1], splits[2]
-    per_fit = forecasts.groupby(bm.FIT_COLUMNS + ["split"]).size()
+    per_fit = forecasts.groupby(bm.FIT_COLUMNS + ["split"], observed=True).size()
     assert set(per_fit.xs("test", level="split")) == {len(test) * test.horizon}
     assert set(per_fit.xs("val", level="split")) == {len(val) * val.horizon}
     assert (forecasts["date"] - forecasts["origin"]).dt.days.equals(forecasts["step"].astype(np.int64))
@@ -148,7 +148,7 @@ def _hand_wrmsse(rows: pd.DataFrame, train_df: pd.DataFrame) -> float:
     train units, renormalised over the entities present."""
     total, weight_sum = 0.0, 0.0
     units = train_df.groupby("unique_id")["y"].sum()
-    for entity, part in rows.groupby("entity_id"):
+    for entity, part in rows.groupby("entity_id", observed=True):
         y = train_df.loc[train_df["unique_id"] == entity, "y"].to_numpy()
         scale = np.mean(np.diff(y) ** 2)
         rmsse = np.sqrt(np.mean((part["forecast"].to_numpy(float) - part["actual"].to_numpy(float)) ** 2) / scale)
@@ -168,7 +168,7 @@ def test_wrmsse_of_zero_and_lstm_real_recomputed_by_hand_from_the_saved_parquet(
     if subset == "active":
         test = test[test["active"]]
     checked = 0
-    for (model, config, seed, n_real), rows in test.groupby(bm.FIT_COLUMNS):
+    for (model, config, seed, n_real), rows in test.groupby(bm.FIT_COLUMNS, observed=True):
         if model not in ("zero", bm.REFERENCE):
             continue
         config = "" if pd.isna(config) else config
@@ -224,3 +224,15 @@ def test_resolve_sizes_and_subsample_index(splits):
     train = splits[0]
     index = bm.subsample_index(train, 10, 3)
     assert len(index) == 10 and list(bm.subsample_index(train, 0, 3)) == list(range(len(train)))
+
+
+def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
+    _, result = recorded
+    settings = {"seed": 0, "n_seeds": 3, "tune_seeds": 2, "ratios": [1.0, 5.0], "augmentations": ["jitter"],
+                "forecaster_losses": ["mse", "poisson"], "forecaster_lrs": [1e-3], "scarcity_sizes": [8, 0],
+                "max_train_windows": 16, "forecaster_hidden": 4, "forecaster_layers": 1, "forecaster_epochs": 2,
+                "forecaster_patience": 1, "forecaster_batch_size": 8, "forecaster_steps_per_epoch": 0,
+                "tweedie_power": 1.5, "forecaster_quantile": 0.5, "active_days": 30, "wrmsse_weights": "units"}
+    planned = bm.planned_fits(settings, 24)
+    assert len(planned) == len(result.fits)
+    assert [p["phase"] for p in planned].count("A") == 4 and max(p["n_windows"] for p in planned) == 24 * 6
