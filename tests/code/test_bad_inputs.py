@@ -313,6 +313,17 @@ def stage_killed_before_it_finished(tmp: Path, monkeypatch):
     return paths.require_artifact(path, 2)
 
 
+def samples_of_an_unfinished_stage(tmp: Path, monkeypatch):
+    from salesgan_utils import sample
+
+    folder = paths.stage_dir(tmp, 3) / "samples_train"
+    folder.mkdir(parents=True)
+    for name in (sample.SCALED_FILE, sample.UNITS_FILE, sample.KEYS_FILE, sample.META_FILE):
+        (folder / name).write_bytes(b"half written")  # what a killed stage 03 left, without the marker
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    return sample.SampleSet.load(folder)
+
+
 def windows_missing(tmp: Path):
     return preprocess.load_windows(paths.stage_dir(tmp, 1, create=True), "train")
 
@@ -433,6 +444,8 @@ ROWS = {
         "best.ckpt", "non-finite weights", "Rerun stage 02")),
     "stage 02 killed before it finished": Row(stage_killed_before_it_finished, FileNotFoundError, (
         "02_train_gan", "not written by a finished stage 02", "bash run_all.sh --only 02")),
+    "stage 03 killed before it finished": Row(samples_of_an_unfinished_stage, FileNotFoundError, (
+        "03_generate_samples", "not written by a finished stage 03", "bash run_all.sh --only 03")),
     "artifact missing: stage-01 windows": Row(windows_missing, FileNotFoundError, (
         "windows_train.npz", "stage 01", "bash run_all.sh --only 01")),
     "artifact missing: stage-02 checkpoint": Row(checkpoint_missing, FileNotFoundError, (
