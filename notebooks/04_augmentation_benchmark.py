@@ -92,8 +92,8 @@ gan_params_file = run_path / "params" / "02_train_gan.yaml"
 gan_index = None
 if gan_params_file.is_file():  # which train windows stage 02 trained on: the same seeded subsample it drew
     gan_params = yaml.safe_load(gan_params_file.read_text())
-    gan_index = benchmark.subsample_index(splits["train"], int(gan_params.get("gan_train_windows", 0)),
-                                          int(gan_params.get("seed", 0)))
+    gan_windows = gan_params.get("gan_train_windows", gan_params.get("max_train_windows", 0))  # older runs
+    gan_index = benchmark.subsample_index(splits["train"], int(gan_windows), int(gan_params.get("seed", 0)))
 # NBVAL_CHECK_OUTPUT
 print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train window:", gan_samples.k)
 
