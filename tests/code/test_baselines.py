@@ -77,17 +77,19 @@ def test_block_resample_sampler_keeps_weekdays_and_concatenates_blocks():
 
 
 @pytest.mark.parametrize("forecaster, model", [
-    (bl.croston_sba_forecast, "CrostonSBA()"),
-    (bl.tsb_forecast, "TSB(alpha_d=0.1, alpha_p=0.1)"),
+    (bl.croston_sba_forecast, ("CrostonSBA", {})),
+    (bl.tsb_forecast, ("TSB", {"alpha_d": 0.1, "alpha_p": 0.1})),
 ])
 def test_forecasting_distinct_histories_once_equals_statsforecast_row_by_row(forecaster, model):
+    from statsforecast import models
 
     rng = np.random.default_rng(0)
     rows = rng.poisson(1.0, (40, 30)) * (rng.random((40, 30)) > 0.7)
     rows[:10] = 0                     # all-zero histories, as most Olist ones are
     rows[10:15] = rows[15:20]         # duplicates
     rows = rows.astype(np.float64)
-    reference = eval(f"models.{model}")
+    name, kwargs = model
+    reference = getattr(models, name)(**kwargs)
     expected = np.stack([reference.forecast(y=row, h=7)["mean"] for row in rows])
     np.testing.assert_array_equal(forecaster(rows), expected)
 
