@@ -751,43 +751,59 @@ def _change_text(arm: dict) -> str:
             f"(p = {arm['p_seed']:.2g} over {arm['n_seeds']} seeds)")
 
 
-def _word(arm: dict) -> str:
-    if arm.get("p_seed") is None or not np.isfinite(arm.get("pct_high", np.nan)):
-        return "changed"
-    if arm["pct_high"] < 0:
-        return "lowered"
-    if arm["pct_low"] > 0:
-        return "raised"
-    return "did not measurably change"
+def _judgement(arm: dict) -> str:
+    """"better" / "worse" when the seed interval of the change excludes 0, else "no measurable change"."""
+    low, high = arm.get("pct_low"), arm.get("pct_high")
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "not testable (one seed)"
+    if high < 0:
+        return "better"
+    if low > 0:
+        return "worse"
+    return "no measurable change"
 
 
 def verdict(summary: dict) -> str:
-    """Plain-words outcome from the summary: per data size, the validation-chosen GAN and simple augmentation
-    against real-only on the headline test WRMSSE, and whether the tuned real-only LSTM beat the baselines."""
+    """Plain-words outcome from the summary: per data size, the validation-chosen GAN ratio and simple augmentation
+    against real-only on the headline test WRMSSE (seed-paired interval), and whether the tuned real-only LSTM beat
+    seasonal naive and moving average on validation."""
     choices = summary["validation_choices"]
     arms = choices["arms"]
-    parts = []
+    labels = {"gan": "GAN samples", "simple": "the simple augmentation"}
+    per_arm = {arm: [] for arm in ("gan", "simple")}
+    sentences = []
     for entry in summary["regimes"]:
         head = entry.get(HEADLINE, {})
         if "real" not in head:
             continue
         bits = []
-        for arm, label in (("gan", "GAN samples"), ("simple", "the chosen simple augmentation")):
-            if arm in head and head[arm].get("pct") is not None:
-                spec = arms[arm]
-                name = label if arm == "gan" else f"{spec['augmentation']}"
-                bits.append(f"{name} (ratio {spec['ratio']:g}) {_word(head[arm])} it by {_change_text(head[arm])}")
-        parts.append(f"with {entry['label']} real training windows, real-only test WRMSSE "
-                     f"{head['real']['wrmsse']:.3f}; " + "; ".join(bits))
+        for arm in ("gan", "simple"):
+            if arm in head and head[arm].get("pct") is not None and np.isfinite(head[arm]["pct"]):
+                per_arm[arm].append((entry["label"], _judgement(head[arm])))
+                bits.append(f"{labels[arm]} {_change_text(head[arm])}, {_judgement(head[arm])}")
+        sentences.append(f"{entry['label']} real windows: real-only {head['real']['wrmsse']:.3f}; " + "; ".join(bits))
+    opening = []
+    for arm in ("gan", "simple"):
+        if arm not in arms or not per_arm[arm]:
+            continue
+        spec = arms[arm]
+        name = "GAN augmentation" if arm == "gan" else f"{spec['augmentation']} augmentation"
+        helped = [label for label, word in per_arm[arm] if word == "better"]
+        hurt = [label for label, word in per_arm[arm] if word == "worse"]
+        text = f"{name} (ratio {spec['ratio']:g}, chosen on validation) lowered test WRMSSE "
+        text += f"at {', '.join(helped)} real windows" if helped else "at no data size tried"
+        if hurt:
+            text += f" and raised it at {', '.join(hurt)}"
+        opening.append(text)
+    if "gan" not in arms:
+        opening.insert(0, "No GAN samples were given, so GAN augmentation was not measured")
     beats = choices.get("real_only_beats_on_val", {})
     beaten = [name for name, ok in beats.items() if not ok]
-    tuned = (f"The tuned real-only LSTM ({choices['config']}, chosen on validation) "
+    tuned = (f"the real-only LSTM ({choices['config']}, chosen on validation) "
              + ("beat seasonal naive and moving average on validation WRMSSE" if beats and not beaten else
-                f"did NOT beat {' and '.join(beaten)} on validation WRMSSE" if beaten else "had no baseline to beat"))
-    gan = arms.get("gan")
-    lead = ("No GAN samples were given, so GAN augmentation was not measured. " if gan is None else "")
-    return (lead + tuned + ". On active test windows (" + summary["headline"]["subset_rule"] + "), "
-            + "; ".join(parts) + ".")
+                f"did not beat {' or '.join(beaten)} on validation WRMSSE" if beaten else "had no baseline to beat"))
+    return ("; ".join(opening + [tuned]) + ". Change in test WRMSSE versus real-only on active windows ("
+            + summary["headline"]["subset_rule"] + "), 95% interval over seeds: " + " | ".join(sentences) + ".")
 
 
 def planned_fits(settings: dict, n_train: int) -> list[dict]:
