@@ -23,7 +23,6 @@ min(its share, `gan_max_minutes`) (`gan_minutes`, Lightning's `max_time`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import statistics
@@ -38,13 +37,10 @@ KERNEL_START_S = 7.0  # papermill + kernel + package imports per notebook (FINDI
 REPORT_S = 15.0  # stage 05 reads the artifacts and draws a few tables (smoke: 5 s)
 GAN_STEPS = 3  # timed steps after one warm-up step
 LSTM_BATCHES = 5  # timed batches after one warm-up batch
-# Wall-time bound of each calibration: on a slow or busy CPU (a seed-size step can take 5-50 s on 2 shared
-# cores) it stops after the first step past this bound and prices the work with the steps it has.
+# Wall-time bound of each calibration after its warm-up: on a slow or busy CPU (a seed-size step can take 5-50 s
+# on 2 shared cores) it stops after the first timed step past this bound. The warm-up step is never used as the
+# estimate: the first step of a process pays 5-15 s of one-time set-up here (measured: 15 s, then 1.1 s per step).
 CALIBRATION_S = 8.0
-# On a CPU the GAN step is compute-bound and its time grows linearly with the batch (bench/RESULTS.md: 149 GFLOP
-# at batch 128 ran at a flat share of sgemm), so it is timed at this batch and scaled; a GPU step is bound by
-# kernel launches, not by the batch, and is timed at the profile's own batch.
-CPU_CALIBRATION_BATCH = 32
 
 
 # ----------------------------------------------------------------------------------------------------- budgets
@@ -212,10 +208,6 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
     from salesgan_utils import models, sample, train
 
     config = models.GanConfig.from_params(settings).for_windows(windows)
-    scale = 1.0
-    if device == "cpu" and config.batch_size > CPU_CALIBRATION_BATCH:
-        scale = config.batch_size / CPU_CALIBRATION_BATCH
-        config = dataclasses.replace(config, batch_size=CPU_CALIBRATION_BATCH)
     batch = _repeat_to(windows, config.batch_size * (steps + 1))
 
     class StepTimes(Callback):
@@ -231,7 +223,7 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
             if device == "cuda":
                 torch.cuda.synchronize()
             self.times.append(time.perf_counter() - self.start)
-            if sum(self.times) > CALIBRATION_S:
+            if len(self.times) >= 2 and sum(self.times[1:]) > CALIBRATION_S:
                 trainer.should_stop = True
 
     timer = StepTimes()
@@ -244,8 +236,7 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                              callbacks=[timer])
         trainer.fit(module, loader)
-    # the first step pays for allocations; when it is the only one (a slow CPU), it is the estimate
-    step_s = statistics.median(timer.times[1:] or timer.times) * scale
+    step_s = statistics.median(timer.times[1:])  # the first step pays the one-time set-up
 
     module = module.to(device).eval()
     k = int(settings.get("val_samples", 8))
@@ -287,14 +278,14 @@ def time_lstm(settings: dict, windows, batches: int = LSTM_BATCHES) -> float:
                                           int(settings.get("forecaster_layers", 2)), 0)
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
         times = []
-        while len(times) < batches + 1 and sum(times) < CALIBRATION_S:
+        while len(times) < batches + 1 and (len(times) < 2 or sum(times[1:]) < CALIBRATION_S):
             start = time.perf_counter()
             optimiser.zero_grad()
             loss = forecaster.training_loss(model(x), y, low, span, loss="mse")
             loss.backward()
             optimiser.step()
             times.append(time.perf_counter() - start)
-    return statistics.median(times[1:] or times)
+    return statistics.median(times[1:])
 
 
 # ------------------------------------------------------------------------------------------------------ the plan
