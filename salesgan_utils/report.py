@@ -197,6 +197,17 @@ def training_stop_markdown(summary: dict) -> str:
     return "" if steps is None else f"Training ran all its epochs: {steps:,} generator steps."
 
 
+def variant_markdown(summary: dict) -> str:
+    """Which generator variant stage 02 trained and how it differs from the seed design, in plain words."""
+    config = summary.get("config") or {}
+    if "gan_variant" not in config:
+        return ""
+    from .models import GanConfig, describe_variant
+
+    return describe_variant(GanConfig.from_dict(config)).replace("\n  - ", "\n- ").replace(": the seed design with",
+                                                                                         ": the seed design with\n")
+
+
 def show_training_section(artifacts: dict) -> None:
     from IPython.display import Markdown, display
 
@@ -208,6 +219,8 @@ def show_training_section(artifacts: dict) -> None:
 
         if training_stop_markdown(artifacts["model_summary"]):
             display(Markdown(training_stop_markdown(artifacts["model_summary"])))
+        if variant_markdown(artifacts["model_summary"]):
+            display(Markdown(variant_markdown(artifacts["model_summary"])))
         display(pd.DataFrame([artifacts["model_summary"]]))
     _show_figures(artifacts["figures"][2])
     display(history.round(4).tail(10))

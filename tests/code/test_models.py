@@ -289,3 +289,13 @@ def test_validation_scores_add_the_conditional_gaps():
     samples = samples + 1.0  # one unit too many everywhere: CRPS 1, gaps 1 + 1
     assert validation_scores(history, target, samples) == pytest.approx(
         {"val_crps": 1.0, "val_cond_gap": 2.0, "val_score": 3.0})
+
+
+def test_describe_variant_names_each_lever_that_differs_from_the_seed():
+    from salesgan_utils.models import describe_variant
+
+    seed = describe_variant(_variant("seed", one_sided_gp=True))
+    assert "the seed study's design" in seed and "\n" not in seed
+    chosen = describe_variant(_variant("counts_sequence_critic", one_sided_gp=True))
+    assert chosen.count("\n  - ") == 3 and "whole-unit" in chosen and "history" in chosen
+    assert "two-sided" in describe_variant(_variant("binding_gp"))
