@@ -37,6 +37,8 @@ CALLER_DIR_ENV = "SALESGAN_CALLER_DIR"
 RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 VALUE_OPTIONS = {"--profile": "a value", "--data": "a folder", "--run": "a name", "--set": "KEY=VALUE",
                  "--from": "a stage", "--only": "a stage"}
+# Parameters that have their own option (checked and resolved there); --set may not set them.
+OPTION_KEYS = {"run": "--run NAME", "data_dir": "--data DIR", "profile": "--profile P"}
 FLAGS = {"--setup": ("mode", "setup"), "--no-setup": ("setup", False), "--test": ("mode", "test"),
          "--refresh-nbval": ("mode", "refresh-nbval"), "--plan": ("mode", "plan"), "-h": ("mode", "help"),
          "--help": ("mode", "help")}
@@ -363,6 +365,9 @@ def overrides(invocation: Invocation, profile: params.Profile, caller_dir: Path 
         values = dict(params.parse_override(item) for item in invocation.sets)
     except params.ParamsError as error:
         raise PipelineError(str(error)) from None
+    for key, option in OPTION_KEYS.items():
+        if key in values:  # --set would be overwritten by the option, or bypass its checks (relative paths)
+            raise PipelineError(f"--set {key}=...: use {option} instead")
     values["run"] = invocation.run
     if invocation.data:
         values["data_dir"] = invocation.data

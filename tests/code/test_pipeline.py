@@ -422,3 +422,11 @@ def test_a_plan_that_cannot_be_made_does_not_stop_a_run(tmp_path, monkeypatch, c
 def test_pytest_runs_the_named_tests_or_the_whole_suite(args, targets) -> None:
     command = pipeline.pytest_command(args, root=ROOT)
     assert command[1:5] == ["-m", "pytest", "--nbval-lax", "--nbval-current-env"] and command[5:] == targets
+
+
+@pytest.mark.parametrize("item, option", [("run=x", "--run"), ("data_dir=../d", "--data"),
+                                          ("profile=kaggle", "--profile")])
+def test_set_may_not_bypass_an_option(item: str, option: str, tmp_path: Path) -> None:
+    invocation = pipeline.resolve(Options(profile="smoke", sets=[item]), caller_dir=tmp_path)
+    with pytest.raises(PipelineError, match=f"use {option}"):
+        pipeline.overrides(invocation, params.load_profile("smoke"), caller_dir=tmp_path)
