@@ -20,6 +20,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from salesgan_utils import paths
 from salesgan_utils.models import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,20 +76,22 @@ def run(tmp_path_factory) -> dict:
                                env={**os.environ, "SALESGAN_OUTPUTS": str(outputs)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + TIMEOUT_S
-    # Lightning creates logs/ when fit starts: from then on the stage is training and writing checkpoints.
-    while not (run_dir / "02_train_gan" / "logs").exists() and process.poll() is None:
+    # Lightning creates logs/ when fit starts: from then on the stage is training and writing checkpoints. Under
+    # the pipeline a stage writes into its working copy NN_name.partial/, published as NN_name/ on success (#14).
+    stage02_dirs = [run_dir / "02_train_gan", run_dir / f"02_train_gan{paths.PARTIAL_SUFFIX}"]
+    while not any((d / "logs").exists() for d in stage02_dirs) and process.poll() is None:
         assert time.monotonic() < deadline, "stage 02 never started training"
         time.sleep(0.05)
     time.sleep(0.5)
     kill_tree(process)
     times = json.loads((run_dir / "stage_times.json").read_text()) if (run_dir / "stage_times.json").exists() else {}
     after_kill = {"stage01": {k: v for k, v in files(run_dir).items() if k.startswith("01_eda_preprocess")},
-                  "stage02": sorted(p for p in (run_dir / "02_train_gan").rglob("*") if p.is_file()),
+                  "stage02": sorted((d, p) for d in stage02_dirs for p in d.rglob("*") if p.is_file()),
                   "stage02_finished": "02_train_gan" in times}
     # Check the killed stage's files now: the rerun will replace them.
     killed = {"readable": {}, "leftovers": []}
-    for path in after_kill["stage02"]:
-        relative = path.relative_to(run_dir / "02_train_gan")
+    for folder, path in after_kill["stage02"]:
+        relative = path.relative_to(folder)
         if path.name.startswith(".") and path.name.endswith(".tmp"):
             killed["leftovers"].append(str(relative))
         elif relative.parts[0] != "logs":  # Lightning's append-only logs; no stage reads them
