@@ -104,11 +104,12 @@ TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calend
             n_critic=2)
 
 
-def test_training_stops_on_its_time_budget_keeping_both_checkpoints(tmp_path) -> None:
+def test_training_stops_on_its_time_budget_keeping_both_checkpoints(smoke_parameters, tmp_path) -> None:
+    """The smoke profile's model and batch (64), 50 epochs of 4 batches, and a budget of 6 ms: Lightning's
+    max_time check after the first batch stops the run, which validates and writes both checkpoints."""
     torch.set_num_threads(1)
-    train, val = random_windowset(64, seed=0), random_windowset(32, seed=1)  # 4 batches per epoch
-    config = GanConfig(**TINY).for_windows(train)
-    # 0.0001 min = 6 ms: Lightning's max_time check after the first batch stops the run
+    train, val = random_windowset(256, seed=0), random_windowset(32, seed=1)
+    config = GanConfig.from_params(smoke_parameters[NAMES[1]]).for_windows(train)
     result = train_gan(train, val, config, tmp_path, max_epochs=50, seed=0, progress_bar=False,
                        accelerator="cpu", devices=1, max_minutes=0.0001)
     assert result.stopped_on_budget and 1 <= result.generator_steps < 50 * 4
