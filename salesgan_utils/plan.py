@@ -301,6 +301,78 @@ def build_windows(settings01: dict, scratch: Path):
     return source, panel, sets, time.perf_counter() - start
 
 
+@dataclass
+class _Windows:
+    """What the plan knows of stage 01's output: window counts, data, entities, its build time, train windows."""
+
+    counts: dict[str, int]
+    data: str
+    entities: str
+    build_s: float | None = None  # None: read from an earlier stage 01, not built
+    train: object | None = None  # a WindowSet for the calibration, when one is at hand
+
+
+def _stage01_windows(settings01: dict, stages: list[str], run_path: Path | None, scratch: Path,
+                     want_train: bool) -> _Windows:
+    """Stage 01's windows: read from the run's metadata.json when stage 01 is not rerun, else built as it would."""
+    import json
+
+    from salesgan_utils import paths, preprocess, windows
+
+    metadata = Path(run_path or "") / paths.STAGES[1] / preprocess.METADATA_FILE
+    if paths.STAGES[1] not in stages and run_path is not None and metadata.is_file():
+        meta = json.loads(metadata.read_text())
+        train_file = metadata.parent / preprocess.windows_file("train")
+        train = windows.WindowSet.load(train_file) if want_train and train_file.is_file() else None
+        return _Windows(meta["windows"], meta["data_source"]["folder"], f"{meta['n_entities']} {meta['entity']}s",
+                        train=train)
+    source, panel, sets, seconds = build_windows(settings01, scratch)
+    return _Windows({split: len(ws) for split, ws in sets.items()},
+                    "generated demo data" if source.is_demo else f"{source.folder} (Olist tables)",
+                    f"{panel.n_entities} {panel.entity}s", build_s=seconds, train=sets["train"])
+
+
+def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict, limit: float) -> StageEstimate:
+    """One stage's work in words and its seconds from the calibrated `rates` (None without them)."""
+    number, counts = int(name[:2]), w.counts
+    if number == 1:
+        work = f"{w.entities}; windows train {counts['train']:,} / val {counts['val']:,} / test {counts['test']:,}"
+        return StageEstimate(name, work, None if w.build_s is None else KERNEL_START_S + 1.5 * w.build_s)
+    if number == 2:
+        cap = s2.get("gan_train_windows", s2.get("max_train_windows"))  # stage 02's own cap, or the shared one
+        n_train = min(counts["train"], int(cap or counts["train"]))
+        steps = gan_steps(n_train, int(s2["batch_size"]), int(s2["max_epochs"]), s2.get("limit_train_batches") or 0)
+        per_validation = counts["val"] * int(s2.get("val_samples", 8))
+        work = (f"{steps:,} GAN steps ({s2['max_epochs']} epochs over {n_train:,} windows, batch "
+                f"{s2['batch_size']}); validation {int(s2['max_epochs']) * per_validation:,} generated sequences")
+        if not rates:
+            return StageEstimate(name, work)
+        seconds = (KERNEL_START_S + steps * rates["step_s"]
+                   + int(s2["max_epochs"]) * per_validation * rates["sequence_s"])
+        if not limit:
+            return StageEstimate(name, work, seconds)
+        capped = min(seconds, KERNEL_START_S + limit * 60 + per_validation * rates["sequence_s"])
+        note = f"stops at {limit:g} min: ≈ {int(limit * 60 / rates['step_s']):,} steps"
+        return StageEstimate(name, work, seconds, capped, note)
+    if number == 3:
+        sequences = (counts["train"] + counts["test"]) * int(s3.get("n_samples", 5))
+        learned = 2 * int(s3.get("quality_max_windows", 2000)) * int(s3.get("disc_epochs", 10))
+        work = f"{sequences:,} generated sequences; learned scores ≈ {learned:,} window-epochs"
+        seconds = (KERNEL_START_S + sequences * rates["sequence_s"]
+                   + learned / int(s4.get("forecaster_batch_size", 128)) * rates["lstm_batch_s"]) if rates else None
+        return StageEstimate(name, work, seconds, note="rough")
+    if number == 4:
+        fits = benchmark_fits(s4, counts["train"])
+        epochs = int(s4.get("forecaster_epochs", 30))
+        per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
+        batch = int(s4.get("forecaster_batch_size", 128))
+        batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
+        work = f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} windows/fit)"
+        seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] if rates else None
+        return StageEstimate(name, work, seconds, note="upper bound: early stopping")
+    return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
+
+
 def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path: Path | None = None,
               calibrate: bool = True) -> Plan:
     """The plan of the selected stages.
@@ -319,83 +391,24 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
     Raises:
         Exception: what stage 01 would raise on these data (the pipeline turns it into a warning line).
     """
-    import json
-
-    from salesgan_utils import paths, preprocess, windows
+    from salesgan_utils import paths, windows
 
     names = dict(paths.STAGES)
     s1, s2, s3, s4 = (chosen[names[n]] for n in (1, 2, 3, 4))
     budget = float(s2.get("time_budget_min", 0) or 0)
     limit = gan_minutes(budget, s2.get("gan_max_minutes", 0))
-    estimates: list[StageEstimate] = []
-    calibration: dict = {}
     # only stages 02-04 are priced by the calibration (01 by its own build, 05 by a constant)
     calibrate = calibrate and any(names[n] in stages for n in (2, 3, 4))
     device = _device(s2.get("accelerator", "auto")) if calibrate else "this machine (not calibrated)"
+    rates: dict = {}
     with tempfile.TemporaryDirectory(prefix="salesgan-plan.") as scratch:
-        metadata = Path(run_path or "") / names[1] / "metadata.json"
-        if names[1] not in stages and run_path is not None and metadata.is_file():
-            meta = json.loads(metadata.read_text())
-            counts, data, sets, build_s = meta["windows"], meta["data_source"]["folder"], None, None
-            entities = f"{meta['n_entities']} {meta['entity']}s"
-            train_file = metadata.parent / preprocess.windows_file("train")
-            if calibrate and train_file.is_file():  # stage 01's own windows calibrate the later stages
-                sets = {"train": windows.WindowSet.load(train_file)}
-        else:
-            source, panel, sets, build_s = build_windows(s1, Path(scratch))
-            counts = {split: len(ws) for split, ws in sets.items()}
-            data = "generated demo data" if source.is_demo else f"{source.folder} (Olist tables)"
-            entities = f"{panel.n_entities} {panel.entity}s"
-        cap = s2.get("gan_train_windows", s2.get("max_train_windows"))  # stage 02's own cap, or the shared one
-        n_train_gan = min(counts["train"], int(cap or counts["train"]))
-        steps = gan_steps(n_train_gan, int(s2["batch_size"]), int(s2["max_epochs"]),
-                          s2.get("limit_train_batches") or 0)
-        rates = {}
-        if calibrate and sets is not None:
-            train_set = windows.subsample(sets["train"], 4096, 0)
-            rates = time_gan(s2, train_set, device)
-            rates["lstm_batch_s"] = time_lstm(s4, train_set)
-            calibration = {"GAN s/step": f"{rates['step_s']:.3g}", "s/sequence": f"{rates['sequence_s']:.2g}",
-                           "LSTM s/batch": f"{rates['lstm_batch_s']:.3g}"}
-        del sets
-    for name in stages:
-        number = int(name[:2])
-        if number == 1:
-            work = f"{entities}; windows train {counts['train']:,} / val {counts['val']:,} / test {counts['test']:,}"
-            seconds = None if build_s is None else KERNEL_START_S + 1.5 * build_s  # + figures and saving
-            estimates.append(StageEstimate(name, work, seconds))
-        elif number == 2:
-            val_sequences = int(s2["max_epochs"]) * counts["val"] * int(s2.get("val_samples", 8))
-            work = (f"{steps:,} GAN steps ({s2['max_epochs']} epochs over {n_train_gan:,} windows, batch "
-                    f"{s2['batch_size']}); validation {val_sequences:,} generated sequences")
-            seconds = capped = None
-            if rates:
-                seconds = KERNEL_START_S + steps * rates["step_s"] + val_sequences * rates["sequence_s"]
-                if limit:
-                    capped = min(seconds, KERNEL_START_S + limit * 60 + counts["val"] * int(s2.get(
-                        "val_samples", 8)) * rates["sequence_s"])
-            note = f"stops at {limit:g} min: ≈ {int(limit * 60 / rates['step_s']):,} steps" if (limit and rates) else ""
-            estimates.append(StageEstimate(name, work, seconds, capped, note))
-        elif number == 3:
-            sequences = (counts["train"] + counts["test"]) * int(s3.get("n_samples", 5))
-            learned = 2 * int(s3.get("quality_max_windows", 2000)) * int(s3.get("disc_epochs", 10))
-            work = f"{sequences:,} generated sequences; learned scores ≈ {learned:,} window-epochs"
-            seconds = None
-            if rates:
-                seconds = (KERNEL_START_S + sequences * rates["sequence_s"]
-                           + learned / int(s4.get("forecaster_batch_size", 128)) * rates["lstm_batch_s"])
-            estimates.append(StageEstimate(name, work, seconds, note="rough"))
-        elif number == 4:
-            fits = benchmark_fits(s4, counts["train"])
-            epochs = int(s4.get("forecaster_epochs", 30))
-            per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
-            batch = int(s4.get("forecaster_batch_size", 128))
-            batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
-            work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches "
-                    f"(≤ {max(fits or [0]):,} windows/fit)")
-            seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] if rates else None
-            estimates.append(StageEstimate(name, work, seconds, note="upper bound: early stopping"))
-        else:
-            estimates.append(StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S))
-    return Plan(profile=profile, device=device, data=data, stages=estimates, budget_min=budget,
-                gan_limit_min=limit if names[2] in stages else 0.0, calibration=calibration)
+        found = _stage01_windows(s1, stages, run_path, Path(scratch), want_train=calibrate)
+        if calibrate and found.train is not None:
+            sample = windows.subsample(found.train, 4096, 0)
+            rates = {**time_gan(s2, sample, device), "lstm_batch_s": time_lstm(s4, sample)}
+        found.train = None  # the windows can be large (all products: 1.5 GB); the run goes on after the plan
+    calibration = {"GAN s/step": f"{rates['step_s']:.3g}", "s/sequence": f"{rates['sequence_s']:.2g}",
+                   "LSTM s/batch": f"{rates['lstm_batch_s']:.3g}"} if rates else {}
+    return Plan(profile=profile, device=device, data=found.data,
+                stages=[_estimate(name, found, rates, s2, s3, s4, limit) for name in stages],
+                budget_min=budget, gan_limit_min=limit if names[2] in stages else 0.0, calibration=calibration)
