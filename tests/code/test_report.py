@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 from pathlib import Path
 
@@ -77,19 +76,6 @@ def test_external_references_are_found() -> None:
     html = ('<script src="https://cdn.example/require.js"></script><link rel="stylesheet" '
             'href="//cdn.example/a.css"><script>inline()</script>')
     assert len(report.external_references(html)) == 2
-
-
-def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
-    report.record_stage_time(tmp_path, "02_train_gan", 12.34)
-    report.record_stage_time(tmp_path, "01_eda_preprocess", 5, "ok")
-    report.record_stage_time(tmp_path, "02_train_gan", 20.0, "failed")
-    times = report.read_stage_times(tmp_path)
-    assert list(times) == ["01_eda_preprocess", "02_train_gan"]
-    assert times["02_train_gan"]["seconds"] == 20.0 and times["02_train_gan"]["status"] == "failed"
-    assert json.loads((tmp_path / "stage_times.json").read_text())["01_eda_preprocess"]["seconds"] == 5.0
-    assert report.read_stage_times(tmp_path / "absent") == {}
-    assert report.main(["stage-time", str(tmp_path), "03_generate_samples", "1.5"]) == 0
-    assert report.read_stage_times(tmp_path)["03_generate_samples"]["status"] == "ok"
 
 
 def test_the_source_banner_escapes_the_data_folder_name() -> None:  # (#14)
