@@ -747,8 +747,10 @@ def _regimes(by_size: pd.DataFrame, sizes, settings) -> list[dict]:
 
 
 def _change_text(arm: dict) -> str:
-    return (f"{arm['pct']:+.1f}% [{arm['pct_low']:+.1f}%, {arm['pct_high']:+.1f}%] "
-            f"(p = {arm['p_seed']:.2g} over {arm['n_seeds']} seeds)")
+    low, high, p_value = arm.get("pct_low"), arm.get("pct_high"), arm.get("p_seed")
+    if low is None or high is None or p_value is None:  # one seed: no interval, no test
+        return f"{arm['pct']:+.1f}% (one seed: no interval)"
+    return f"{arm['pct']:+.1f}% [{low:+.1f}%, {high:+.1f}%] (p = {p_value:.2g} over {arm['n_seeds']} seeds)"
 
 
 def _judgement(arm: dict) -> str:
