@@ -115,6 +115,11 @@ def generate_samples(module_or_ckpt: WGANGP | str | Path, windows: WindowSet, k:
     chunk = max(1, batch_size // k)
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    # mkdtemp creates a 0700 folder; the sample folder gets the usual 0777 & ~umask (readable without the model,
+    # by other users too, like every other artifact)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
         scaled = np.lib.format.open_memmap(tmp / SCALED_FILE, mode="w+", dtype=np.float32, shape=(n, k, horizon))
         units = np.lib.format.open_memmap(tmp / UNITS_FILE, mode="w+", dtype=np.float32, shape=(n, k, horizon))

@@ -108,3 +108,13 @@ def test_memory_stays_bounded_by_chunks(module, windows, tmp_path, monkeypatch):
     monkeypatch.setattr(sample_module, "_windows_tensors", spy)
     generate_samples(module, windows, k=5, out_dir=tmp_path / "s", seed=0, batch_size=10)
     assert max(seen) == 2 and sum(seen) == 23  # batch_size // k windows per forward
+
+
+def test_sample_folder_has_normal_permissions(module, windows, tmp_path):
+    import os
+    import stat
+
+    result = generate_samples(module, windows, k=2, out_dir=tmp_path / "perm", seed=0)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(result.folder.stat().st_mode) == 0o777 & ~umask
