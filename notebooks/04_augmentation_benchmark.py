@@ -68,7 +68,7 @@ wrmsse_weights = "units"
 import pandas as pd
 import yaml
 
-from salesgan_utils import benchmark, params, paths, plots, preprocess, sample
+from salesgan_utils import benchmark, params, paths, plots, preprocess, sample, scoring
 
 settings = params.notebook_settings(4, globals())
 run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
@@ -86,7 +86,7 @@ if metadata["is_demo"]:
 
 # %%
 splits = {split: preprocess.load_windows(data_stage, split) for split in ("train", "val", "test")}
-train_df = benchmark.train_series(pd.read_parquet(paths.require_artifact(data_stage / "panel.parquet", 1)))
+train_df = scoring.train_series(pd.read_parquet(paths.require_artifact(data_stage / preprocess.PANEL_FILE, 1)))
 gan_samples = sample.SampleSet.load(paths.require_artifact(samples_stage / "samples_train", 3))
 gan_params_file = run_path / "params" / "02_train_gan.yaml"
 gan_index = None
@@ -115,7 +115,7 @@ result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"],
 pd.json_normalize(result.summary["regime"], sep=" / ").T
 
 # %%
-result.tables[benchmark.SELECTION_FILE]
+result.tables[scoring.SELECTION_FILE]
 
 # %% [markdown]
 # ## D. Test results at the reference size
@@ -123,20 +123,20 @@ result.tables[benchmark.SELECTION_FILE]
 
 # %%
 reference = result.summary["settings"]["reference_size"]
-benchmark.headline_table(result.tables[benchmark.RESULTS_FILE], reference)
+scoring.headline_table(result.tables[scoring.RESULTS_FILE], reference)
 
 # %%
-benchmark.headline_table(result.tables[benchmark.RESULTS_FILE], reference, "all")
+scoring.headline_table(result.tables[scoring.RESULTS_FILE], reference, "all")
 
 # %% [markdown]
 # ## E. The question across data sizes
 # Change in test WRMSSE versus real-only on the same seeds, with the 95% t-interval and p-value over seeds.
 
 # %%
-benchmark.by_size_table(result.tables[benchmark.BY_SIZE_FILE])
+scoring.by_size_table(result.tables[scoring.BY_SIZE_FILE])
 
 # %%
-fig = plots.wrmsse_change_by_size(result.tables[benchmark.BY_SIZE_FILE])
+fig = plots.wrmsse_change_by_size(result.tables[scoring.BY_SIZE_FILE])
 _ = plots.save(fig, out_dir, "wrmsse_change_by_size")
 
 # %% [markdown]

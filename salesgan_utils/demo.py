@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 from statistics import NormalDist
 

@@ -107,7 +107,7 @@ def _read_csv(path: Path):
 def gather(run_path) -> dict:
     """Everything stages 01-04 of one run wrote, as plain objects; a missing artifact is None (never an error)."""
     # the writers own the artifact names; imported here, not at module level, so report stays light to import
-    from . import benchmark, preprocess, quality, train
+    from . import preprocess, quality, scoring, train
     from .paths import STAGES, stage_dir
 
     run_path = Path(run_path)
@@ -118,10 +118,10 @@ def gather(run_path) -> dict:
         "training_history": _read_csv(s[2] / train.HISTORY_FILE),
         "model_summary": _read_json(s[2] / train.SUMMARY_FILE),
         "quality": _read_json(s[3] / quality.QUALITY_FILE),
-        "results": _read_csv(s[4] / benchmark.RESULTS_FILE),
-        "paired": _read_csv(s[4] / benchmark.PAIRED_FILE),
-        "by_class": _read_csv(s[4] / benchmark.BY_CLASS_FILE),
-        "summary": _read_json(s[4] / benchmark.SUMMARY_FILE),
+        "results": _read_csv(s[4] / scoring.RESULTS_FILE),
+        "paired": _read_csv(s[4] / scoring.PAIRED_FILE),
+        "by_class": _read_csv(s[4] / scoring.BY_CLASS_FILE),
+        "summary": _read_json(s[4] / scoring.SUMMARY_FILE),
         "stage_times": read_stage_times(run_path),
         "figures": {n: sorted((s[n] / "figures").glob("*.png")) for n in STAGES},
     }
@@ -168,7 +168,7 @@ def verdict_markdown(artifacts: dict) -> str:
         return "**No verdict**: stage 04 (the augmentation benchmark) did not run in this run."
     if "regimes" not in summary:  # a stage-04 folder written before the M5 protocol
         return f"**{summary['verdict']}**"
-    from .benchmark import answer_markdown
+    from .scoring import answer_markdown
 
     return answer_markdown(summary)
 
@@ -246,7 +246,7 @@ def show_benchmark_section(artifacts: dict) -> None:
 
     if artifacts["results"] is None:
         return _missing(4)
-    from . import benchmark
+    from . import scoring
 
     summary = artifacts["summary"] or {}
     reference = summary.get("settings", {}).get("reference_size")
@@ -255,13 +255,13 @@ def show_benchmark_section(artifacts: dict) -> None:
         return _show_figures(artifacts["figures"][4])
     display(Markdown(f"Test WRMSSE on active windows, mean [95% CI over seeds], LSTMs on {reference} real "
                      "windows, and the baselines; MAE, RMSE and bias in units per day:"))
-    display(benchmark.headline_table(artifacts["results"], reference))
-    by_size = paths.stage_dir(artifacts["run_path"], 4) / benchmark.BY_SIZE_FILE
+    display(scoring.headline_table(artifacts["results"], reference))
+    by_size = paths.stage_dir(artifacts["run_path"], 4) / scoring.BY_SIZE_FILE
     if by_size.is_file():
         import pandas as pd
 
         display(Markdown("The question across data sizes (active test windows):"))
-        display(benchmark.by_size_table(pd.read_csv(by_size)))
+        display(scoring.by_size_table(pd.read_csv(by_size)))
     _show_figures(artifacts["figures"][4])
     if artifacts["by_class"] is not None:
         display(Markdown("Test WRMSSE by demand class (active windows):"))

@@ -87,7 +87,7 @@ class WindowSet:
             raise ValueError(f"to_units: got {np.shape(scaled)[0]} rows for {len(self)} windows")
         return units_from_scaled(scaled, self.scale_min, self.scale_range)
 
-    def subset(self, index) -> "WindowSet":
+    def subset(self, index) -> WindowSet:
         """The windows selected by a boolean mask or integer index (names are shared)."""
         kwargs = {name: getattr(self, name)[index] for name in self._ARRAYS}
         kwargs.update({name: list(getattr(self, name)) for name in self._NAMES})
@@ -112,7 +112,7 @@ class WindowSet:
                 np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "WindowSet":
+    def load(cls, path: str | Path) -> WindowSet:
         """Read windows written by `save`."""
         path = Path(path)
         if not path.exists():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from salesgan_utils import benchmark as bm
+from salesgan_utils import scoring
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
 
@@ -80,11 +81,11 @@ def test_choices_are_made_on_validation_not_test(recorded):
     choices = result.summary["validation_choices"]
     # poisson and the GAN at ratio 5 are perfect on validation and worse on test
     assert choices["loss"] == "poisson" and choices["arms"]["gan"]["ratio"] == 5.0
-    selection = result.tables[bm.SELECTION_FILE]
+    selection = result.tables[scoring.SELECTION_FILE]
     chosen = selection[selection["chosen"]]
     assert {"lstm_real", "lstm_gan_r5"} <= set(chosen["model"]) and set(chosen["config"]) == {"poisson lr=0.001"}
     # on test the choices are the worse ones: a choice made on test would have picked the other ratio
-    results = result.tables[bm.RESULTS_FILE]
+    results = result.tables[scoring.RESULTS_FILE]
     test = results[(results["subset"] == "all") & (results["n_real"] == 16)].set_index("model")["wrmsse"]
     assert test["lstm_gan_r1"] < test["lstm_gan_r5"]
     assert result.summary["regimes"][1]["all"]["gan"]["model"] == "lstm_gan_r5"
@@ -97,7 +98,7 @@ def test_every_fit_trains_on_the_planned_windows(recorded, splits):
     # 3 arms x 2 tuning seeds at the reference size (16) that B/A already fitted... which here is not a study size
     assert len(recorder.calls) == 4 + 8 + 2 * 3 * 3
     fits = result.fits
-    assert len(fits) == len(recorder.calls) and fits.groupby(bm.FIT_COLUMNS, observed=True).size().max() == 1
+    assert len(fits) == len(recorder.calls) and fits.groupby(scoring.FIT_COLUMNS, observed=True).size().max() == 1
     for call, (_, row) in zip(recorder.calls, fits.iterrows()):
         n_synthetic = len(call["train"]) - row["n_real"]   # `mix`: the real windows first, then the added ones
         assert n_synthetic == round(row["ratio"] * row["n_real"]) == row["n_train_synthetic"]
@@ -116,8 +117,8 @@ def test_sizes_are_nested_and_synthetic_windows_come_from_the_fit_s_own_real_win
     by_key = {(row["model"], row["seed"], row["n_real"]): call
               for call, (_, row) in zip(recorder.calls, result.fits.iterrows())}
     for seed in (0, 1, 2):
-        small, _ = real_rows(by_key[(bm.REFERENCE, seed, 8)], 8)
-        large, _ = real_rows(by_key[(bm.REFERENCE, seed, 24)], 24)
+        small, _ = real_rows(by_key[(scoring.REFERENCE, seed, 8)], 8)
+        large, _ = real_rows(by_key[(scoring.REFERENCE, seed, 24)], 24)
         assert small <= large and len(small) == 8
         kept, gan_train = real_rows(by_key[("lstm_gan_r5", seed, 8)], 8)
         assert kept == small
@@ -132,13 +133,13 @@ def test_forecasts_table_is_long_and_complete(recorded, splits):
                    "n_real", "config", "active"]:
         assert column in forecasts
     val, test = splits[1], splits[2]
-    per_fit = forecasts.groupby(bm.FIT_COLUMNS + ["split"], observed=True).size()
+    per_fit = forecasts.groupby(scoring.FIT_COLUMNS + ["split"], observed=True).size()
     assert set(per_fit.xs("test", level="split")) == {len(test) * test.horizon}
     assert set(per_fit.xs("val", level="split")) == {len(val) * val.horizon}
     assert (forecasts["date"] - forecasts["origin"]).dt.days.equals(forecasts["step"].astype(np.int64))
     zero = forecasts[(forecasts["model"] == "zero") & (forecasts["split"] == "test")]
     np.testing.assert_allclose(zero["actual"], test.to_units(test.target).reshape(-1), rtol=1e-6)
-    assert (zero["forecast"] == 0).all() and (zero["seed"] == bm.BASELINE_SEED).all()
+    assert (zero["forecast"] == 0).all() and (zero["seed"] == scoring.BASELINE_SEED).all()
     active = test.to_units(test.history).sum(axis=1) > 0.5
     np.testing.assert_array_equal(zero["active"].to_numpy(), np.repeat(active, test.horizon))
 
@@ -162,14 +163,14 @@ def test_wrmsse_of_zero_and_lstm_real_recomputed_by_hand_from_the_saved_parquet(
                                                                                 subset):
     _, result = recorded
     result.save(tmp_path)
-    forecasts = pd.read_parquet(tmp_path / bm.FORECASTS_FILE)
-    table = pd.read_csv(tmp_path / bm.BY_SEED_FILE)
+    forecasts = pd.read_parquet(tmp_path / scoring.FORECASTS_FILE)
+    table = pd.read_csv(tmp_path / scoring.BY_SEED_FILE)
     test = forecasts[forecasts["split"] == "test"]
     if subset == "active":
         test = test[test["active"]]
     checked = 0
-    for (model, config, seed, n_real), rows in test.groupby(bm.FIT_COLUMNS, observed=True):
-        if model not in ("zero", bm.REFERENCE):
+    for (model, config, seed, n_real), rows in test.groupby(scoring.FIT_COLUMNS, observed=True):
+        if model not in ("zero", scoring.REFERENCE):
             continue
         config = "" if pd.isna(config) else config
         match = table[(table["model"] == model) & (table["config"].fillna("") == config) & (table["seed"] == seed)
@@ -183,9 +184,10 @@ def test_wrmsse_of_zero_and_lstm_real_recomputed_by_hand_from_the_saved_parquet(
 def test_summary_holds_each_regime_with_seed_aware_change_and_the_choices(recorded, tmp_path):
     _, result = recorded
     written = result.save(tmp_path / "04")
-    assert {bm.FORECASTS_FILE, bm.RESULTS_FILE, bm.BY_SIZE_FILE, bm.PAIRED_FILE, bm.SELECTION_FILE,
-            bm.SUMMARY_FILE, bm.BY_SEED_FILE, bm.FITS_FILE} <= set(written)
-    summary = json.loads((tmp_path / "04" / bm.SUMMARY_FILE).read_text(),
+    assert {scoring.FORECASTS_FILE, scoring.RESULTS_FILE, scoring.BY_SIZE_FILE, scoring.PAIRED_FILE,
+            scoring.SELECTION_FILE,
+            scoring.SUMMARY_FILE, scoring.BY_SEED_FILE, scoring.FITS_FILE} <= set(written)
+    summary = json.loads((tmp_path / "04" / scoring.SUMMARY_FILE).read_text(),
                          parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
     assert [r["n_real"] for r in summary["regimes"]] == [8, 24]
     for entry in summary["regimes"]:
@@ -194,7 +196,7 @@ def test_summary_holds_each_regime_with_seed_aware_change_and_the_choices(record
         assert gan["n_seeds"] == 3 and gan["pct_low"] <= gan["pct"] <= gan["pct_high"] and 0 <= gan["p_seed"] <= 1
     assert summary["validation_choices"]["config"] == "poisson lr=0.001"
     assert summary["verdict"] == result.verdict() and "ratio 5" in summary["verdict"]
-    by_size = pd.read_csv(tmp_path / "04" / bm.BY_SIZE_FILE)
+    by_size = pd.read_csv(tmp_path / "04" / scoring.BY_SIZE_FILE)
     assert set(by_size["arm"]) == {"real", "gan", "simple"} and set(by_size["n_real"]) == {8, 24}
     markdown = bm.results_markdown(tmp_path / "04")
     assert "| 8 |" in markdown and summary["verdict"] in markdown
@@ -208,7 +210,7 @@ def test_the_real_only_fit_inside_the_benchmark_is_the_seeded_fit_on_its_subset(
     keep = np.sort(np.random.default_rng([5, 12]).permutation(len(train))[:10])
     alone = fit_forecaster(train.subset(keep), val, seed=5, lr=1e-3, **settings)
     expected = np.maximum(test.to_units(alone.predict(test)), 0.0).reshape(-1)
-    rows = result.forecasts[(result.forecasts["model"] == bm.REFERENCE) & (result.forecasts["split"] == "test")]
+    rows = result.forecasts[(result.forecasts["model"] == scoring.REFERENCE) & (result.forecasts["split"] == "test")]
     np.testing.assert_allclose(rows["forecast"].to_numpy(), expected, rtol=1e-6)
     assert "No GAN samples" in result.verdict()
 
@@ -240,5 +242,5 @@ def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
 
 def test_change_text_with_one_seed_names_the_missing_interval():
     one_seed = {"pct": 2.0, "pct_low": None, "pct_high": None, "p_seed": None, "n_seeds": 1}
-    assert bm._change_text(one_seed) == "+2.0% (one seed: no interval)"
-    assert bm._judgement(one_seed) == "not testable (one seed)"
+    assert scoring._change_text(one_seed) == "+2.0% (one seed: no interval)"
+    assert scoring._judgement(one_seed) == "not testable (one seed)"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesgan_utils import benchmark, demo, preprocess
+from salesgan_utils import benchmark, demo, preprocess, scoring
 from salesgan_utils.paths import DataSource
 from salesgan_utils.windows import random_windowset
 
@@ -83,4 +83,4 @@ def test_smoke_metrics_are_bit_identical_across_runs(one_thread) -> None:
     timings = ["fit_seconds"]  # wall times: the one thing allowed to differ
     pd.testing.assert_frame_equal(first.fits.drop(columns=timings), second.fits.drop(columns=timings),
                                   check_exact=True)
-    assert first.tables[benchmark.RESULTS_FILE]["wrmsse"].notna().all()
+    assert first.tables[scoring.RESULTS_FILE]["wrmsse"].notna().all()
