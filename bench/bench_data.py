@@ -48,7 +48,7 @@ def main():
     rows.append((f"panel ({panel.n_entities} products x {len(panel.dates)} days)", seconds, peak, "1.5 s",
                  "300 MB"))
     for split in windows.SPLITS:
-        ws, seconds, peak = measure(lambda: windows.make_windows(panel, split), args.repeat)
+        ws, seconds, peak = measure(lambda split=split: windows.make_windows(panel, split), args.repeat)
         core = ws.history.nbytes + ws.target.nbytes
         rows.append((f"{split} windows ({len(ws):,}; history+target {core / 2**20:.0f} MB, "
                      f"calendar {ws.calendar.nbytes / 2**20:.0f} MB)", seconds, peak,

@@ -1,9 +1,10 @@
 """GAN training-step benchmark: seconds per step (n_critic critic + 1 generator update) at batch 128.
 
-For the smoke, quick and full (seed-size) architectures of params/*.yaml (batch forced to 128), through the real Lightning path (`WGANGP.training_step`
-under a Trainer), it reports the median step time (first step excluded: allocation warm-up), the FLOPs of one
-step counted with `torch.utils.flop_counter.FlopCounterMode` (oneDNN disabled while counting: the oneDNN CPU LSTM
-reports 0 FLOPs), the achieved GFLOP/s and its fraction of a measured sgemm rate (n=4096 matmul).
+For the smoke, quick and full (seed-size) architectures of params/*.yaml (batch forced to 128), through the real
+Lightning path (`WGANGP.training_step` under a Trainer), it reports the median step time (first step excluded:
+allocation warm-up), the FLOPs of one step counted with `torch.utils.flop_counter.FlopCounterMode` (oneDNN disabled
+while counting: the oneDNN CPU LSTM reports 0 FLOPs), the achieved GFLOP/s and its fraction of a measured sgemm rate
+(n=4096 matmul).
 
 Usage:
     python bench/bench_gan.py                       # CPU, all three sizes, prints a markdown table
@@ -30,7 +31,7 @@ import pytorch_lightning as pl  # noqa: E402
 from pytorch_lightning.callbacks import Callback  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode  # noqa: E402
 
-from salesgan_utils.models import GanConfig, WGANGP, parameter_counts  # noqa: E402
+from salesgan_utils.models import WGANGP, GanConfig, parameter_counts  # noqa: E402
 from salesgan_utils.train import make_loaders  # noqa: E402
 from salesgan_utils.windows import random_windowset  # noqa: E402
 
@@ -172,8 +173,8 @@ def markdown(rows: list[dict], peak: float, command: str, accelerator: str, peak
     if accelerator != "cpu":
         machine = torch.cuda.get_device_name(0)
     lines = ["## GAN", "",
-             f"Training-step time of the conditional WGAN-GP (one step = n_critic 5 critic updates with gradient "
-             f"penalty + 1 generator update, batch 128), through the Lightning module's own `training_step`.",
+             "Training-step time of the conditional WGAN-GP (one step = n_critic 5 critic updates with gradient "
+             "penalty + 1 generator update, batch 128), through the Lightning module's own `training_step`.",
              "", f"- Date: {dt.date.today().isoformat()}; machine: {machine}; torch {torch.__version__}.",
              f"- Command: `{command}`",
              f"- Measured sgemm (n=4096, float32): {peak:.0f} GFLOP/s before the runs"
