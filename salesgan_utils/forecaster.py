@@ -25,6 +25,29 @@ from torch import nn
 from .windows import WindowSet
 
 
+class EarlyStopping:
+    """Early stopping for the plain torch loops (this forecaster, `likelihood`): keeps the weights of the epoch with
+    the lowest validation loss and says when `patience` epochs in a row have not improved on it."""
+
+    def __init__(self, model: nn.Module, patience: int):
+        self.model, self.patience = model, patience
+        self.best_loss, self.best_epoch, self.waited = float("inf"), 0, 0
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def should_stop(self, epoch: int, val_loss: float) -> bool:
+        """Record one epoch's validation loss; True when training should stop."""
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.waited = val_loss, epoch, 0
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self) -> None:
+        """Load the best epoch's weights back into the model."""
+        self.model.load_state_dict(self.best_state)
+
+
 class LSTMForecaster(nn.Module):
     """Stacked LSTM over the history; a linear head maps the last hidden state to the H target days.
 
@@ -232,7 +255,7 @@ def fit_forecaster(train: WindowSet, val: WindowSet, *, seed: int = 0, hidden: i
                 model.head.bias.fill_(float(np.log(max(float(y_train.mean()), 1e-3))))
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         order = torch.Generator().manual_seed(seed)
-        best_loss, best_epoch, best_state, waited = float("inf"), 0, copy.deepcopy(model.state_dict()), 0
+        stopper = EarlyStopping(model, patience)
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
             model.train()
@@ -252,18 +275,13 @@ def fit_forecaster(train: WindowSet, val: WindowSet, *, seed: int = 0, hidden: i
                          "seconds": time.perf_counter() - started})
             if verbose:
                 print(f"  epoch {epoch}: train {rows[-1]['train_loss']:.5f} val {val_loss:.5f}", flush=True)
-            if val_loss < best_loss:
-                best_loss, best_epoch, waited = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-        model.load_state_dict(best_state)
+            if stopper.should_stop(epoch, val_loss):
+                break
+        stopper.restore()
     model.eval()
     settings = dict(hidden=hidden, layers=layers, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
                     use_features=use_features, max_train_windows=max_train_windows, steps_per_epoch=steps_per_epoch,
                     **loss_settings)
     return FittedForecaster(model=model, use_features=use_features, history=pd.DataFrame(rows),
-                            best_epoch=best_epoch, best_val_loss=float(best_loss), n_train_windows=len(train),
-                            seed=seed, settings=settings, loss=loss)
+                            best_epoch=stopper.best_epoch, best_val_loss=float(stopper.best_loss),
+                            n_train_windows=len(train), seed=seed, settings=settings, loss=loss)

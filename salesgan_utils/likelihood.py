@@ -15,12 +15,13 @@ each.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from .forecaster import EarlyStopping
 
 _MIN_DISPERSION = 1e-4
 
@@ -140,7 +141,7 @@ def fit_likelihood_lstm(train, val, *, seed: int = 0, hidden: int = 64, layers: 
         model = NegBinLSTM(train.horizon, hidden, layers, 0 if f is None else f.shape[1])
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         order = torch.Generator().manual_seed(seed)
-        best, best_epoch, best_state, waited, epoch = float("inf"), 0, copy.deepcopy(model.state_dict()), 0, 0
+        stopper, epoch = EarlyStopping(model, patience), 0
         for epoch in range(1, epochs + 1):
             model.train()
             for index in torch.randperm(len(x), generator=order).split(batch_size):
@@ -150,16 +151,12 @@ def fit_likelihood_lstm(train, val, *, seed: int = 0, hidden: int = 64, layers: 
             model.eval()
             with torch.no_grad():
                 val_nll = float(negbin_nll(yv, *model(xv, fv)))
-            if val_nll < best:
-                best, best_epoch, best_state, waited = val_nll, epoch, copy.deepcopy(model.state_dict()), 0
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-        model.load_state_dict(best_state)
+            if stopper.should_stop(epoch, val_nll):
+                break
+        stopper.restore()
     model.eval()
-    return FittedLikelihoodLSTM(model=model, use_features=use_features, best_epoch=best_epoch, best_val_nll=best,
-                                epochs_run=epoch, seed=seed)
+    return FittedLikelihoodLSTM(model=model, use_features=use_features, best_epoch=stopper.best_epoch,
+                                best_val_nll=stopper.best_loss, epochs_run=epoch, seed=seed)
 
 
 def fit_ensemble(train, val, seeds, **settings) -> list[FittedLikelihoodLSTM]:
