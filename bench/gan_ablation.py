@@ -51,7 +51,7 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = train.train_gan(train_windows, sets["val"], config, out, max_epochs=args.epochs, seed=params["seed"],
-                             accelerator="cpu", devices=1, resume=False, progress_bar=False)
+                             accelerator="cpu", devices=1, resume=args.resume, progress_bar=False)
     record = {"variant": args.variant, "epochs": args.epochs, "train_windows": len(train_windows),
               "wall_s": round(time.perf_counter() - start, 1), "cpu_s": round(time.process_time() - cpu_start, 1),
               "threads": args.threads, "load_at_end": os.getloadavg()[0], "best_ckpt": str(result.best_ckpt),
@@ -110,6 +110,48 @@ def cmd_baselines(args) -> None:
     print(f"wall {time.perf_counter() - start:.1f} s")
 
 
+def _crps(rows, split, subset, method="generator"):
+    for row in rows:
+        if (row["split"], row["subset"], row["method"]) == (split, subset, method):
+            return row
+    return {}
+
+
+def cmd_table(args) -> None:
+    """Markdown table of the scored rows (scores.json files), plus the baselines (baselines.csv) when given."""
+    header = ("| row | steps | train windows | train CPU s | val CRPS | val CRPS active | test CRPS active | cov50 | "
+              "cov90 | PIT dev | zero-hist mean syn/real | top-decile syn/real | ACF diff | disc (sd) | integer | "
+              "TSTR/TRTR | val score |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for path in args.files:
+        report = json.loads(Path(path).read_text())
+        rows = report["forecast_table"]
+        val, val_a, test_a = _crps(rows, "val", "all"), _crps(rows, "val", "active"), _crps(rows, "test", "active")
+        train_info = report.get("train", {})
+        ratio = lambda a, b, r=report: r[a] / r[b] if r[b] else float("nan")  # noqa: E731
+        print(f"| {Path(path).parent.name} | {report.get('generator_steps')} | {train_info.get('train_windows', '')} "
+              f"| {train_info.get('cpu_s', '')} | {val['crps_fair']:.4f} | {val_a['crps_fair']:.4f} "
+              f"| {test_a['crps_fair']:.4f} | {val['coverage50']:.3f} | {val['coverage90']:.3f} "
+              f"| {val['pit_max_deviation']:.3f} "
+              f"| {ratio('cond_mean_zero_history_synthetic', 'cond_mean_zero_history_real'):.2f} "
+              f"| {ratio('cond_mean_top_decile_synthetic', 'cond_mean_top_decile_real'):.2f} "
+              f"| {report['acf_mean_abs_diff']:.3f} | {report['discriminative_score']:.3f} "
+              f"({report['discriminative_score_sd']:.3f}) | {report['integer_share_synthetic']:.3f} "
+              f"| {report['tstr_mae'] / report['trtr_mae']:.2f} | {report['val_score']['val_score']:.4f} |")
+    if args.baselines:
+        import pandas as pd
+
+        table = pd.read_csv(args.baselines)
+        for method in table["method"].unique():
+            rows = table[table["method"] == method].to_dict(orient="records")
+            val, val_a, test_a = (_crps(rows, "val", "all", method), _crps(rows, "val", "active", method),
+                                  _crps(rows, "test", "active", method))
+            print(f"| baseline: {method} | | | | {val['crps_fair']:.4f} | {val_a['crps_fair']:.4f} "
+                  f"| {test_a['crps_fair']:.4f} | {val['coverage50']:.3f} | {val['coverage90']:.3f} "
+                  f"| {val['pit_max_deviation']:.3f} | | | | | | | |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +168,7 @@ def main(argv=None) -> None:
     t.add_argument("--epochs", type=int, default=15)
     t.add_argument("--train-windows", type=int, default=0)
     t.add_argument("--set", action="append", help="KEY=JSON override of a GAN parameter")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
     e = sub.choices["evaluate"]
     e.add_argument("--ckpt", default="")
     e.add_argument("--k-train", type=int, default=5)
@@ -133,8 +176,11 @@ def main(argv=None) -> None:
     e.add_argument("--disc-seeds", type=int, default=5)
     e.add_argument("--disc-epochs", type=int, default=10)
     sub.choices["baselines"].add_argument("--lstm-seeds", type=int, default=3)
+    table = sub.add_parser("table")
+    table.add_argument("files", nargs="+", help="scores.json files, one row each")
+    table.add_argument("--baselines", default="", help="baselines.csv of the baselines command")
     args = parser.parse_args(argv)
-    {"train": cmd_train, "evaluate": cmd_evaluate, "baselines": cmd_baselines}[args.command](args)
+    {"train": cmd_train, "evaluate": cmd_evaluate, "baselines": cmd_baselines, "table": cmd_table}[args.command](args)
 
 
 if __name__ == "__main__":
