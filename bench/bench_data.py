@@ -16,7 +16,7 @@ import tracemalloc
 import warnings
 from pathlib import Path
 
-from salesgan_utils import data, windows
+from salesgan_utils import data, olist, windows
 
 
 def measure(fn, repeat):
@@ -41,7 +41,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rows = []
-    tables, seconds, peak = measure(lambda: data.load_tables(args.data), args.repeat)
+    tables, seconds, peak = measure(lambda: olist.load_tables(args.data), args.repeat)
     rows.append(("load + validate tables", seconds, peak, "", ""))
     panel, seconds, peak = measure(lambda: data.build_panel(tables, entity="product", min_train_units=1),
                                    args.repeat)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import data, demo, windows
+from . import data, demo, olist, windows
 from .paths import DataSource, atomic_path, discover_data, require_artifact, write_json_atomic
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def build(source: DataSource, *, entity: str, train_fraction: float, val_fractio
     with warnings.catch_warnings():
         if source.is_demo:
             warnings.simplefilter("ignore")  # demo data always has reviews; nothing to warn about
-        tables = data.load_tables(source.folder)
+        tables = olist.load_tables(source.folder)
     panel = data.build_panel(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
                              test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n)
     n_days = len(panel.dates)

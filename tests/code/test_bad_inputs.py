@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesgan_utils import data, params, paths, preprocess
+from salesgan_utils import data, olist, params, paths, preprocess
 from salesgan_utils.paths import DataSource
 
 # Small enough to reason about by hand: 3 sale orders in January 2017 (31 days: too short for a 30 -> 7 window),
@@ -35,11 +35,11 @@ FILES = {"orders": "olist_orders_dataset", "items": "olist_order_items_dataset",
 
 
 def frames() -> dict[str, pd.DataFrame]:
-    return {"orders": pd.DataFrame(ORDERS, columns=data.TABLES["orders"][1]),
-            "items": pd.DataFrame(ITEMS, columns=data.TABLES["items"][1]),
-            "products": pd.DataFrame(PRODUCTS, columns=data.TABLES["products"][1]),
-            "translation": pd.DataFrame(TRANSLATION, columns=data.TABLES["translation"][1]),
-            "reviews": pd.DataFrame(REVIEWS, columns=data.TABLES["reviews"][1])}
+    return {"orders": pd.DataFrame(ORDERS, columns=olist.TABLES["orders"][1]),
+            "items": pd.DataFrame(ITEMS, columns=olist.TABLES["items"][1]),
+            "products": pd.DataFrame(PRODUCTS, columns=olist.TABLES["products"][1]),
+            "translation": pd.DataFrame(TRANSLATION, columns=olist.TABLES["translation"][1]),
+            "reviews": pd.DataFrame(REVIEWS, columns=olist.TABLES["reviews"][1])}
 
 
 def write(folder: Path, tables: dict[str, pd.DataFrame] | None = None, *, gz: bool = False,
@@ -60,12 +60,12 @@ def changed(key: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> dict[str,
     return tables
 
 
-def load(folder: Path) -> data.OlistTables:
-    return data.load_tables(folder)
+def load(folder: Path) -> olist.OlistTables:
+    return olist.load_tables(folder)
 
 
 def panel(folder: Path, **filters) -> data.Panel:
-    return data.build_panel(data.load_tables(folder), **filters)
+    return data.build_panel(olist.load_tables(folder), **filters)
 
 
 # ------------------------------------------------------------------------------------------------------- the rows

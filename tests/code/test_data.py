@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesgan_utils import data, windows
+from salesgan_utils import data, olist, windows
 
 ORDERS = [  # order_id, status, purchase timestamp
     ("o1", "delivered", "2017-01-01 10:00:00"),
@@ -56,7 +56,7 @@ def write_tables(folder, reviews=True, gz=False, bom_crlf=False, orders=ORDERS):
 
 @pytest.fixture
 def tables(tmp_path):
-    return data.load_tables(write_tables(tmp_path))
+    return olist.load_tables(write_tables(tmp_path))
 
 
 def test_report_counts_every_repair(tables):
@@ -151,7 +151,7 @@ def test_reviews_known_only_from_creation_date(tables):
 
 def test_reviews_absent_are_flagged(tmp_path):
     with pytest.warns(UserWarning, match="REVIEWS UNAVAILABLE"):
-        tables = data.load_tables(write_tables(tmp_path, reviews=False))
+        tables = olist.load_tables(write_tables(tmp_path, reviews=False))
     panel = data.build_panel(tables)
     ws = windows.make_windows(panel, "train", history_days=3, horizon=2)
     assert (ws.reviews == 0).all()
@@ -197,8 +197,8 @@ def test_windowset_save_load(tmp_path, tables):
 def test_gzip_bom_crlf_read_like_plain(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    plain = data.build_panel(data.load_tables(write_tables(tmp_path / "a")))
-    odd = data.build_panel(data.load_tables(write_tables(tmp_path / "b", gz=True, bom_crlf=True)))
+    plain = data.build_panel(olist.load_tables(write_tables(tmp_path / "a")))
+    odd = data.build_panel(olist.load_tables(write_tables(tmp_path / "b", gz=True, bom_crlf=True)))
     np.testing.assert_array_equal(plain.units, odd.units)
     assert list(plain.entity_ids) == list(odd.entity_ids)
 
@@ -238,14 +238,14 @@ def test_all_orders_canceled_is_a_clear_error(tmp_path):
     orders.to_csv(tmp_path / "olist_orders_dataset.csv", index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tables = data.load_tables(tmp_path)
+        tables = olist.load_tables(tmp_path)
     with pytest.raises(data.DataError, match="no sale orders left"):
         data.build_panel(tables)
 
 
 def test_panel_ends_on_the_last_day_with_a_sale(tmp_path):
     # Without o10 the last sale is o6 on 2017-01-23: the eight days after it are unobserved, not zero-sale days.
-    tables = data.load_tables(write_tables(tmp_path, orders=[order for order in ORDERS if order[0] != "o10"]))
+    tables = olist.load_tables(write_tables(tmp_path, orders=[order for order in ORDERS if order[0] != "o10"]))
     panel = data.build_panel(tables, entity="product")
     assert str(panel.dates[-1]) == "2017-01-23" and len(panel.dates) == 23
     assert panel.report["timeline_last_day"] == "2017-01-23"

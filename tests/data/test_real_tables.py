@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesgan_utils import data, paths, windows
+from salesgan_utils import data, olist, paths, windows
 
 OLIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "olist"
 pytestmark = pytest.mark.skipif(not paths.table_path(OLIST, "olist_orders_dataset"),
@@ -22,7 +22,7 @@ README_ROWS = {"orders": 99_441, "items": 112_650, "products": 32_951, "translat
 def tables():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the reviews table is absent here, by design
-        return data.load_tables(OLIST)
+        return olist.load_tables(OLIST)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_panel_frame_has_no_missing_values(tables):
     assert set(frame["split"]) == {"train", "val", "test"}
 
 
-def _perturb_after(tables: data.OlistTables, cutoff: pd.Timestamp, seed: int = 0) -> data.OlistTables:
+def _perturb_after(tables: olist.OlistTables, cutoff: pd.Timestamp, seed: int = 0) -> olist.OlistTables:
     """Delete, change and add orders dated after `cutoff` (and their items), leaving earlier rows untouched."""
     rng = np.random.default_rng(seed)
     orders = tables.orders.copy()
