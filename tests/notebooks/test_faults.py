@@ -10,15 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
+from processes import kill_tree
 
 from salesgan_utils import paths
 from salesgan_utils.models import load_generator
@@ -44,20 +43,6 @@ def files(folder: Path) -> dict[str, tuple[str, int]]:
     """Every file under `folder`: relative path -> (sha256, mtime_ns)."""
     return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL the pipeline's process group and every descendant: papermill starts the kernel in its own session, so
-    the group alone would leave the kernel writing on (it would stop only when it noticed its parent gone)."""
-    tree = psutil.Process(process.pid).children(recursive=True)
-    os.killpg(process.pid, signal.SIGKILL)
-    for child in tree:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(tree, timeout=30)
-    process.wait(timeout=30)
 
 
 def assert_success(result: subprocess.CompletedProcess) -> None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from processes import kill_tree
 
 from salesgan_utils import paths
 
@@ -66,19 +65,6 @@ def stage_state(run_dir: Path, stage: int) -> dict:
     params_file = run_dir / "params" / f"{name}.yaml"
     return {"outputs": hashes(run_dir / name),
             "params": params_file.read_bytes() if params_file.is_file() else None}
-
-
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL run_all.sh's group and every descendant (papermill starts the kernel in its own session)."""
-    tree = psutil.Process(process.pid).children(recursive=True)
-    os.killpg(process.pid, signal.SIGKILL)
-    for child in tree:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(tree, timeout=30)
-    process.wait(timeout=30)
 
 
 def started_writing(run_dir: Path, name: str, since_ns: int, marker: str | None) -> bool:
