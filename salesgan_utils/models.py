@@ -12,7 +12,8 @@ The seed design, sizes from `GanConfig` (defaults = the seed):
 
 Issue 11's levers (`GAN_VARIANTS`, chosen by `gan_variant`) change this: fresh noise added to every GRU step
 (`step_noise`), whole-unit outputs by straight-through rounding (`count_output`), a critic whose convolution reads
-history + target as one sequence (`critic_reads_history`), layer norm instead of spectral norm (`critic_norm`).
+history + target as one sequence (`critic_reads_history`), layer norm instead of spectral norm (`critic_norm`),
+log(1 + units) instead of per-product min-max scaling inside both networks (`sequence_scale`).
 
 `WGANGP` trains them with manual optimisation: `n_critic` critic updates (Wasserstein loss + λ·gradient penalty)
 then one generator update, and validates by the CRPS of K generated samples against the real targets, in units.
@@ -41,6 +42,7 @@ from .data import units_from_scaled
 from .metrics import conditional_means, crps_fair
 
 _LEAKY_SLOPE = 0.2
+SEQUENCE_SCALES = ("minmax", "log1p")
 
 
 @dataclass
@@ -98,6 +100,12 @@ class GanConfig:
         critic_norm: "spectral" (the seed: spectral norm on every critic layer, which keeps the gradient norm
             under 1 so a one-sided penalty never binds) or "layer" (the original WGAN-GP: no spectral norm, layer
             norm in the critic; pair it with the two-sided penalty).
+        sequence_scale: the space the two networks read and write sequences in. "minmax" (the seed): the
+            windows' per-entity min-max scaling, so one unit of a product whose train maximum was 20 a day is a
+            0.05 step, which a 1-Lipschitz critic barely sees, and spurious single sales on silent products cost
+            the generator almost nothing. "log1p": log(1 + units), the same for every product (a 0 → 1 step is
+            0.69 everywhere), compressing the rare large days. Either way `sample` and `forward` take and return
+            the windows' scaled values; only the inside changes.
     """
 
     noise_dim: int = 128
@@ -128,6 +136,7 @@ class GanConfig:
     count_output: bool = False
     critic_reads_history: bool = False
     critic_norm: str = "spectral"
+    sequence_scale: str = "minmax"
 
     @property
     def noise_width(self) -> int:
@@ -143,6 +152,9 @@ class GanConfig:
                              f"non-empty, got {self}")
         if self.critic_norm not in ("spectral", "layer"):
             raise ValueError(f"GanConfig: critic_norm must be 'spectral' or 'layer', got {self.critic_norm!r}")
+        if self.sequence_scale not in SEQUENCE_SCALES:
+            raise ValueError(f"GanConfig: sequence_scale must be one of {SEQUENCE_SCALES}, got "
+                             f"{self.sequence_scale!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> GanConfig:
@@ -178,7 +190,8 @@ class GanConfig:
 # profile. `seed` is the seed configuration (with the one-sided penalty every profile sets). Each other row adds
 # one lever to `step_noise`, the lever an earlier probe already showed to work (FINDINGS.md); the chosen
 # combination is DEFAULT_VARIANT, measured against the others on validation in docs/gan_ablation.md.
-_SEED_LEVERS = {"step_noise": False, "count_output": False, "critic_reads_history": False, "critic_norm": "spectral"}
+_SEED_LEVERS = {"step_noise": False, "count_output": False, "critic_reads_history": False, "critic_norm": "spectral",
+                "sequence_scale": "minmax"}
 GAN_VARIANTS: dict[str, dict] = {
     "seed": dict(_SEED_LEVERS),
     "step_noise": {**_SEED_LEVERS, "step_noise": True},
@@ -187,6 +200,11 @@ GAN_VARIANTS: dict[str, dict] = {
     "binding_gp": {**_SEED_LEVERS, "step_noise": True, "critic_norm": "layer", "one_sided_gp": False},
     "counts_sequence_critic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
                                "critic_reads_history": True},
+    "counts_sequence_critic_log1p": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                     "critic_reads_history": True, "sequence_scale": "log1p"},
+    "counts_sequence_critic_binding_gp": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                          "critic_reads_history": True, "critic_norm": "layer",
+                                          "one_sided_gp": False},
 }
 DEFAULT_VARIANT = "counts_sequence_critic"
 
@@ -200,6 +218,8 @@ _LEVER_WORDS = {
     "critic_norm": "layer norm and no spectral norm in the critic, so the gradient penalty binds (the seed's "
                    "spectral norm kept the penalty at ~0)",
     "one_sided_gp": "the two-sided gradient penalty of the original WGAN-GP",
+    "sequence_scale": "both networks read and write log(1 + units), the same scale for every product (the seed's "
+                      "per-product min-max scaling made one unit of a fast seller a step the critic barely saw)",
 }
 
 
@@ -254,6 +274,7 @@ class Generator(nn.Module):
     def __init__(self, config: GanConfig):
         super().__init__()
         self.horizon, self.noise_dim, self.count_output = config.horizon, config.noise_dim, config.count_output
+        self.log_units = config.sequence_scale == "log1p"
         self.project = nn.Sequential(nn.Linear(config.noise_dim + config.cond_dim, config.gru_hidden), nn.ReLU())
         # step_noise: a fresh noise vector per target day, mapped linearly and added to that day's GRU input
         self.step_noise = nn.Linear(config.noise_dim, config.gru_hidden) if config.step_noise else None
@@ -263,9 +284,9 @@ class Generator(nn.Module):
 
     def forward(self, noise: torch.Tensor, embedding: torch.Tensor, scale_min: torch.Tensor | None = None,
                 scale_range: torch.Tensor | None = None) -> torch.Tensor:
-        """Args: noise (B, noise_width), embedding (B, cond_dim), and with `count_output` the windows' scales
-        (B,) (units = scaled · range + min). Returns: (B, H) non-negative scaled sales (whole units when
-        `count_output`)."""
+        """Args: noise (B, noise_width), embedding (B, cond_dim), and with `count_output` in min-max space the
+        windows' scales (B,) (units = scaled · range + min). Returns: (B, H) non-negative sales in the config's
+        `sequence_scale` (min-max scaled, or log(1 + units)); whole units when `count_output`."""
         step_input = self.project(torch.cat([noise[:, :self.noise_dim], embedding], dim=1))
         step_input = step_input.unsqueeze(1).expand(-1, self.horizon, -1)
         if self.step_noise is not None:
@@ -275,6 +296,8 @@ class Generator(nn.Module):
         scaled = straight_through_relu(self.head(steps).squeeze(-1))
         if not self.count_output:
             return scaled
+        if self.log_units:
+            return torch.log1p(straight_through_round(torch.expm1(scaled)))
         if scale_min is None or scale_range is None:
             raise ValueError("Generator: count_output needs the windows' scale_min and scale_range")
         low, width = scale_min.to(scaled).unsqueeze(1), scale_range.to(scaled).unsqueeze(1)
@@ -435,11 +458,38 @@ class WGANGP(pl.LightningModule):
 
     def forward(self, history, calendar, reviews, noise: torch.Tensor | None = None, scale_min=None,
                 scale_range=None) -> torch.Tensor:
-        """One generated sequence per window: (B, H) scaled, non-negative (scales needed with `count_output`)."""
+        """One generated sequence per window: (B, H) scaled, non-negative (scales needed with `count_output` or
+        log1p `sequence_scale`)."""
         if noise is None:
             noise = torch.randn(history.shape[0], self.config.noise_width, device=history.device,
                                 dtype=history.dtype)
-        return self.generator(noise, self.generator_encoder(history, calendar, reviews), scale_min, scale_range)
+        history = self.to_model_space(history, scale_min, scale_range)
+        out = self.generator(noise, self.generator_encoder(history, calendar, reviews), scale_min, scale_range)
+        return self.from_model_space(out, scale_min, scale_range)
+
+    def to_model_space(self, scaled: torch.Tensor, scale_min, scale_range) -> torch.Tensor:
+        """The windows' scaled values (B, T) in the space the networks work in (`GanConfig.sequence_scale`)."""
+        if self.config.sequence_scale == "minmax":
+            return scaled
+        low, width = self._scales(scale_min, scale_range, scaled)
+        return torch.log1p((scaled * width + low).clamp(min=0))
+
+    def from_model_space(self, values: torch.Tensor, scale_min, scale_range) -> torch.Tensor:
+        """The inverse of `to_model_space`: network outputs (B, T) back to the windows' scaled values."""
+        if self.config.sequence_scale == "minmax":
+            return values
+        low, width = self._scales(scale_min, scale_range, values)
+        units = torch.expm1(values)
+        if self.config.count_output:  # exp(log(1 + n)) - 1 is n up to the last bits: give back exact units
+            units = torch.round(units)
+        return (units - low) / width
+
+    def _scales(self, scale_min, scale_range, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if scale_min is None or scale_range is None:
+            raise ValueError(f"WGANGP: sequence_scale={self.config.sequence_scale!r} needs the windows' scale_min "
+                             "and scale_range")
+        return (torch.as_tensor(scale_min).to(like).reshape(-1, 1),
+                torch.as_tensor(scale_range).to(like).reshape(-1, 1))
 
     @torch.no_grad()
     def sample(self, history, calendar, reviews, k: int, noise: torch.Tensor | None = None,
@@ -461,10 +511,14 @@ class WGANGP(pl.LightningModule):
         batch = history.shape[0]
         if noise is None:
             noise = torch.randn(batch * k, self.config.noise_width, generator=generator, dtype=history.dtype)
+        history = self.to_model_space(history, scale_min, scale_range)
         embedding = self.generator_encoder(history, calendar, reviews).repeat_interleave(k, dim=0)
         scales = [None if s is None else torch.as_tensor(s).to(embedding).repeat_interleave(k, dim=0)
                   for s in (scale_min, scale_range)]
-        return self.generator(noise.to(embedding), embedding, *scales).reshape(batch, k, -1)
+        out = self.generator(noise.to(embedding), embedding, *scales)
+        if self.config.sequence_scale != "minmax":
+            out = self.from_model_space(out, *scales)
+        return out.reshape(batch, k, -1)
 
     # ---- training --------------------------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -560,6 +614,8 @@ class WGANGP(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         history, calendar, reviews, target = batch[:4]
         scales = tuple(batch[4:6]) if len(batch) >= 6 else (None, None)  # (scale_min, scale_range) per window
+        # everything below (encoders, generator, critic, penalty) works in the config's sequence_scale
+        history, target = (self.to_model_space(x, *scales) for x in (history, target))
         opt_g, opt_d = self.optimizers()
         draws = self._step_draws(history.shape[0])
         n_critic = self.config.n_critic

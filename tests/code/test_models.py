@@ -299,3 +299,17 @@ def test_describe_variant_names_each_lever_that_differs_from_the_seed():
     chosen = describe_variant(_variant("counts_sequence_critic", one_sided_gp=True))
     assert chosen.count("\n  - ") == 3 and "whole-unit" in chosen and "history" in chosen
     assert "two-sided" in describe_variant(_variant("binding_gp"))
+
+
+def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_scaled_values():
+    module = WGANGP(_variant("counts_sequence_critic_log1p"))
+    scaled = torch.tensor([[0.0, 0.25, 1.0], [0.0, 0.05, 1.0]])  # product A: range 4 units; product B: range 20
+    low, width = torch.zeros(2, dtype=torch.float64), torch.tensor([4.0, 20.0], dtype=torch.float64)
+    inside = module.to_model_space(scaled, low, width)
+    # one unit is the same step for both products (log 2), however large their train maximum
+    assert inside[0, 1].item() == pytest.approx(np.log(2.0)) and inside[1, 1].item() == pytest.approx(np.log(2.0))
+    torch.testing.assert_close(module.from_model_space(inside, low, width), scaled)
+    with pytest.raises(ValueError, match="sequence_scale='log1p' needs the windows' scale_min"):
+        module.to_model_space(scaled, None, None)
+    # the minmax models pass values through untouched
+    assert module.to_model_space is not None and WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
