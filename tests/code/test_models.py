@@ -313,3 +313,31 @@ def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_
         module.to_model_space(scaled, None, None)
     # the minmax models pass values through untouched
     assert module.to_model_space is not None and WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
+
+
+def test_pair_crps_is_the_fair_crps_of_two_draws():
+    from salesgan_utils.metrics import crps_fair
+    from salesgan_utils.models import pair_crps
+
+    y = torch.tensor([[2.0, 0.0]])
+    # a point forecast drawn twice: the absolute error
+    assert pair_crps(torch.tensor([[5.0, 0.0]]), torch.tensor([[5.0, 0.0]]), y).item() == pytest.approx(1.5)
+    # the same number as the numpy fair estimator at K = 2, element by element
+    rng = np.random.default_rng(0)
+    a, b, t = (rng.poisson(2.0, size=(50, 7)).astype(float) for _ in range(3))
+    expected = crps_fair(np.stack([a, b], axis=1), t)
+    assert pair_crps(*(torch.tensor(x) for x in (a, b, t))).item() == pytest.approx(expected)
+    # unbiased: averaged over many pairs from F it is the CRPS of F (Poisson(2) against y = 2, many-draw estimate)
+    draws = torch.tensor(rng.poisson(2.0, size=(200_000, 2)).astype(float))
+    many = crps_fair(rng.poisson(2.0, size=(1, 4000, 1)).astype(float), np.array([[2.0]]))
+    assert pair_crps(draws[:, :1], draws[:, 1:], torch.full((200_000, 1), 2.0)).item() == pytest.approx(many, abs=0.01)
+
+
+def test_crps_weight_adds_the_scoring_rule_to_the_generator_step_only():
+    torch.manual_seed(0)
+    plain, scored = WGANGP(_variant("counts_sequence_critic")), WGANGP(_variant("counts_sequence_critic_crps"))
+    assert plain.config.crps_weight == 0 and scored.config.crps_weight == 1.0
+    draws_plain, draws_scored = (m._step_draws(4) for m in (plain, scored))
+    assert draws_plain["crps_noise"] is None and draws_scored["crps_noise"].shape == (4, scored.config.noise_width)
+    # the streams every variant shares are unchanged by the extra draw
+    torch.testing.assert_close(draws_plain["generator_noise"], draws_scored["generator_noise"])
