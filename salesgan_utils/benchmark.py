@@ -438,7 +438,7 @@ def results_markdown(stage_folder: str | Path) -> str:
     summary = json.loads((folder / SUMMARY_FILE).read_text())
     results = pd.read_csv(folder / RESULTS_FILE)
     by_size = pd.read_csv(folder / BY_SIZE_FILE)
-    selection = pd.read_csv(folder / SELECTION_FILE)
+    selection = pd.read_csv(folder / SELECTION_FILE, keep_default_na=False)  # baselines have an empty config
     ref = summary["settings"]["reference_size"]
     return "\n\n".join([
         answer_markdown(summary),

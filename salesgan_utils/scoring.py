@@ -504,7 +504,7 @@ def headline_table(results: pd.DataFrame, n_real: int, subset: str = HEADLINE) -
     part = results[(results["subset"] == subset) & results["n_real"].isin([0, n_real])]
     part = part.sort_values("wrmsse", kind="stable")
     return pd.DataFrame({
-        "model": part["model"], "config": part["config"], "seeds": part["n_seeds"],
+        "model": part["model"], "config": part["config"].fillna(""), "seeds": part["n_seeds"],
         "WRMSSE": [_fmt_ci(m, lo, hi) for m, lo, hi in zip(part["wrmsse"], part["wrmsse_low"], part["wrmsse_high"])],
         "MAE": part["mae"].map("{:.3f}".format), "RMSE": part["rmse"].map("{:.3f}".format),
         "bias": part["bias"].map("{:+.3f}".format)}).set_index("model")
