@@ -541,9 +541,7 @@ class WGANGP(pl.LightningModule):
         scales = [None if s is None else torch.as_tensor(s).to(embedding).repeat_interleave(k, dim=0)
                   for s in (scale_min, scale_range)]
         out = self.generator(noise.to(embedding), embedding, *scales)
-        if self.config.sequence_scale != "minmax":
-            out = self.from_model_space(out, *scales)
-        return out.reshape(batch, k, -1)
+        return self.from_model_space(out, *scales).reshape(batch, k, -1)
 
     # ---- training --------------------------------------------------------------------------------------------
     def configure_optimizers(self):

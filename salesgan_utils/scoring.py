@@ -448,6 +448,14 @@ def _judgement(arm: dict) -> str:
     return "no measurable change"
 
 
+def _scored_regimes(summary: dict):
+    """(regime entry, its headline-subset results) for every regime of summary.json with a real-only fit."""
+    for entry in summary["regimes"]:
+        head = entry.get(HEADLINE, {})
+        if "real" in head:
+            yield entry, head
+
+
 def verdict(summary: dict) -> str:
     """Plain-words outcome from the summary: per data size, the validation-chosen GAN ratio and simple augmentation
     against real-only on the headline test WRMSSE (seed-paired interval), and whether the tuned real-only LSTM beat
@@ -457,10 +465,7 @@ def verdict(summary: dict) -> str:
     labels = {"gan": "GAN samples", "simple": "the simple augmentation"}
     per_arm = {arm: [] for arm in ("gan", "simple")}
     sentences = []
-    for entry in summary["regimes"]:
-        head = entry.get(HEADLINE, {})
-        if "real" not in head:
-            continue
+    for entry, head in _scored_regimes(summary):
         bits = []
         for arm in ("gan", "simple"):
             if arm in head and head[arm].get("pct") is not None and np.isfinite(head[arm]["pct"]):
@@ -541,10 +546,7 @@ def answer_markdown(summary: dict) -> str:
              f"{100 * reg['test']['active_share']:.0f}% of test windows are active.", "",
              "| real windows | real-only WRMSSE | GAN: change [95% CI], p | simple: change [95% CI], p |",
              "|---:|---:|:---|:---|"]
-    for entry in summary["regimes"]:
-        head = entry.get(HEADLINE, {})
-        if "real" not in head:
-            continue
+    for entry, head in _scored_regimes(summary):
         cells = []
         for arm in ("gan", "simple"):
             a = head.get(arm)

@@ -312,7 +312,7 @@ def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_
     with pytest.raises(ValueError, match="sequence_scale='log1p' needs the windows' scale_min"):
         module.to_model_space(scaled, None, None)
     # the minmax models pass values through untouched
-    assert module.to_model_space is not None and WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
+    assert WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
 
 
 def test_pair_crps_is_the_fair_crps_of_two_draws():
