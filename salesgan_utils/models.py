@@ -43,6 +43,7 @@ from .metrics import conditional_means, crps_fair
 
 _LEAKY_SLOPE = 0.2
 SEQUENCE_SCALES = ("minmax", "log1p")
+COUNT_ROUNDINGS = ("nearest", "stochastic")
 
 
 @dataclass
@@ -112,6 +113,15 @@ class GanConfig:
             only by the true conditional distribution, so it pulls each window's samples to the right level and
             spread without shrinking them to a point (the critic alone left products with 30 silent days at 2–3×
             their real level, issue 11). 0 (the seed) = the pure adversarial loss.
+        crps_samples: m, the samples per window in that CRPS term (m ≥ 2): the fair estimator over m draws,
+            mean |x_i − y| − Σ_{i≠j} |x_i − x_j| / (2m(m − 1)), has the same expectation for every m and less
+            variance the larger m; the extra m − 1 draws go through the generator in one batched call.
+        count_rounding: how `count_output` rounds units: "nearest" (round half to even) or "stochastic"
+            (⌊x + u⌋ with u ~ U(0, 1) from H extra noise values per sequence, so E[output] = x exactly). Nearest
+            rounding maps every x in [0, 0.5) to 0, a plateau where a silent window's outputs drift without any
+            gradient until they cross 0.5 and a spurious unit appears; stochastic rounding is unbiased, so the
+            straight-through gradient is right on average for anything linear in the output (the mean, the CRPS's
+            |x − y| away from y).
     """
 
     noise_dim: int = 128
@@ -144,11 +154,19 @@ class GanConfig:
     critic_norm: str = "spectral"
     sequence_scale: str = "minmax"
     crps_weight: float = 0.0
+    crps_samples: int = 2
+    count_rounding: str = "nearest"
 
     @property
     def noise_width(self) -> int:
-        """Noise values per generated sequence: z, plus one noise_dim vector per target day with `step_noise`."""
-        return self.noise_dim * (1 + self.horizon) if self.step_noise else self.noise_dim
+        """Noise values per generated sequence: z, plus one noise_dim vector per target day with `step_noise`,
+        plus one value per target day with stochastic `count_rounding`."""
+        width = self.noise_dim * (1 + self.horizon) if self.step_noise else self.noise_dim
+        return width + self.horizon if self.stochastic_rounding else width
+
+    @property
+    def stochastic_rounding(self) -> bool:
+        return self.count_output and self.count_rounding == "stochastic"
 
     def __post_init__(self):
         # YAML and checkpoints hand lists back; tuples keep the config hashable and comparable
@@ -159,6 +177,12 @@ class GanConfig:
                              f"non-empty, got {self}")
         if self.critic_norm not in ("spectral", "layer"):
             raise ValueError(f"GanConfig: critic_norm must be 'spectral' or 'layer', got {self.critic_norm!r}")
+        if self.crps_samples < 2:
+            raise ValueError(f"GanConfig: crps_samples must be >= 2 (the fair CRPS needs two draws), got "
+                             f"{self.crps_samples}")
+        if self.count_rounding not in COUNT_ROUNDINGS:
+            raise ValueError(f"GanConfig: count_rounding must be one of {COUNT_ROUNDINGS}, got "
+                             f"{self.count_rounding!r}")
         if self.sequence_scale not in SEQUENCE_SCALES:
             raise ValueError(f"GanConfig: sequence_scale must be one of {SEQUENCE_SCALES}, got "
                              f"{self.sequence_scale!r}")
@@ -198,7 +222,7 @@ class GanConfig:
 # one lever to `step_noise`, the lever an earlier probe already showed to work (FINDINGS.md); the chosen
 # combination is DEFAULT_VARIANT, measured against the others on validation in docs/gan_ablation.md.
 _SEED_LEVERS = {"step_noise": False, "count_output": False, "critic_reads_history": False, "critic_norm": "spectral",
-                "sequence_scale": "minmax", "crps_weight": 0.0}
+                "sequence_scale": "minmax", "crps_weight": 0.0, "crps_samples": 2, "count_rounding": "nearest"}
 GAN_VARIANTS: dict[str, dict] = {
     "seed": dict(_SEED_LEVERS),
     "step_noise": {**_SEED_LEVERS, "step_noise": True},
@@ -214,6 +238,16 @@ GAN_VARIANTS: dict[str, dict] = {
     "counts_sequence_critic_log1p_crps": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
                                           "critic_reads_history": True, "sequence_scale": "log1p",
                                           "crps_weight": 1.0},
+    "counts_sequence_critic_crps5": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                     "critic_reads_history": True, "crps_weight": 5.0},
+    "counts_sequence_critic_crps5_m8": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                        "critic_reads_history": True, "crps_weight": 5.0, "crps_samples": 8},
+    "counts_sequence_critic_crps5_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                                "critic_reads_history": True, "crps_weight": 5.0,
+                                                "count_rounding": "stochastic"},
+    "counts_sequence_critic_crps5_m8_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                                   "critic_reads_history": True, "crps_weight": 5.0,
+                                                   "crps_samples": 8, "count_rounding": "stochastic"},
     "counts_sequence_critic_binding_gp": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
                                           "critic_reads_history": True, "critic_norm": "layer",
                                           "one_sided_gp": False},
@@ -289,6 +323,7 @@ class Generator(nn.Module):
     def __init__(self, config: GanConfig):
         super().__init__()
         self.horizon, self.noise_dim, self.count_output = config.horizon, config.noise_dim, config.count_output
+        self.stochastic_rounding = config.stochastic_rounding
         self.log_units = config.sequence_scale == "log1p"
         self.project = nn.Sequential(nn.Linear(config.noise_dim + config.cond_dim, config.gru_hidden), nn.ReLU())
         # step_noise: a fresh noise vector per target day, mapped linearly and added to that day's GRU input
@@ -305,18 +340,20 @@ class Generator(nn.Module):
         step_input = self.project(torch.cat([noise[:, :self.noise_dim], embedding], dim=1))
         step_input = step_input.unsqueeze(1).expand(-1, self.horizon, -1)
         if self.step_noise is not None:
-            step_input = step_input + self.step_noise(noise[:, self.noise_dim:].reshape(-1, self.horizon,
-                                                                                      self.noise_dim))
+            day_noise = noise[:, self.noise_dim:self.noise_dim * (1 + self.horizon)]
+            step_input = step_input + self.step_noise(day_noise.reshape(-1, self.horizon, self.noise_dim))
         steps, _ = self.rnn(step_input)
         scaled = straight_through_relu(self.head(steps).squeeze(-1))
         if not self.count_output:
             return scaled
+        # the rounding noise is the last H values of each row; Φ(z) turns the Gaussian draws into U(0, 1)
+        offset = torch.special.ndtr(noise[:, -self.horizon:]) if self.stochastic_rounding else None
         if self.log_units:
-            return torch.log1p(straight_through_round(torch.expm1(scaled)))
+            return torch.log1p(straight_through_round(torch.expm1(scaled), offset))
         if scale_min is None or scale_range is None:
             raise ValueError("Generator: count_output needs the windows' scale_min and scale_range")
         low, width = scale_min.to(scaled).unsqueeze(1), scale_range.to(scaled).unsqueeze(1)
-        units = straight_through_round(scaled * width + low)
+        units = straight_through_round(scaled * width + low, offset)
         return (units - low) / width
 
 
@@ -328,9 +365,14 @@ def straight_through_relu(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(min=0) - x).detach()
 
 
-def straight_through_round(x: torch.Tensor) -> torch.Tensor:
-    """Rounding in the forward pass, identity in the backward pass: whole units out, a gradient still flows."""
-    return x + (torch.round(x) - x).detach()
+def straight_through_round(x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+    """Rounding in the forward pass, identity in the backward pass: whole units out, a gradient still flows.
+
+    `offset` None rounds to the nearest integer; an `offset` u in [0, 1) of x's shape rounds stochastically,
+    ⌊x + u⌋, which for u ~ U(0, 1) is ⌊x⌋ + Bernoulli(x − ⌊x⌋), unbiased: E[⌊x + u⌋] = x.
+    """
+    rounded = torch.round(x) if offset is None else torch.floor(x + offset)
+    return x + (rounded - x).detach()
 
 
 class Critic(nn.Module):
@@ -415,14 +457,20 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, cond: torch
     return (excess ** 2).mean()
 
 
-def pair_crps(first: torch.Tensor, second: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Fair CRPS of a two-sample forecast, ½(|a − y| + |b − y|) − ½|a − b|, averaged over all elements.
+def sample_crps(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fair CRPS of an m-sample forecast, averaged over all elements: for samples (m, ...) and target (...),
+    mean_i |x_i − y| − Σ_{i≠j} |x_i − x_j| / (2m(m − 1)); at m = 2, ½(|a − y| + |b − y|) − ½|a − b|.
 
-    With a, b independent draws of a forecast distribution F its expectation is CRPS(F, y) exactly (the fair,
-    K(K − 1) estimator at K = 2; `metrics.crps_fair` is the same estimator for any K, in numpy), so as a training
-    loss it is minimised by the true conditional distribution, not by a point.
+    With independent draws of a forecast distribution F its expectation is CRPS(F, y) exactly (the fair, K(K − 1)
+    estimator; `metrics.crps_fair` is the same estimator in numpy), so as a training loss it is minimised by the
+    true conditional distribution, not by a point. Differentiable (torch), for the generator's loss.
     """
-    return (0.5 * ((first - target).abs() + (second - target).abs()) - 0.5 * (first - second).abs()).mean()
+    m = samples.shape[0]
+    if m < 2:
+        raise ValueError(f"sample_crps: needs at least 2 samples along dim 0, got {m}")
+    accuracy = (samples - target.unsqueeze(0)).abs().mean(dim=0)
+    spread = (samples.unsqueeze(0) - samples.unsqueeze(1)).abs().sum(dim=(0, 1)) / (2 * m * (m - 1))
+    return (accuracy - spread).mean()
 
 
 def _seeded_generator(*keys: int) -> torch.Generator:
@@ -568,7 +616,9 @@ class WGANGP(pl.LightningModule):
             "alpha": self._rank_rows(torch.rand(cfg.n_critic, rows, 1, generator=gen), local_batch),
             "generator_noise": self._rank_rows(torch.randn(rows, cfg.noise_width, generator=gen), local_batch),
             # drawn last: the streams above are the same with and without the CRPS term
-            "crps_noise": (self._rank_rows(torch.randn(rows, cfg.noise_width, generator=gen), local_batch)
+            # (m − 1, B, width): the draws beside the adversarial one in the CRPS term
+            "crps_noise": (self._rank_rows(torch.randn(cfg.crps_samples - 1, rows, cfg.noise_width, generator=gen),
+                                           local_batch)
                            if cfg.crps_weight > 0 else None),
         }
 
@@ -619,7 +669,8 @@ class WGANGP(pl.LightningModule):
     def _generator_step(self, history, calendar, reviews, noise, embedding, optimizer, scales=(None, None),
                         target: torch.Tensor | None = None, crps_noise: torch.Tensor | None = None) -> dict:
         """One generator update: maximise the critic's score of fresh fakes (the critic is not trained here), plus
-        `crps_weight` × the fair CRPS of two samples per window against `target` when `crps_noise` is given.
+        `crps_weight` × the fair CRPS of `crps_samples` samples per window (the adversarial fakes and the
+        (m − 1, B, width) `crps_noise` draws, one batched call) against `target` when `crps_noise` is given.
 
         `embedding` is the generator's condition embedding with its graph, computed before the critic updates;
         `scales` the batch's (scale_min, scale_range) for `count_output`, log1p `sequence_scale` and the CRPS.
@@ -635,8 +686,13 @@ class WGANGP(pl.LightningModule):
         adversarial = -self._critic_fn(history)(fake, cond).mean()
         loss, stats = adversarial, {"g_loss": adversarial.detach()}
         if crps_noise is not None:
-            second = self.generator(crps_noise, embedding, *scales)
-            crps = pair_crps(*(self._units_with_grad(x, *scales) for x in (fake, second, target)))
+            extra = crps_noise.shape[0]
+            repeated = [None if s is None else s.repeat(extra) for s in scales]
+            others = self.generator(crps_noise.flatten(0, 1), embedding.repeat(extra, 1), *repeated)
+            samples = torch.cat([fake.unsqueeze(0), others.reshape(extra, *fake.shape)])
+            every = [None if s is None else s.repeat(extra + 1) for s in scales]
+            units = self._units_with_grad(samples.flatten(0, 1), *every)
+            crps = sample_crps(units.reshape(samples.shape), self._units_with_grad(target, *scales))
             loss = loss + self.config.crps_weight * crps
             stats["g_crps"] = crps.detach()
         optimizer.zero_grad(set_to_none=True)

@@ -315,22 +315,68 @@ def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_
     assert WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
 
 
-def test_pair_crps_is_the_fair_crps_of_two_draws():
+def test_sample_crps_is_the_fair_crps_of_m_draws():
     from salesgan_utils.metrics import crps_fair
-    from salesgan_utils.models import pair_crps
+    from salesgan_utils.models import sample_crps
 
     y = torch.tensor([[2.0, 0.0]])
-    # a point forecast drawn twice: the absolute error
-    assert pair_crps(torch.tensor([[5.0, 0.0]]), torch.tensor([[5.0, 0.0]]), y).item() == pytest.approx(1.5)
-    # the same number as the numpy fair estimator at K = 2, element by element
+    # a point forecast drawn twice (or five times): the absolute error
+    assert sample_crps(torch.tensor([[5.0, 0.0]]).repeat(2, 1, 1), y).item() == pytest.approx(1.5)
+    assert sample_crps(torch.tensor([[5.0, 0.0]]).repeat(5, 1, 1), y).item() == pytest.approx(1.5)
+    # two draws: ½(|a − y| + |b − y|) − ½|a − b| by hand: a = 0, b = 4, y = 2 → 2 − 2 = 0
+    assert sample_crps(torch.tensor([[0.0], [4.0]]), torch.tensor([2.0])).item() == pytest.approx(0.0)
+    # the same number as the numpy fair estimator for any m, element by element
     rng = np.random.default_rng(0)
-    a, b, t = (rng.poisson(2.0, size=(50, 7)).astype(float) for _ in range(3))
-    expected = crps_fair(np.stack([a, b], axis=1), t)
-    assert pair_crps(*(torch.tensor(x) for x in (a, b, t))).item() == pytest.approx(expected)
+    for m in (2, 3, 8):
+        draws, t = rng.poisson(2.0, size=(m, 50, 7)).astype(float), rng.poisson(2.0, size=(50, 7)).astype(float)
+        expected = crps_fair(np.moveaxis(draws, 0, 1), t)
+        assert sample_crps(torch.tensor(draws), torch.tensor(t)).item() == pytest.approx(expected)
     # unbiased: averaged over many pairs from F it is the CRPS of F (Poisson(2) against y = 2, many-draw estimate)
-    draws = torch.tensor(rng.poisson(2.0, size=(200_000, 2)).astype(float))
+    pairs = torch.tensor(rng.poisson(2.0, size=(2, 200_000, 1)).astype(float))
     many = crps_fair(rng.poisson(2.0, size=(1, 4000, 1)).astype(float), np.array([[2.0]]))
-    assert pair_crps(draws[:, :1], draws[:, 1:], torch.full((200_000, 1), 2.0)).item() == pytest.approx(many, abs=0.01)
+    assert sample_crps(pairs, torch.full((200_000, 1), 2.0)).item() == pytest.approx(many, abs=0.01)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        sample_crps(torch.zeros(1, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match="crps_samples must be >= 2"):
+        GanConfig(**TINY, crps_samples=1)
+
+
+def test_stochastic_rounding_is_unbiased_and_keeps_zeros_and_the_gradient():
+    from salesgan_utils.models import straight_through_round
+
+    x = torch.tensor([0.0, 0.3, 2.75], requires_grad=True)
+    offsets = torch.rand(100_000, 3, generator=torch.Generator().manual_seed(0))
+    y = straight_through_round(x.expand(100_000, 3), offsets)
+    assert (y == torch.round(y)).all() and (y[:, 0] == 0).all()  # whole units; an exact zero stays zero
+    assert set(y[:, 2].unique().tolist()) == {2.0, 3.0}  # only the two neighbours
+    torch.testing.assert_close(y.mean(dim=0), x.detach(), atol=0.01, rtol=0)  # E[⌊x + u⌋] = x
+    y.sum().backward()
+    assert x.grad.tolist() == [100_000.0] * 3  # straight-through
+
+
+def test_stochastic_rounding_takes_its_offsets_from_the_noise():
+    config = _variant("counts_sequence_critic_crps5_stochastic")
+    nearest = _variant("counts_sequence_critic_crps5")
+    assert config.noise_width == nearest.noise_width + config.horizon
+    with pytest.raises(ValueError, match="count_rounding must be one of"):
+        GanConfig(**TINY, count_rounding="up")
+    torch.manual_seed(0)
+    module = WGANGP(config).eval()
+    with torch.no_grad():
+        module.generator.head.bias.fill_(0.5)  # outputs near half a unit: the offsets decide
+    history, calendar, reviews, _ = _batch(b=1)
+    noise = torch.randn(400, config.noise_width)
+    noise[:, :-config.horizon] = noise[0, :-config.horizon]  # the same network input, different rounding noise
+    scale = torch.ones(400, dtype=history.dtype)
+    out = module.generator(noise, module.generator_encoder(*(x.repeat(400, *[1] * (x.dim() - 1))
+                                                            for x in (history, calendar, reviews))),
+                           torch.zeros_like(scale), scale)
+    assert (out == torch.round(out)).all() and len(out.unique()) > 1  # whole units, varied by the offsets only
+    # the same rounding noise gives the same output: the rounding is a function of the noise, so seeds reproduce
+    again = module.generator(noise, module.generator_encoder(*(x.repeat(400, *[1] * (x.dim() - 1))
+                                                              for x in (history, calendar, reviews))),
+                             torch.zeros_like(scale), scale)
+    torch.testing.assert_close(out, again)
 
 
 def test_crps_weight_adds_the_scoring_rule_to_the_generator_step_only():
@@ -338,6 +384,9 @@ def test_crps_weight_adds_the_scoring_rule_to_the_generator_step_only():
     plain, scored = WGANGP(_variant("counts_sequence_critic")), WGANGP(_variant("counts_sequence_critic_crps"))
     assert plain.config.crps_weight == 0 and scored.config.crps_weight == 1.0
     draws_plain, draws_scored = (m._step_draws(4) for m in (plain, scored))
-    assert draws_plain["crps_noise"] is None and draws_scored["crps_noise"].shape == (4, scored.config.noise_width)
+    assert draws_plain["crps_noise"] is None
+    assert draws_scored["crps_noise"].shape == (1, 4, scored.config.noise_width)  # m − 1 = 1 draw beside the fake
+    eight = WGANGP(_variant("counts_sequence_critic_crps5_m8"))._step_draws(4)["crps_noise"]
+    assert eight.shape == (7, 4, scored.config.noise_width)
     # the streams every variant shares are unchanged by the extra draw
     torch.testing.assert_close(draws_plain["generator_noise"], draws_scored["generator_noise"])
