@@ -45,8 +45,9 @@ from .windows import WindowSet
 CHECKPOINT_DIR, BEST_CKPT, LAST_CKPT = "checkpoints", "best.ckpt", "last.ckpt"
 HISTORY_FILE, SUMMARY_FILE = "training_history.csv", "model_summary.json"
 
-HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "val_crps",
-                   "val_cond_gap", "val_score"]
+# g_crps: the generator's CRPS term (units/day; NaN for variants without one, `GanConfig.crps_weight` = 0)
+HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "g_crps",
+                   "val_crps", "val_cond_gap", "val_score"]
 VAL_BATCH_WINDOWS = 512
 
 # strategies that cannot run the GAN's manual optimisation (unused parameters in each update) → working variants
@@ -306,7 +307,7 @@ def read_history(log_dir: str | Path) -> pd.DataFrame:
     # Lightning's own "step" counts optimizer steps (n_critic + 1 per batch); ours counts training steps
     logs = pd.concat(frames, ignore_index=True).dropna(subset=["epoch"]).drop(columns=["step"], errors="ignore")
     rename = {f"{name}_epoch": name for name in ("d_loss", "g_loss", "gp", "wasserstein", "real_score",
-                                                    "fake_score")}
+                                                    "fake_score", "g_crps")}
     rename["train_steps"] = "step"
     logs = logs.rename(columns=rename)
     rows = []

@@ -80,7 +80,8 @@ def test_artifacts_history_and_best_checkpoint(reference):
     history = reference.history
     assert list(history.columns) == HISTORY_COLUMNS
     assert history["epoch"].tolist() == [0, 1] and history["step"].tolist() == [4, 8]
-    assert history.notna().all().all()
+    assert history.drop(columns="g_crps").notna().all().all()
+    assert history["g_crps"].isna().all()  # the seed config has no CRPS term
     pd.testing.assert_frame_equal(pd.read_csv(out / "training_history.csv"), history, check_dtype=False)
     # best.ckpt is the epoch with the lowest validation CRPS, and it loads for stage 03
     best = torch.load(reference.best_ckpt, map_location="cpu", weights_only=True)
@@ -226,3 +227,4 @@ def test_m_sample_crps_with_stochastic_rounding_trains_and_reruns_bit_identicall
     first, second = (_weights(run.last_ckpt) for run in runs)
     assert all(torch.equal(first[name], second[name]) for name in first)
     assert np.isfinite(runs[0].history["val_crps"]).all()
+    assert (runs[0].history["g_crps"] > 0).all()  # the CRPS term is logged per epoch (units/day, positive)
