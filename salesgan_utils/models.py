@@ -42,7 +42,7 @@ from .data import units_from_scaled
 from .metrics import conditional_means, crps_fair
 
 _LEAKY_SLOPE = 0.2
-SEQUENCE_SCALES = ("minmax", "log1p")
+SEQUENCE_SCALES = ("minmax", "log1p", "window_mean")
 COUNT_ROUNDINGS = ("nearest", "stochastic")
 
 
@@ -105,8 +105,11 @@ class GanConfig:
             windows' per-entity min-max scaling, so one unit of a product whose train maximum was 20 a day is a
             0.05 step, which a 1-Lipschitz critic barely sees, and spurious single sales on silent products cost
             the generator almost nothing. "log1p": log(1 + units), the same for every product (a 0 → 1 step is
-            0.69 everywhere), compressing the rare large days. Either way `sample` and `forward` take and return
-            the windows' scaled values; only the inside changes.
+            0.69 everywhere), compressing the rare large days. "window_mean": units ÷ v with v = 1 + the mean of
+            the window's own 30-day history in units (DeepAR's scaling, the one `likelihood.NegBinLSTM` uses), so
+            the networks see each history relative to its recent level, whatever the product's size and however
+            demand shifted since the train period. Either way `sample` and `forward` take and return the windows'
+            scaled values; only the inside changes.
         crps_weight: weight λ of a proper scoring rule added to the generator's loss: −E[D(G(z|c))] +
             λ·CRPS, the fair CRPS in units of two independent samples per window, ½(|a − y| + |b − y|) − ½|a − b|,
             averaged over the days. Its expectation is the CRPS of the generator's predictive distribution, minimised
@@ -240,6 +243,11 @@ GAN_VARIANTS: dict[str, dict] = {
                                           "crps_weight": 1.0},
     "counts_sequence_critic_crps5": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
                                      "critic_reads_history": True, "crps_weight": 5.0},
+    "counts_sequence_critic_crps20": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                      "critic_reads_history": True, "crps_weight": 20.0},
+    "counts_sequence_critic_crps5_window_mean": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
+                                                 "critic_reads_history": True, "crps_weight": 5.0,
+                                                 "sequence_scale": "window_mean"},
     "counts_sequence_critic_crps5_m8": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
                                         "critic_reads_history": True, "crps_weight": 5.0, "crps_samples": 8},
     "counts_sequence_critic_crps5_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
@@ -267,8 +275,15 @@ _LEVER_WORDS = {
     "crps_weight": "a proper scoring rule beside the critic: the generator's loss adds the fair CRPS (in units) of "
                    "two samples per window against the real target, so each history gets the right level and "
                    "spread (the critic alone left silent products at 2-3x their real level)",
-    "sequence_scale": "both networks read and write log(1 + units), the same scale for every product (the seed's "
-                      "per-product min-max scaling made one unit of a fast seller a step the critic barely saw)",
+    "sequence_scale": {
+        "log1p": "both networks read and write log(1 + units), the same scale for every product (the seed's "
+                 "per-product min-max scaling made one unit of a fast seller a step the critic barely saw)",
+        "window_mean": "both networks read and write units divided by 1 + the mean of the window's own history "
+                       "(DeepAR's scaling, as the likelihood LSTM has; the seed scaled by each product's "
+                       "train-period min and max)"},
+    "crps_samples": "the CRPS term averages over more than two samples per window (less gradient noise)",
+    "count_rounding": {"stochastic": "stochastic rounding to whole units (unbiased: a day at 0.3 units is 1 unit "
+                                     "with probability 0.3, where nearest rounding made it 0 and gave no gradient)"},
 }
 
 
@@ -280,7 +295,9 @@ def describe_variant(config: GanConfig) -> str:
     if not changed:
         return head + "the seed study's design (one noise vector per sequence, continuous outputs, target-only " \
                       "spectrally normalised critic with a one-sided penalty)."
-    return head + "the seed design with\n" + "\n".join(f"  - {_LEVER_WORDS[name]}" for name in changed)
+    words = [_LEVER_WORDS[name] if isinstance(_LEVER_WORDS[name], str) else _LEVER_WORDS[name][getattr(config, name)]
+             for name in changed]
+    return head + "the seed design with\n" + "\n".join(f"  - {line}" for line in words)
 
 
 class ConditionEncoder(nn.Module):
@@ -536,26 +553,46 @@ class WGANGP(pl.LightningModule):
         if noise is None:
             noise = torch.randn(history.shape[0], self.config.noise_width, device=history.device,
                                 dtype=history.dtype)
-        history = self.to_model_space(history, scale_min, scale_range)
-        out = self.generator(noise, self.generator_encoder(history, calendar, reviews), scale_min, scale_range)
-        return self.from_model_space(out, scale_min, scale_range)
+        network = self.network_scales(history, scale_min, scale_range)
+        history = self.to_model_space(history, scale_min, scale_range, network)
+        out = self.generator(noise, self.generator_encoder(history, calendar, reviews), *network)
+        return self.from_model_space(out, scale_min, scale_range, network)
 
-    def to_model_space(self, scaled: torch.Tensor, scale_min, scale_range) -> torch.Tensor:
-        """The windows' scaled values (B, T) in the space the networks work in (`GanConfig.sequence_scale`)."""
+    def network_scales(self, history_scaled: torch.Tensor, scale_min, scale_range) -> tuple:
+        """(low, width) per window, (B,) each, with units = model value · width + low for the affine sequence
+        scales: the windows' own (scale_min, scale_range) for "minmax" (and passed through for "log1p", whose
+        map is not affine), (0, 1 + mean history units) for "window_mean". The generator rounds in units with
+        them, and the CRPS term converts to units with them."""
+        if self.config.sequence_scale != "window_mean":
+            return scale_min, scale_range
+        low, width = self._scales(scale_min, scale_range, history_scaled)
+        level = 1.0 + (history_scaled * width + low).clamp(min=0).mean(dim=1)
+        return torch.zeros_like(level), level
+
+    def to_model_space(self, scaled: torch.Tensor, scale_min, scale_range, network=(None, None)) -> torch.Tensor:
+        """The windows' scaled values (B, T) in the space the networks work in (`GanConfig.sequence_scale`);
+        `network` is `network_scales(history, ...)`, needed for "window_mean"."""
         if self.config.sequence_scale == "minmax":
             return scaled
-        low, width = self._scales(scale_min, scale_range, scaled)
-        return torch.log1p((scaled * width + low).clamp(min=0))
+        units = self._units(scaled, scale_min, scale_range)
+        if self.config.sequence_scale == "log1p":
+            return torch.log1p(units)
+        return units / self._scales(*network, scaled)[1]
 
-    def from_model_space(self, values: torch.Tensor, scale_min, scale_range) -> torch.Tensor:
+    def from_model_space(self, values: torch.Tensor, scale_min, scale_range, network=(None, None)) -> torch.Tensor:
         """The inverse of `to_model_space`: network outputs (B, T) back to the windows' scaled values."""
         if self.config.sequence_scale == "minmax":
             return values
         low, width = self._scales(scale_min, scale_range, values)
-        units = torch.expm1(values)
-        if self.config.count_output:  # exp(log(1 + n)) - 1 is n up to the last bits: give back exact units
+        units = torch.expm1(values) if self.config.sequence_scale == "log1p" else values * self._scales(*network,
+                                                                                                        values)[1]
+        if self.config.count_output:  # n · v / v, exp(log(1 + n)) - 1: n up to the last bits; give back exact units
             units = torch.round(units)
         return (units - low) / width
+
+    def _units(self, scaled: torch.Tensor, scale_min, scale_range) -> torch.Tensor:
+        low, width = self._scales(scale_min, scale_range, scaled)
+        return (scaled * width + low).clamp(min=0)
 
     def _scales(self, scale_min, scale_range, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if scale_min is None or scale_range is None:
@@ -584,12 +621,13 @@ class WGANGP(pl.LightningModule):
         batch = history.shape[0]
         if noise is None:
             noise = torch.randn(batch * k, self.config.noise_width, generator=generator, dtype=history.dtype)
-        history = self.to_model_space(history, scale_min, scale_range)
+        network = self.network_scales(history, scale_min, scale_range)
+        history = self.to_model_space(history, scale_min, scale_range, network)
         embedding = self.generator_encoder(history, calendar, reviews).repeat_interleave(k, dim=0)
-        scales = [None if s is None else torch.as_tensor(s).to(embedding).repeat_interleave(k, dim=0)
-                  for s in (scale_min, scale_range)]
-        out = self.generator(noise.to(embedding), embedding, *scales)
-        return self.from_model_space(out, *scales).reshape(batch, k, -1)
+        scales, network = ([None if s is None else torch.as_tensor(s).to(embedding).repeat_interleave(k, dim=0)
+                            for s in pair] for pair in ((scale_min, scale_range), network))
+        out = self.generator(noise.to(embedding), embedding, *network)
+        return self.from_model_space(out, *scales, network).reshape(batch, k, -1)
 
     # ---- training --------------------------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -673,7 +711,8 @@ class WGANGP(pl.LightningModule):
         (m − 1, B, width) `crps_noise` draws, one batched call) against `target` when `crps_noise` is given.
 
         `embedding` is the generator's condition embedding with its graph, computed before the critic updates;
-        `scales` the batch's (scale_min, scale_range) for `count_output`, log1p `sequence_scale` and the CRPS.
+        `scales` the batch's network scales (`network_scales`: units = value · width + low) for `count_output`
+        and the CRPS.
         Returns the detached `g_loss` (adversarial part) and, with the CRPS term, `g_crps` (units/day).
         """
         self.toggle_optimizer(optimizer)
@@ -711,8 +750,10 @@ class WGANGP(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         history, calendar, reviews, target = batch[:4]
         scales = tuple(batch[4:6]) if len(batch) >= 6 else (None, None)  # (scale_min, scale_range) per window
-        # everything below (encoders, generator, critic, penalty) works in the config's sequence_scale
-        history, target = (self.to_model_space(x, *scales) for x in (history, target))
+        # everything below (encoders, generator, critic, penalty) works in the config's sequence_scale, and the
+        # generator rounds (and the CRPS term measures) in units through the network scales (low, width)
+        network = self.network_scales(history, *scales)
+        history, target = (self.to_model_space(x, *scales, network) for x in (history, target))
         opt_g, opt_d = self.optimizers()
         draws = self._step_draws(history.shape[0])
         n_critic = self.config.n_critic
@@ -720,7 +761,7 @@ class WGANGP(pl.LightningModule):
         # (its LSTM is the costliest layer of a step), and use the detached value for the critic updates
         embedding = self.generator_encoder(history, calendar, reviews)
         with torch.no_grad():  # G is fixed during the critic updates: all n_critic fake batches in one forward
-            repeated = [None if s is None else s.repeat(n_critic) for s in scales]
+            repeated = [None if s is None else s.repeat(n_critic) for s in network]
             fakes = self.generator(draws["critic_noise"].flatten(0, 1), embedding.detach().repeat(n_critic, 1),
                                    *repeated)
             fakes = fakes.reshape(n_critic, history.shape[0], -1)
@@ -728,7 +769,7 @@ class WGANGP(pl.LightningModule):
         stats = [self._critic_step(target, history, calendar, reviews, fakes[i], draws["alpha"][i], opt_d,
                                    cond=shared_cond) for i in range(n_critic)]
         g_stats = self._generator_step(history, calendar, reviews, draws["generator_noise"], embedding, opt_g,
-                                       scales, target=target, crps_noise=draws["crps_noise"])
+                                       network, target=target, crps_noise=draws["crps_noise"])
         self.train_steps += 1
         logged = {name: torch.stack([s[name] for s in stats]).mean() for name in stats[0]}
         logged.update(g_stats)

@@ -299,6 +299,11 @@ def test_describe_variant_names_each_lever_that_differs_from_the_seed():
     chosen = describe_variant(_variant("counts_sequence_critic", one_sided_gp=True))
     assert chosen.count("\n  - ") == 3 and "whole-unit" in chosen and "history" in chosen
     assert "two-sided" in describe_variant(_variant("binding_gp"))
+    # a lever with several values is described by the value this config has
+    assert "log(1 + units)" in describe_variant(_variant("counts_sequence_critic_log1p"))
+    assert "DeepAR" in describe_variant(_variant("counts_sequence_critic_crps5_window_mean"))
+    every = describe_variant(_variant("counts_sequence_critic_crps5_m8_stochastic"))
+    assert "more than two samples" in every and "stochastic rounding" in every
 
 
 def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_scaled_values():
@@ -313,6 +318,23 @@ def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_
         module.to_model_space(scaled, None, None)
     # the minmax models pass values through untouched
     assert WGANGP(_variant("counts")).to_model_space(scaled, None, None) is scaled
+
+
+def test_window_mean_scale_divides_units_by_one_plus_the_history_mean_and_returns_scaled_values():
+    module = WGANGP(_variant("counts_sequence_critic_crps5_window_mean"))
+    # window A: range 4, history mean 1 unit → v = 2; window B: range 20, silent history → v = 1
+    history = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    low, width = torch.zeros(2, dtype=torch.float64), torch.tensor([4.0, 20.0], dtype=torch.float64)
+    network = module.network_scales(history, low, width)
+    torch.testing.assert_close(network[1], torch.tensor([2.0, 1.0], dtype=torch.float64))
+    assert (network[0] == 0).all()
+    target = torch.tensor([[0.5, 0.0], [0.05, 0.1]], dtype=torch.float64)  # A: 2, 0 units; B: 1, 2 units
+    inside = module.to_model_space(target, low, width, network)
+    torch.testing.assert_close(inside, torch.tensor([[1.0, 0.0], [1.0, 2.0]], dtype=torch.float64))
+    torch.testing.assert_close(module.from_model_space(inside, low, width, network), target)
+    with pytest.raises(ValueError, match="sequence_scale='window_mean' needs the windows' scale_min"):
+        module.network_scales(history, None, None)
+    # (whole units out of the generator through these scales: test_every_variant_samples_and_trains_...)
 
 
 def test_sample_crps_is_the_fair_crps_of_m_draws():
