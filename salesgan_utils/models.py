@@ -268,7 +268,7 @@ GAN_VARIANTS: dict[str, dict] = {
                                           "critic_reads_history": True, "critic_norm": "layer",
                                           "one_sided_gp": False},
 }
-DEFAULT_VARIANT = "counts_sequence_critic_crps"
+DEFAULT_VARIANT = "counts_sequence_critic_crps5"
 
 _LEVER_WORDS = {
     "step_noise": "fresh noise at every generated day (the seed feeds one noise vector to all 7 GRU steps, which "
