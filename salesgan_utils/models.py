@@ -280,9 +280,9 @@ _LEVER_WORDS = {
     "critic_norm": "layer norm and no spectral norm in the critic, so the gradient penalty binds (the seed's "
                    "spectral norm kept the penalty at ~0)",
     "one_sided_gp": "the two-sided gradient penalty of the original WGAN-GP",
-    "crps_weight": "a proper scoring rule beside the critic: the generator's loss adds the fair CRPS (in units) of "
-                   "two samples per window against the real target, so each history gets the right level and "
-                   "spread (the critic alone left silent products at 2-3x their real level)",
+    "crps_weight": "a proper scoring rule beside the critic: the generator's loss adds {value:g} x the fair CRPS (in "
+                   "units) of samples of each window against the real target, so each history gets the right level "
+                   "and spread (the critic alone left silent products at 2-3x their real level)",
     "sequence_scale": {
         "log1p": "both networks read and write log(1 + units), the same scale for every product (the seed's "
                  "per-product min-max scaling made one unit of a fast seller a step the critic barely saw)",
@@ -303,8 +303,9 @@ def describe_variant(config: GanConfig) -> str:
     if not changed:
         return head + "the seed study's design (one noise vector per sequence, continuous outputs, target-only " \
                       "spectrally normalised critic with a one-sided penalty)."
-    words = [_LEVER_WORDS[name] if isinstance(_LEVER_WORDS[name], str) else _LEVER_WORDS[name][getattr(config, name)]
-             for name in changed]
+    # a lever's words are one text ({value} = the config's value) or one text per value
+    words = [_LEVER_WORDS[name].format(value=getattr(config, name)) if isinstance(_LEVER_WORDS[name], str)
+             else _LEVER_WORDS[name][getattr(config, name)] for name in changed]
     return head + "the seed design with\n" + "\n".join(f"  - {line}" for line in words)
 
 

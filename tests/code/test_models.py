@@ -304,6 +304,7 @@ def test_describe_variant_names_each_lever_that_differs_from_the_seed():
     assert "DeepAR" in describe_variant(_variant("counts_sequence_critic_crps5_window_mean"))
     every = describe_variant(_variant("counts_sequence_critic_crps5_m8_stochastic"))
     assert "more than two samples" in every and "stochastic rounding" in every
+    assert "adds 5 x the fair CRPS" in every and "adds 1 x" in describe_variant(_variant("counts_sequence_critic_crps"))
 
 
 def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_scaled_values():
