@@ -226,47 +226,32 @@ class GanConfig:
 # combination is DEFAULT_VARIANT, measured against the others on validation in docs/gan_ablation.md.
 _SEED_LEVERS = {"step_noise": False, "count_output": False, "critic_reads_history": False, "critic_norm": "spectral",
                 "sequence_scale": "minmax", "crps_weight": 0.0, "crps_samples": 2, "count_rounding": "nearest"}
+# round 1's choice (step noise, whole units, a critic reading the history), the base of the later rows
+_COUNTS_CRITIC = {**_SEED_LEVERS, "step_noise": True, "count_output": True, "critic_reads_history": True}
 GAN_VARIANTS: dict[str, dict] = {
     "seed": dict(_SEED_LEVERS),
     "step_noise": {**_SEED_LEVERS, "step_noise": True},
     "counts": {**_SEED_LEVERS, "step_noise": True, "count_output": True},
     "sequence_critic": {**_SEED_LEVERS, "step_noise": True, "critic_reads_history": True},
     "binding_gp": {**_SEED_LEVERS, "step_noise": True, "critic_norm": "layer", "one_sided_gp": False},
-    "counts_sequence_critic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                               "critic_reads_history": True},
-    "counts_sequence_critic_log1p": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                     "critic_reads_history": True, "sequence_scale": "log1p"},
-    "counts_sequence_critic_crps": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                    "critic_reads_history": True, "crps_weight": 1.0},
-    "counts_sequence_critic_log1p_crps": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                          "critic_reads_history": True, "sequence_scale": "log1p",
-                                          "crps_weight": 1.0},
-    "counts_sequence_critic_crps5": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                     "critic_reads_history": True, "crps_weight": 5.0},
-    "counts_sequence_critic_crps20": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                      "critic_reads_history": True, "crps_weight": 20.0},
-    "counts_sequence_critic_crps5_window_mean": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                                 "critic_reads_history": True, "crps_weight": 5.0,
-                                                 "sequence_scale": "window_mean"},
-    "counts_sequence_critic_crps5_window_mean_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                                            "critic_reads_history": True, "crps_weight": 5.0,
+    "counts_sequence_critic": dict(_COUNTS_CRITIC),
+    "counts_sequence_critic_log1p": {**_COUNTS_CRITIC, "sequence_scale": "log1p"},
+    "counts_sequence_critic_crps": {**_COUNTS_CRITIC, "crps_weight": 1.0},
+    "counts_sequence_critic_log1p_crps": {**_COUNTS_CRITIC, "sequence_scale": "log1p", "crps_weight": 1.0},
+    "counts_sequence_critic_crps5": {**_COUNTS_CRITIC, "crps_weight": 5.0},
+    "counts_sequence_critic_crps20": {**_COUNTS_CRITIC, "crps_weight": 20.0},
+    "counts_sequence_critic_crps5_window_mean": {**_COUNTS_CRITIC, "crps_weight": 5.0, "sequence_scale": "window_mean"},
+    "counts_sequence_critic_crps5_window_mean_stochastic": {**_COUNTS_CRITIC, "crps_weight": 5.0,
                                                             "sequence_scale": "window_mean",
                                                             "count_rounding": "stochastic"},
-    "counts_sequence_critic_crps5_window_mean_m8_stochastic": {**_SEED_LEVERS, "step_noise": True,
-                                                               "count_output": True, "critic_reads_history": True,
-                                                               "crps_weight": 5.0, "sequence_scale": "window_mean",
-                                                               "crps_samples": 8, "count_rounding": "stochastic"},
-    "counts_sequence_critic_crps5_m8": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                        "critic_reads_history": True, "crps_weight": 5.0, "crps_samples": 8},
-    "counts_sequence_critic_crps5_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                                "critic_reads_history": True, "crps_weight": 5.0,
-                                                "count_rounding": "stochastic"},
-    "counts_sequence_critic_crps5_m8_stochastic": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                                   "critic_reads_history": True, "crps_weight": 5.0,
-                                                   "crps_samples": 8, "count_rounding": "stochastic"},
-    "counts_sequence_critic_binding_gp": {**_SEED_LEVERS, "step_noise": True, "count_output": True,
-                                          "critic_reads_history": True, "critic_norm": "layer",
-                                          "one_sided_gp": False},
+    "counts_sequence_critic_crps5_window_mean_m8_stochastic": {**_COUNTS_CRITIC, "crps_weight": 5.0,
+                                                               "sequence_scale": "window_mean", "crps_samples": 8,
+                                                               "count_rounding": "stochastic"},
+    "counts_sequence_critic_crps5_m8": {**_COUNTS_CRITIC, "crps_weight": 5.0, "crps_samples": 8},
+    "counts_sequence_critic_crps5_stochastic": {**_COUNTS_CRITIC, "crps_weight": 5.0, "count_rounding": "stochastic"},
+    "counts_sequence_critic_crps5_m8_stochastic": {**_COUNTS_CRITIC, "crps_weight": 5.0, "crps_samples": 8,
+                                                   "count_rounding": "stochastic"},
+    "counts_sequence_critic_binding_gp": {**_COUNTS_CRITIC, "critic_norm": "layer", "one_sided_gp": False},
 }
 DEFAULT_VARIANT = "counts_sequence_critic_crps5"
 
@@ -499,6 +484,11 @@ def sample_crps(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (accuracy - spread).mean()
 
 
+def _tile(scales, times: int) -> list:
+    """Per-window scales (B,) each (or None) for `times` stacked copies of the batch: (times · B,), batch-major."""
+    return [None if s is None else s.repeat(times) for s in scales]
+
+
 def _seeded_generator(*keys: int) -> torch.Generator:
     """A CPU torch generator seeded from a tuple of ints, well mixed (SeedSequence), device-independent."""
     seed = int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0] >> 1)
@@ -574,8 +564,7 @@ class WGANGP(pl.LightningModule):
         them, and the CRPS term converts to units with them."""
         if self.config.sequence_scale != "window_mean":
             return scale_min, scale_range
-        low, width = self._scales(scale_min, scale_range, history_scaled)
-        level = 1.0 + (history_scaled * width + low).clamp(min=0).mean(dim=1)
+        level = 1.0 + self._units(history_scaled, scale_min, scale_range).mean(dim=1)
         return torch.zeros_like(level), level
 
     def to_model_space(self, scaled: torch.Tensor, scale_min, scale_range, network=(None, None)) -> torch.Tensor:
@@ -735,11 +724,9 @@ class WGANGP(pl.LightningModule):
         loss, stats = adversarial, {"g_loss": adversarial.detach()}
         if crps_noise is not None:
             extra = crps_noise.shape[0]
-            repeated = [None if s is None else s.repeat(extra) for s in scales]
-            others = self.generator(crps_noise.flatten(0, 1), embedding.repeat(extra, 1), *repeated)
+            others = self.generator(crps_noise.flatten(0, 1), embedding.repeat(extra, 1), *_tile(scales, extra))
             samples = torch.cat([fake.unsqueeze(0), others.reshape(extra, *fake.shape)])
-            every = [None if s is None else s.repeat(extra + 1) for s in scales]
-            units = self._units_with_grad(samples.flatten(0, 1), *every)
+            units = self._units_with_grad(samples.flatten(0, 1), *_tile(scales, extra + 1))
             crps = sample_crps(units.reshape(samples.shape), self._units_with_grad(target, *scales))
             loss = loss + self.config.crps_weight * crps
             stats["g_crps"] = crps.detach()
@@ -770,9 +757,8 @@ class WGANGP(pl.LightningModule):
         # (its LSTM is the costliest layer of a step), and use the detached value for the critic updates
         embedding = self.generator_encoder(history, calendar, reviews)
         with torch.no_grad():  # G is fixed during the critic updates: all n_critic fake batches in one forward
-            repeated = [None if s is None else s.repeat(n_critic) for s in network]
             fakes = self.generator(draws["critic_noise"].flatten(0, 1), embedding.detach().repeat(n_critic, 1),
-                                   *repeated)
+                                   *_tile(network, n_critic))
             fakes = fakes.reshape(n_critic, history.shape[0], -1)
         shared_cond = embedding.detach() if self.critic_encoder is None else None
         stats = [self._critic_step(target, history, calendar, reviews, fakes[i], draws["alpha"][i], opt_d,
