@@ -413,3 +413,58 @@ def test_crps_weight_adds_the_scoring_rule_to_the_generator_step_only():
     assert eight.shape == (7, 4, scored.config.noise_width)
     # the streams every variant shares are unchanged by the extra draw
     torch.testing.assert_close(draws_plain["generator_noise"], draws_scored["generator_noise"])
+
+
+def test_generator_average_warms_up_then_averages_and_is_what_samples():
+    torch.manual_seed(0)
+    module = WGANGP(GanConfig(**TINY, generator_ema=0.9))
+    plain = WGANGP(GanConfig(**TINY))
+    assert plain.sampling_networks() == (plain.generator_encoder, plain.generator)
+    assert module.sampling_networks() == (module.generator_encoder_ema, module.generator_ema)
+    # the averages are in no optimiser and not counted as trainable
+    optimised = {id(p) for opt in module.configure_optimizers() for g in opt.param_groups for p in g["params"]}
+    averaged = list(module.generator_encoder_ema.parameters()) + list(module.generator_ema.parameters())
+    assert not any(id(p) in optimised for p in averaged) and not any(p.requires_grad for p in averaged)
+    assert parameter_counts(module.config) == parameter_counts(GanConfig(**TINY))
+
+    weight, average = module.generator.head.weight, module.generator_ema.head.weight
+    with torch.no_grad():
+        weight.fill_(1.0)
+        average.fill_(0.0)
+    module.update_generator_average()  # step 0: decay min(0.9, 1/10) = 0.1, the average mostly takes the weights
+    torch.testing.assert_close(average, torch.full_like(average, 0.9))
+    module.train_steps.fill_(1000)
+    with torch.no_grad():
+        weight.fill_(2.0)
+    module.update_generator_average()  # later: decay 0.9
+    torch.testing.assert_close(average, torch.full_like(average, 0.9 * 0.9 + 0.1 * 2.0))
+
+    # samples come from the average: silence the averaged head, lift the trained one
+    history, calendar, reviews, _ = _batch(b=4)
+    with torch.no_grad():
+        module.generator_ema.head.weight.zero_()
+        module.generator_ema.head.bias.fill_(-5.0)
+        module.generator.head.bias.fill_(5.0)
+    assert (module.sample(history, calendar, reviews, k=3) == 0).all()
+    assert (module(history, calendar, reviews) == 0).all()
+    assert (plain.sample(history, calendar, reviews, k=3) >= 0).all()
+
+
+def test_generator_average_decay_must_be_below_one():
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="generator_ema must be a decay in"):
+            GanConfig(**TINY, generator_ema=bad)
+
+
+def test_generator_average_round_trips_through_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    module = WGANGP(GanConfig(**TINY, generator_ema=0.99))
+    with torch.no_grad():
+        module.generator_ema.head.bias.fill_(0.7)
+    _save_checkpoint(module, tmp_path / "ema.ckpt")
+    loaded = load_generator(tmp_path / "ema.ckpt")
+    assert torch.equal(loaded.generator_ema.head.bias, module.generator_ema.head.bias)
+    history, calendar, reviews, _ = _batch(b=3)
+    noise = torch.randn(6, module.config.noise_width)
+    torch.testing.assert_close(loaded.sample(history, calendar, reviews, k=2, noise=noise),
+                               module.eval().sample(history, calendar, reviews, k=2, noise=noise))

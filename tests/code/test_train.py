@@ -228,3 +228,21 @@ def test_m_sample_crps_with_stochastic_rounding_trains_and_reruns_bit_identicall
     assert all(torch.equal(first[name], second[name]) for name in first)
     assert np.isfinite(runs[0].history["val_crps"]).all()
     assert (runs[0].history["g_crps"] > 0).all()  # the CRPS term is logged per epoch (units/day, positive)
+
+
+def test_generator_average_follows_training_and_is_kept_in_the_checkpoints(tmp_path):
+    config = GanConfig.from_params({**TINY, "gan_variant": "counts_sequence_critic_crps5_ema"}).for_windows(TRAIN)
+    runs = [train_gan(TRAIN, VAL, config, tmp_path / str(i), max_epochs=1, seed=0, progress_bar=False,
+                      accelerator="cpu", devices=1, limit_train_batches=3) for i in range(2)]
+    first, second = (_weights(run.last_ckpt) for run in runs)
+    assert all(torch.equal(first[name], second[name]) for name in first)  # the average is seeded like the rest
+    pl.seed_everything(0, workers=True, verbose=False)
+    initial = WGANGP(config, noise_seed=0)  # the run's initial weights (train_gan seeds the same way)
+    name = "generator.head.weight"
+    trained, averaged = first[name], first[name.replace("generator.", "generator_ema.")]
+    start = initial.state_dict()[name]
+    assert torch.equal(initial.state_dict()[name.replace("generator.", "generator_ema.")], start)
+    # three updates: the average moved off the initial weights towards the trained ones, and lags them
+    assert not torch.equal(averaged, trained) and not torch.equal(averaged, start)
+    assert (averaged - trained).abs().sum() < (start - trained).abs().sum()
+    assert np.isfinite(runs[0].history["val_crps"]).all()
