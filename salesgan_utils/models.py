@@ -270,7 +270,7 @@ GAN_VARIANTS: dict[str, dict] = {
     "counts_sequence_critic_crps5_window_mean_ema": {**_COUNTS_CRITIC, "crps_weight": 5.0,
                                                      "sequence_scale": "window_mean", "generator_ema": 0.995},
 }
-DEFAULT_VARIANT = "counts_sequence_critic_crps5"
+DEFAULT_VARIANT = "counts_sequence_critic_crps5_window_mean"
 
 _LEVER_WORDS = {
     "step_noise": "fresh noise at every generated day (the seed feeds one noise vector to all 7 GRU steps, which "
