@@ -305,6 +305,8 @@ def test_describe_variant_names_each_lever_that_differs_from_the_seed():
     every = describe_variant(_variant("counts_sequence_critic_crps5_m8_stochastic"))
     assert "more than two samples" in every and "stochastic rounding" in every
     assert "adds 5 x the fair CRPS" in every and "adds 1 x" in describe_variant(_variant("counts_sequence_critic_crps"))
+    assert "moving average of the generator's weights (decay 0.995)" in describe_variant(
+        _variant("counts_sequence_critic_crps5_ema"))
 
 
 def test_log1p_sequence_scale_works_in_units_of_every_product_alike_and_returns_scaled_values():
