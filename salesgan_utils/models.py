@@ -854,7 +854,8 @@ def validation_scores(history: np.ndarray, target: np.ndarray, samples: np.ndarr
     `val_crps` is the fair CRPS; `val_cond_gap` the absolute gap between the synthetic and real mean target on
     windows whose history is all zero, plus the same gap on the top history-level decile (a generator that ignores
     its condition can have a small CRPS on the many all-zero windows yet put sales where there were none);
-    `val_score = val_crps + val_cond_gap` selects `best.ckpt`.
+    `val_score = val_crps + val_cond_gap`. `val_crps` selects `best.ckpt` (`train.CHECKPOINT_METRIC`); the gaps and
+    `val_score` (the selection score until round 4 of docs/gan_ablation.md) are logged as diagnostics.
 
     Args:
         history: (N, L) histories in units.

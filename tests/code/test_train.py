@@ -85,7 +85,7 @@ def test_artifacts_history_and_best_checkpoint(reference):
     pd.testing.assert_frame_equal(pd.read_csv(out / "training_history.csv"), history, check_dtype=False)
     # best.ckpt is the epoch with the lowest validation CRPS, and it loads for stage 03
     best = torch.load(reference.best_ckpt, map_location="cpu", weights_only=True)
-    assert best["epoch"] == int(history["val_score"].idxmin())  # the selection score: CRPS + conditional gap
+    assert best["epoch"] == int(history["val_crps"].idxmin())  # the selection score: the validation fair CRPS
     module = load_generator(reference.best_ckpt)
     assert isinstance(module, WGANGP) and not module.training
 
