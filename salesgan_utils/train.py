@@ -50,10 +50,11 @@ HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "re
                    "val_crps", "val_cond_gap", "val_score"]
 VAL_BATCH_WINDOWS = 512
 # The score that keeps best.ckpt: the validation fair CRPS (a proper scoring rule, units/day). Until round 4 of
-# docs/gan_ablation.md it was `val_score` = CRPS + the conditional gaps on val; those gaps are confounded by the demand
-# shift between periods (zero-history windows: 0.051 units/day in train, 0.011 in val) and move 0.1-0.2 units/day
-# between epochs while the CRPS moves 0.001-0.003, so they chose the epoch: in 4 of 16 quick trainings an early one
-# (steps 594-990) with a worse CRPS and 1.5-2.5x the real zero-history level. They stay in the history as diagnostics.
+# docs/gan_ablation.md it was `val_score` = CRPS + the conditional gaps on val; those gaps are confounded by the
+# demand shift between periods (zero-history windows: 0.051 units/day in train, 0.011 in val) and move 0.1-0.2
+# units/day between epochs while the CRPS moves 0.001-0.003, so they chose the epoch: in 5 of 17 quick trainings one
+# at or before step 990, with a worse CRPS than the last and 1.45-2.5x the real zero-history level. They stay in the
+# history as diagnostics.
 CHECKPOINT_METRIC = "val_crps"
 
 # strategies that cannot run the GAN's manual optimisation (unused parameters in each update) → working variants
