@@ -44,13 +44,16 @@ test_fraction = 0.15
 history_days = 30
 horizon = 7
 stride = 1
+selection_days = 0
+backtest_folds = 1
+backtest_spacing_days = 120
 demo_n_products = 40
 demo_seed = 0
 
 # %%
 from IPython.display import Markdown, display
 
-from salesgan_utils import data, params, paths, plots, preprocess
+from salesgan_utils import backtest, data, params, paths, plots, preprocess
 from salesgan_utils.demo import demo_banner
 
 settings = params.notebook_settings(1, globals())
@@ -120,9 +123,21 @@ else:
 preprocess.window_summary(window_sets)
 
 # %% [markdown]
+# ## E. Backtest folds
+# Fold 0 is the split above; fold k moves every boundary back by k × `backtest_spacing_days` days (same validation
+# and test lengths), ends on its own test end and chooses its entities by their sales in the last
+# `selection_days` train days (0 = the whole train period). Each fold's regime: demand per split and its change,
+# and the share of active test windows with all-zero targets.
+
+# %%
+folds = backtest.build_folds(tables, settings, first=(panel, window_sets))
+backtest.regime_table(folds)
+
+# %% [markdown]
 # ## What this produced
 
 # %%
 written = preprocess.save(out_dir, source, panel, window_sets, settings)
+written += backtest.save_folds(out_dir, source, folds, settings)
 for path in written:
     print(path.relative_to(run_path))

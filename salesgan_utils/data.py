@@ -308,6 +308,21 @@ def split_indices(n_days: int, train_fraction: float, val_fraction: float, test_
     return train_end, val_end
 
 
+def fold_split(n_days: int, train_fraction: float, val_fraction: float, test_fraction: float, fold: int = 0,
+               spacing_days: int = 0) -> tuple[int, int, int]:
+    """(train_end, val_end, end) day indices of rolling-origin fold `fold`: fold 0 is the split by fractions
+    (`split_indices`, ending on the last day); fold k moves every boundary back by k x `spacing_days`, keeping the
+    validation and test lengths, and its panel ends on its test end (later days do not exist for the fold).
+    """
+    train_end, val_end = split_indices(n_days, train_fraction, val_fraction, test_fraction)
+    shift = int(fold) * int(spacing_days)
+    if fold < 0 or (fold > 0 and spacing_days < 1) or train_end - shift < 1:
+        raise DataError(f"parameters backtest_folds/backtest_spacing_days: fold {fold} with spacing "
+                        f"{spacing_days} days leaves no train day (the train period of fold 0 has {train_end} "
+                        f"days). Use fewer folds or a smaller backtest_spacing_days (>= 1 when folds > 1).")
+    return train_end - shift, val_end - shift, n_days - shift
+
+
 def _seasonal_naive_scale(units: np.ndarray, first_day: np.ndarray, train_end: int, season: int = 7):
     """In-sample seasonal-naive MAE and MSE per entity on its train days (units).
 
@@ -338,7 +353,7 @@ def _seasonal_naive_scale(units: np.ndarray, first_day: np.ndarray, train_end: i
 
 def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction: float = 0.7,
                 val_fraction: float = 0.15, test_fraction: float = 0.15, min_train_units: int = 1, top_n: int = 0,
-                trim_share: float = 0.1) -> Panel:
+                trim_share: float = 0.1, fold: int = 0, fold_spacing_days: int = 0, selection_days: int = 0) -> Panel:
     """Build the leak-free dense panel (see the module docstring for every rule).
 
     Args:
@@ -348,6 +363,9 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
         min_train_units: keep entities with at least this many train-period units (at least 1).
         top_n: keep only the top_n entities by train-period units (0 = all).
         trim_share: near-empty month threshold for the timeline trim.
+        fold, fold_spacing_days: the rolling-origin fold (`fold_split`; 0 = the split by fractions).
+        selection_days: rank entities for `top_n` by their units in the last `selection_days` train days
+            (recent sales at the fold's train end; 0 = the whole train period).
 
     Returns:
         Panel.
@@ -355,17 +373,23 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
     lines, facts = sale_lines(tables, entity, trim_share)
     start, end = pd.Timestamp(facts["timeline_first_day"]), pd.Timestamp(facts["timeline_last_day"])
     dates = pd.date_range(start, end, freq="D")
-    n_days = len(dates)
-    train_end, val_end = split_indices(n_days, train_fraction, val_fraction, test_fraction)
+    train_end, val_end, n_days = fold_split(len(dates), train_fraction, val_fraction, test_fraction, fold,
+                                            fold_spacing_days)
+    dates = dates[:n_days]
     day_index = ((lines["day"] - start).dt.days).to_numpy()
+    inside = day_index < n_days  # a fold's panel ends on its test end
+    lines, day_index = lines[inside], day_index[inside]
 
     # Entity choice from train-period lines only: nothing after train_end can add, drop or reorder an entity.
     train_lines = day_index < train_end
     train_ids, train_codes = np.unique(lines["entity_id"].to_numpy()[train_lines].astype(str), return_inverse=True)
     train_units = np.bincount(train_codes, minlength=len(train_ids))
+    recent = (day_index[train_lines] >= train_end - int(selection_days)) if selection_days else \
+        np.ones(len(train_codes), bool)
+    rank_units = np.bincount(train_codes[recent], minlength=len(train_ids))
     keep = train_units >= max(1, int(min_train_units))
     if top_n and top_n > 0:
-        order = np.lexsort((train_ids, -train_units))  # units descending, ties by id
+        order = np.lexsort((train_ids, -rank_units))  # units (recent, or whole train) descending, ties by id
         top = np.zeros_like(keep)
         top[order[:top_n]] = True
         keep &= top
@@ -408,6 +432,7 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
     report.update(review_facts)
     report.update({
         "entity": entity, "entities_with_train_sales": int(len(train_ids)), "entities_kept": int(len(entity_ids)),
+        **({"fold": int(fold), "selection_days": int(selection_days)} if fold or selection_days else {}),
         "days": n_days, "panel_cells": int((n_days - first_day).sum()),
         "zero_share": float(1 - np.count_nonzero(units) / max(1, int((n_days - first_day).sum()))),
         "units_in_panel": int(units.sum(dtype=np.float64)),

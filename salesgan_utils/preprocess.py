@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BUILD_KEYS = ("entity", "train_fraction", "val_fraction", "test_fraction", "min_train_units", "top_n", "history_days",
-              "horizon", "stride")
+              "horizon", "stride", "selection_days")
 # Artifact names of stage 01 (this module writes them; readers import these names).
 PANEL_FILE, METADATA_FILE = "panel.parquet", "metadata.json"
 
@@ -39,19 +39,40 @@ def resolve_data(data_dir: str, run_path: Path, demo_n_products: int = 300, demo
     return source
 
 
+def load_tables(source: DataSource) -> olist.OlistTables:
+    """Read and validate the tables of `source` (demo tables always have reviews: no warning about them)."""
+    with warnings.catch_warnings():
+        if source.is_demo:
+            warnings.simplefilter("ignore")
+        return olist.load_tables(source.folder)
+
+
 def build(source: DataSource, *, entity: str, train_fraction: float, val_fraction: float, test_fraction: float,
-          min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int):
-    """Load, validate and build the panel and the windows of the three splits.
+          min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int, selection_days: int = 0):
+    """Load, validate and build the panel and the windows of the three splits (fold 0: the split by fractions).
 
     Returns:
         (tables, panel, {split: WindowSet})
     """
-    with warnings.catch_warnings():
-        if source.is_demo:
-            warnings.simplefilter("ignore")  # demo data always has reviews; nothing to warn about
-        tables = olist.load_tables(source.folder)
+    tables = load_tables(source)
+    panel, sets = build_split(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
+                              test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n,
+                              history_days=history_days, horizon=horizon, stride=stride,
+                              selection_days=selection_days)
+    return tables, panel, sets
+
+
+def build_split(tables: olist.OlistTables, *, entity: str, train_fraction: float, val_fraction: float,
+                test_fraction: float, min_train_units: int, top_n: int, history_days: int, horizon: int,
+                stride: int, selection_days: int = 0, fold: int = 0, fold_spacing_days: int = 0):
+    """The panel and the windows of one rolling-origin fold (`data.fold_split`; fold 0 = the split by fractions).
+
+    Returns:
+        (panel, {split: WindowSet})
+    """
     panel = data.build_panel(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
-                             test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n)
+                             test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n,
+                             fold=fold, fold_spacing_days=fold_spacing_days, selection_days=selection_days)
     n_days = len(panel.dates)
     if history_days + horizon > n_days:
         # Checked here, at the start of the pipeline: a window longer than the data would otherwise fail in numpy,
@@ -67,7 +88,7 @@ def build(source: DataSource, *, entity: str, train_fraction: float, val_fractio
             f"no {'/'.join(empty)} windows: each needs {history_days} history days after an entity's first sale "
             f"and {horizon} target days inside the split, and the panel has {len(panel.dates)} days "
             f"(split at {panel.split_dates()}). Use more data, a shorter history_days/horizon, or other fractions.")
-    return tables, panel, sets
+    return panel, sets
 
 
 def save(out_dir: Path, source: DataSource, panel, sets: dict, parameters: dict) -> list[Path]:
