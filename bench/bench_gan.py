@@ -31,7 +31,7 @@ import pytorch_lightning as pl  # noqa: E402
 from pytorch_lightning.callbacks import Callback  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode  # noqa: E402
 
-from salesgan_utils.models import WGANGP, GanConfig, parameter_counts  # noqa: E402
+from salesgan_utils.gan import WGANGP, GanConfig, parameter_counts  # noqa: E402
 from salesgan_utils.train import make_loaders  # noqa: E402
 from salesgan_utils.windows import random_windowset  # noqa: E402
 

@@ -52,7 +52,7 @@ def _reset_peak_rss() -> bool:
 def child(mode: str, k: int, data_dir: str, batch_size: int, max_windows: int = 0) -> dict:
     """One measurement in this (fresh) process; returns a dict printed as JSON."""
     warnings.simplefilter("ignore")
-    from salesgan_utils import models, params, preprocess, sample, windows
+    from salesgan_utils import gan, params, preprocess, sample, windows
     from salesgan_utils.paths import DataSource
 
     quick = dict(params.load_profile("quick"))
@@ -60,7 +60,7 @@ def child(mode: str, k: int, data_dir: str, batch_size: int, max_windows: int = 
     _, _, sets = preprocess.build(source, **{key: quick[key] for key in preprocess.BUILD_KEYS})
     train = windows.subsample(sets["train"], max_windows, seed=0)
     del sets
-    module = models.WGANGP(models.GanConfig.from_params(quick).for_windows(train))
+    module = gan.WGANGP(gan.GanConfig.from_params(quick).for_windows(train))
     result = {"mode": mode, "k": k, "windows": len(train), "entities": len(train.entity_ids),
               "windows_mb": sum(getattr(train, name).nbytes for name in train._ARRAYS) / 2**20,
               "rss_before_mb": _vm("VmRSS")}

@@ -1,7 +1,8 @@
-"""The GAN ablation of issue 11 (docs/gan_ablation.md): train one generator variant, then score it like stage 03.
+"""The GAN ablation (docs/gan_ablation.md): train one generator variant, then score it like stage 03.
 
 Runs on the stage-01 windows of a run (the real tables, quick profile), outside the notebooks so that each row is
-one command. `train` trains a `gan_variant` with the profile's GAN sizes (overridable), `baselines` scores the four
+one command. `train` trains a variant of bench/gan_ablation_variants.json (the levers each row set) with the
+profile's GAN sizes (overridable), `baselines` scores the four
 probabilistic baselines once, `evaluate` scores a trained checkpoint on the same windows with the same functions
 notebook 03 uses (`quality.generator_report`), `table` prints the markdown table of all rows.
 
@@ -26,7 +27,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from salesgan_utils import models, preprocess, quality, sample, train, windows  # noqa: E402
+from salesgan_utils import gan, metrics, preprocess, quality, sample, train, windows  # noqa: E402
+
+VARIANTS = Path(__file__).with_name("gan_ablation_variants.json")
 
 
 def _load(data_stage: Path) -> dict:
@@ -39,15 +42,29 @@ def _profile(name: str) -> dict:
     return yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())
 
 
+def variant_config(name: str, params: dict) -> gan.GanConfig:
+    """The GanConfig of one ablation row: the profile's sizes with the row's levers (its label as `design`)."""
+    rows = json.loads(VARIANTS.read_text())["variants"]
+    if name not in rows:
+        raise SystemExit(f"unknown variant {name!r}; the rows are {sorted(rows)} ({VARIANTS.name})")
+    row = rows[name]
+    if row["runs_at"] != "HEAD":
+        raise SystemExit(f"variant {name!r} uses {row['removed_levers']}, which left the package: run it at commit "
+                         f"{row['runs_at']} (git checkout {row['runs_at']})")
+    levers = {k: v for k, v in row["levers"].items() if k not in gan.REMOVED_LEVERS}
+    base = gan.GanConfig.from_params({**params, "gan_design": "original"})
+    return gan.GanConfig(**{**base.__dict__, **levers, "design": name})
+
+
 def cmd_train(args) -> None:
     torch.set_num_threads(args.threads)
     sets = _load(Path(args.data_stage))
-    params = {**_profile(args.profile), "gan_variant": args.variant}
+    params = _profile(args.profile)
     for item in args.set or []:
         key, value = item.split("=", 1)
         params[key] = json.loads(value)
     train_windows = windows.subsample(sets["train"], args.train_windows, params["seed"])
-    config = models.GanConfig.from_params(params).for_windows(train_windows)
+    config = variant_config(args.variant, params).for_windows(train_windows)
     out = Path(args.out)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = train.train_gan(train_windows, sets["val"], config, out, max_epochs=args.epochs, seed=params["seed"],
@@ -55,7 +72,7 @@ def cmd_train(args) -> None:
     record = {"variant": args.variant, "epochs": args.epochs, "train_windows": len(train_windows),
               "wall_s": round(time.perf_counter() - start, 1), "cpu_s": round(time.process_time() - cpu_start, 1),
               "threads": args.threads, "load_at_end": os.getloadavg()[0], "best_ckpt": str(result.best_ckpt),
-              "config": {k: v for k, v in params.items() if k in {f for f in models.GanConfig.__dataclass_fields__}},
+              "config": {k: v for k, v in params.items() if k in gan.GanConfig.__dataclass_fields__},
               "command": " ".join(sys.argv)}
     (out / "train_record.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(json.dumps(record, default=str))
@@ -66,7 +83,7 @@ def cmd_evaluate(args) -> None:
     sets = _load(Path(args.data_stage))
     out = Path(args.out)
     ckpt = Path(args.ckpt) if args.ckpt else out / train.CHECKPOINT_DIR / train.BEST_CKPT
-    generator = models.load_generator(ckpt)
+    generator = gan.load_generator(ckpt)
     start = time.perf_counter()
     generated = {split: sample.generate_samples(generator, ws, args.k_train if split == "train" else args.k,
                                                 out / f"samples_{split}", seed=args.seed)
@@ -79,11 +96,11 @@ def cmd_evaluate(args) -> None:
         test_samples_scaled=generated["test"].scaled, seed=args.seed, max_windows=args.max_windows,
         classifier_epochs=args.disc_epochs, classifier_seeds=args.disc_seeds, forecast_table=table,
         generator_steps=int(generator.train_steps))
-    report["val_score"] = models.validation_scores(sets["val"].to_units(sets["val"].history),
+    report["val_score"] = metrics.gan_validation_scores(sets["val"].to_units(sets["val"].history),
                                                    sets["val"].to_units(sets["val"].target),
                                                    generated["val"].units)
     report["forecast_table"] = table.to_dict(orient="records")
-    report["gan_variant"] = generator.config.gan_variant
+    report["gan_variant"] = generator.config.design
     report["eval_wall_s"] = round(time.perf_counter() - start, 1)
     record = out / "train_record.json"
     if record.is_file():
@@ -164,7 +181,7 @@ def main(argv=None) -> None:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--k", type=int, default=100)
     t = sub.choices["train"]
-    t.add_argument("--variant", default=models.DEFAULT_VARIANT)
+    t.add_argument("--variant", default="counts_sequence_critic_crps5_window_mean")
     t.add_argument("--epochs", type=int, default=15)
     t.add_argument("--train-windows", type=int, default=0)
     t.add_argument("--set", action="append", help="KEY=JSON override of a GAN parameter")

@@ -20,10 +20,10 @@
 # forecast origin. Training follows WGAN-GP (n_critic critic updates with a gradient penalty, then one generator
 # update); the kept checkpoint is the one whose samples score best on the validation windows by the fair CRPS in
 # units (the gaps between synthetic and real mean sales on all-zero histories and on the top history decile are
-# logged beside it; they no longer choose the epoch: docs/gan_ablation.md, round 4).
+# logged beside it as diagnostics).
 #
-# `gan_variant` picks the generator: `seed` is the seed study's design, kept runnable; the default adds the levers
-# that won on validation in docs/gan_ablation.md (section B says which ran and how it differs from the seed).
+# `gan_design` picks the generator: `original` is the replaced system's design, kept runnable; the default ("")
+# is the design chosen on validation in docs/gan_ablation.md (section B says how it differs from the original).
 
 # %%
 import sys
@@ -40,7 +40,7 @@ outputs_dir = ""
 seed = 0
 profile = ""
 data_stage_dir = ""
-gan_variant = "counts_sequence_critic_crps5_window_mean"
+gan_design = ""
 noise_dim = 128
 cond_dim = 512
 history_hidden = 256
@@ -68,7 +68,7 @@ gan_max_minutes = 0.0
 # %%
 import pandas as pd
 
-from salesgan_utils import models, params, paths, plan, plots, preprocess, train, windows
+from salesgan_utils import gan, params, paths, plan, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
 run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2, data_stage_dir=1)
@@ -90,18 +90,18 @@ print(f"train windows: {len(train_windows)}, val windows: {len(val_windows)}, "
 
 # %% [markdown]
 # ## B. Condition encoder, generator and critic
-# The variant that runs, in plain words, and how it differs from the seed design:
+# The design that runs, in plain words, and how it differs from the original design:
 
 # %%
-config = models.GanConfig.from_params(settings).for_windows(train_windows)
-print(models.describe_variant(config))
+config = gan.GanConfig.from_params(settings).for_windows(train_windows)
+print(gan.describe_design(config))
 
 # %% [markdown]
-# Sizes come from the profile. Parameter counts of this run's G and D, and of the seed-size architecture:
+# Sizes come from the profile. Parameter counts of this run's G and D, and of the replaced system's sizes:
 
 # %%
-counts = pd.DataFrame({"this run": models.parameter_counts(config),
-                       "seed size": models.parameter_counts(models.GanConfig().for_windows(train_windows))})
+counts = pd.DataFrame({"this run": gan.parameter_counts(config),
+                       "seed size": gan.parameter_counts(gan.GanConfig().for_windows(train_windows))})
 # NBVAL_CHECK_OUTPUT
 counts
 

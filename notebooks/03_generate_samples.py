@@ -55,7 +55,7 @@ likelihood_patience = 5
 
 # %%
 
-from salesgan_utils import baselines, models, params, paths, plots, preprocess, quality, sample, train
+from salesgan_utils import baselines, gan, params, paths, plots, preprocess, quality, sample, train
 
 settings = params.notebook_settings(3, globals())
 run_path, (data_stage, gan_stage), out_dir = paths.stage_folders(settings, 3, data_stage_dir=1, gan_stage_dir=2)
@@ -68,8 +68,8 @@ if preprocess.load_metadata(data_stage)["is_demo"]:
 # a folder of `.npy` arrays (scaled and units) with `keys.parquet` (entity, forecast origin) and `meta.json`.
 
 # %%
-generator = models.load_generator(paths.require_artifact(gan_stage / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
-print(models.describe_variant(generator.config), f"\n{int(generator.train_steps)} generator steps")
+generator = gan.load_generator(paths.require_artifact(gan_stage / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
+print(gan.describe_design(generator.config), f"\n{int(generator.train_steps)} generator steps")
 window_sets = {split: preprocess.load_windows(data_stage, split) for split in ("train", "val", "test")}
 k_of = {"train": settings["n_samples"], "val": settings["n_eval_samples"], "test": settings["n_eval_samples"]}
 sample_sets = {split: sample.generate_samples(generator, ws, k_of[split], out_dir / f"samples_{split}",

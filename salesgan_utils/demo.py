@@ -62,7 +62,7 @@ OLIST_COLUMNS: dict[str, list[str]] = {
 # Real status shares (99,441 orders: delivered 96,478, shipped 1,107, canceled 625, unavailable 609, ...).
 STATUS_SHARES = {"delivered": 0.9702, "shipped": 0.0111, "canceled": 0.0063, "unavailable": 0.0061,
                  "invoiced": 0.0032, "processing": 0.0030, "created": 0.00005, "approved": 0.00005}
-# Weekday shares of real purchases, Monday first, as multipliers around 1.
+# Weekday shares of real purchases, Monday first, as multipliers near 1.
 WEEKDAY_FACTOR = np.array([0.1629, 0.1605, 0.1564, 0.1484, 0.1420, 0.1095, 0.1203]) * 7
 # Real purchase share by hour of day (Brazilian evenings busy, nights quiet).
 HOUR_SHARES = np.array([0.024, 0.012, 0.005, 0.003, 0.002, 0.002, 0.005, 0.012, 0.030, 0.048, 0.062, 0.066,

@@ -1,8 +1,8 @@
-"""The seed study's LSTM forecaster (30-day history -> 7 days) and its training with early stopping.
+"""The replaced system's LSTM forecaster (30-day history -> 7 days) and its training with early stopping.
 
 Plain PyTorch rather than Lightning: the benchmark fits this small model dozens of times (seeds x variants), and a
-hand loop has no per-fit Trainer overhead. The architecture is the seed's; its training loss is a parameter
-(`LOSSES`): `mse` on min-max-scaled values (the seed: it weights each entity by 1 / range²), `poisson` and
+hand loop has no per-fit Trainer overhead. The architecture is the replaced system's; its training loss is a parameter
+(`LOSSES`): `mse` on min-max-scaled values (the replaced system's: it weights each entity by 1 / range²), `poisson` and
 `tweedie` on units through a log link (count losses: the forecast is a mean, entities weigh by their volume),
 and `quantile` (pinball loss at level `quantile` on scaled values). Adam; the validation value of the same loss
 decides early stopping (`patience` epochs) and the restored weights, so test scores never come from last-epoch
@@ -224,7 +224,7 @@ def fit_forecaster(train: WindowSet, val: WindowSet, *, seed: int = 0, hidden: i
         lr: Adam learning rate.
         use_features: also feed calendar + reviews to the head.
         max_train_windows: if set and smaller than len(train), train on a seeded random subset of that size.
-        loss: training loss, one of LOSSES ("mse" is the seed's).
+        loss: training loss, one of LOSSES ("mse" is the replaced system's).
         tweedie_power: p of the Tweedie loss, in (1, 2).
         quantile: level of the quantile loss, in (0, 1).
         steps_per_epoch: mini-batches per epoch (0 = one pass over `train`).

@@ -1,6 +1,6 @@
 """A likelihood-trained recurrent forecaster (DeepAR-style): the probabilistic model a forecaster would pick.
 
-The yardstick the GAN must beat as a probabilistic forecaster (issue 11). An LSTM reads the window's history in
+The yardstick the GAN must beat as a probabilistic forecaster. An LSTM reads the window's history in
 units divided by its own scale v = 1 + mean(history) (DeepAR's scaling, so one network serves best sellers and
 near-dead products), its head also reads the calendar of the target days and the review features (the GAN's
 condition), and it emits, for each of the H target days, the mean μ = v · softplus(·) and the dispersion α of a

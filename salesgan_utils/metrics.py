@@ -374,6 +374,30 @@ def conditional_means(history: np.ndarray, real: np.ndarray, synthetic: np.ndarr
 # ----------------------------------------------------------------------------------------------------------------
 # Distribution and temporal structure of synthetic sequences
 # ----------------------------------------------------------------------------------------------------------------
+def gan_validation_scores(history: np.ndarray, target: np.ndarray, samples: np.ndarray) -> dict:
+    """Stage 02's validation scores of K samples per validation window, all in units/day.
+
+    `val_crps` is the fair CRPS (it selects the kept checkpoint); `val_cond_gap` the absolute gap between the
+    synthetic and real mean target on windows whose history is all zero, plus the same gap on the top
+    history-level decile (a generator that ignores its condition can score a small CRPS on the many all-zero
+    windows yet put sales where there were none); `val_score = val_crps + val_cond_gap`. The gaps and `val_score`
+    are diagnostics: they move with the demand shift between periods.
+
+    Args:
+        history: (N, L) histories in units.
+        target: (N, H) real targets in units.
+        samples: (N, K, H) samples in units.
+
+    Returns:
+        {"val_crps", "val_cond_gap", "val_score"} as floats.
+    """
+    cond = conditional_means(history, target, samples)
+    gap = sum(abs(cond[f"cond_mean_{g}_synthetic"] - cond[f"cond_mean_{g}_real"])
+              for g in ("zero_history", "top_decile") if cond[f"n_{g}"] > 0)
+    crps = crps_fair(samples, target)
+    return {"val_crps": crps, "val_cond_gap": float(gap), "val_score": crps + float(gap)}
+
+
 def wasserstein_marginal(real: np.ndarray, synthetic: np.ndarray) -> float:
     """1-Wasserstein distance between the pooled value distributions of real and synthetic sequences.
 

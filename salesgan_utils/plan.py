@@ -205,9 +205,9 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
     import torch
     from pytorch_lightning.callbacks import Callback
 
-    from salesgan_utils import models, sample, train
+    from salesgan_utils import gan, sample, train
 
-    config = models.GanConfig.from_params(settings).for_windows(windows)
+    config = gan.GanConfig.from_params(settings).for_windows(windows)
     batch = _repeat_to(windows, config.batch_size * (steps + 1))
 
     class StepTimes(Callback):
@@ -228,7 +228,7 @@ def time_gan(settings: dict, windows, device: str, steps: int = GAN_STEPS) -> di
 
     timer = StepTimes()
     pl.seed_everything(0, verbose=False)
-    module = models.WGANGP(config, noise_seed=0)
+    module = gan.WGANGP(config, noise_seed=0)
     loader, _ = train.make_loaders(batch, batch.subset(slice(0, 1)), config, seed=0)
     with _quiet_lightning():
         trainer = pl.Trainer(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_epochs=1,

@@ -193,7 +193,7 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
                           forecaster_epochs: int = 20, classifier_seeds: int = 5,
                           forecast_table: pd.DataFrame | None = None, samples_units: np.ndarray | None = None,
                           generator_steps: int | None = None) -> dict:
-    """Every sample-quality metric of issue 5 as one flat, JSON-ready dict.
+    """Every sample-quality metric as one flat, JSON-ready dict.
 
     Distribution metrics (Wasserstein, zero share, KS, autocorrelation, diversity) compare all K samples of the
     train conditions with the real train targets, in units. The learned scores use the first sample of each

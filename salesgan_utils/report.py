@@ -139,7 +139,7 @@ def source_banner(artifacts: dict) -> str:
     reviews = "" if meta.get("reviews_available") else (
         "<div style='background:#e69500;padding:8px'><b>Reviews table unavailable</b>: review features were "
         "zero and flagged unavailable in this run.</div>")
-    # Folder names come from the user's disk: escaped, or `<img src=x onerror=...>` would run in report.html (#14).
+    # Folder names come from the user's disk: escaped, or `<img src=x onerror=...>` would run in report.html.
     folder, entity, count = (html.escape(str(v)) for v in (source["folder"], meta["entity"], meta["n_entities"]))
     return (f"<div style='background:#1b7837;color:#fff;padding:12px;font-size:1.2em'><b>REAL Olist data</b> from "
             f"<code>{folder}</code> ({entity} level, {count} entities).</div>"
@@ -197,15 +197,15 @@ def training_stop_markdown(summary: dict) -> str:
     return "" if steps is None else f"Training ran all its epochs: {steps:,} generator steps."
 
 
-def variant_markdown(summary: dict) -> str:
-    """Which generator variant stage 02 trained and how it differs from the seed design, in plain words."""
+def design_markdown(summary: dict) -> str:
+    """Which generator design stage 02 trained and how it differs from the original design, in plain words."""
     config = summary.get("config") or {}
-    if "gan_variant" not in config:
+    if "design" not in config and "gan_variant" not in config:
         return ""
-    from .models import GanConfig, describe_variant
+    from .gan import config_from_checkpoint, describe_design
 
-    return describe_variant(GanConfig.from_dict(config)).replace("\n  - ", "\n- ").replace(": the seed design with",
-                                                                                         ": the seed design with\n")
+    return describe_design(config_from_checkpoint(config)).replace("\n  - ", "\n- ").replace(
+        ": the original design with", ": the original design with\n")
 
 
 def show_training_section(artifacts: dict) -> None:
@@ -219,8 +219,8 @@ def show_training_section(artifacts: dict) -> None:
 
         if training_stop_markdown(artifacts["model_summary"]):
             display(Markdown(training_stop_markdown(artifacts["model_summary"])))
-        if variant_markdown(artifacts["model_summary"]):
-            display(Markdown(variant_markdown(artifacts["model_summary"])))
+        if design_markdown(artifacts["model_summary"]):
+            display(Markdown(design_markdown(artifacts["model_summary"])))
         display(pd.DataFrame([artifacts["model_summary"]]))
     _show_figures(artifacts["figures"][2])
     display(history.round(4).tail(10))

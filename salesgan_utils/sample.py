@@ -5,7 +5,7 @@ A sample folder (written atomically: built in a hidden temporary folder beside i
     samples_scaled.npy  (N, K, H) float32, scaled values (as the windows' targets)
     samples_units.npy   (N, K, H) float32, units via `WindowSet.to_units`
     keys.parquet        entity_id, origin of each window, in window order
-    meta.json           k, seed, checkpoint, n_windows, horizon, noise, gan_variant, generator_steps
+    meta.json           k, seed, checkpoint, n_windows, horizon, noise, gan_design, generator_steps
 
 Noise is drawn from `numpy.random.default_rng(seed)` in window order, K rows per window: numpy draws a stream that
 does not depend on how it is chunked, so the samples do not depend on `batch_size` (beyond float rounding of
@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from . import paths
-from .models import WGANGP, load_generator
+from .gan import WGANGP, load_generator
 from .windows import WindowSet
 
 SCALED_FILE, UNITS_FILE, KEYS_FILE, META_FILE = "samples_scaled.npy", "samples_units.npy", "keys.parquet", "meta.json"
@@ -40,7 +40,7 @@ class SampleSet:
         scaled: (N, K, H) float32 (memory-mapped, read-only).
         units: (N, K, H) float32 (memory-mapped, read-only).
         keys: DataFrame (entity_id, origin), one row per window.
-        meta: the metadata dict (k, seed, checkpoint, n_windows, horizon, noise, gan_variant, generator_steps).
+        meta: the metadata dict (k, seed, checkpoint, n_windows, horizon, noise, gan_design, generator_steps).
     """
 
     folder: Path
@@ -65,7 +65,7 @@ class SampleSet:
             mmap: memory-map the arrays (bounded memory); False loads them.
         """
         folder = Path(folder)
-        if folder.parent.name == paths.STAGES[3]:  # an earlier stage's folder: only a finished run's (#14)
+        if folder.parent.name == paths.STAGES[3]:  # an earlier stage's folder: only a finished run's
             paths.check_stage_complete(folder.parent, 3)
         missing = [name for name in (SCALED_FILE, UNITS_FILE, KEYS_FILE, META_FILE) if not (folder / name).is_file()]
         if missing:
@@ -142,7 +142,7 @@ def generate_samples(module_or_ckpt: WGANGP | str | Path, windows: WindowSet, k:
         windows.keys().to_parquet(tmp / KEYS_FILE, index=False)
         meta = {"k": int(k), "seed": int(seed), "checkpoint": checkpoint, "n_windows": int(n),
                 "horizon": int(horizon), "noise": "numpy default_rng(seed).standard_normal, K rows per window",
-                "gan_variant": module.config.gan_variant, "generator_steps": int(module.train_steps)}
+                "gan_design": module.config.design, "generator_steps": int(module.train_steps)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out_dir.exists():
             # two renames: the old folder is moved aside first, so a reader never sees a half-written one

@@ -1,6 +1,6 @@
 """How the WGAN-GP is trained: data loaders, Trainer, callbacks, loggers, devices, resume, training history.
 
-The LightningModule (what is trained) is `salesgan_utils.models.WGANGP`; this module builds everything around it,
+The LightningModule (what is trained) is `salesgan_utils.gan.WGANGP`; this module builds everything around it,
 as darts keeps its Lightning module apart from its wrapper. Stage 02 calls `train_gan` once.
 
 Artifacts under `out_dir`: `checkpoints/best.ckpt` (lowest validation fair CRPS, `CHECKPOINT_METRIC`),
@@ -37,7 +37,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
-from .models import WGANGP, GanConfig, load_generator, parameter_counts  # noqa: F401  (load_generator re-exported)
+from .gan import WGANGP, GanConfig, config_from_checkpoint, parameter_counts
 from .paths import atomic_path, write_json_atomic, write_text_atomic
 from .windows import WindowSet
 
@@ -45,16 +45,13 @@ from .windows import WindowSet
 CHECKPOINT_DIR, BEST_CKPT, LAST_CKPT = "checkpoints", "best.ckpt", "last.ckpt"
 HISTORY_FILE, SUMMARY_FILE = "training_history.csv", "model_summary.json"
 
-# g_crps: the generator's CRPS term (units/day; NaN for variants without one, `GanConfig.crps_weight` = 0)
+# g_crps: the generator's CRPS term (units/day; NaN for designs without one, `GanConfig.crps_weight` = 0)
 HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "g_crps",
                    "val_crps", "val_cond_gap", "val_score"]
 VAL_BATCH_WINDOWS = 512
-# The score that keeps best.ckpt: the validation fair CRPS (a proper scoring rule, units/day). Until round 4 of
-# docs/gan_ablation.md it was `val_score` = CRPS + the conditional gaps on val; those gaps are confounded by the
-# demand shift between periods (zero-history windows: 0.051 units/day in train, 0.011 in val) and move 0.1-0.2
-# units/day between epochs while the CRPS moves 0.001-0.003, so they chose the epoch: in 5 of 17 quick trainings one
-# at or before step 990, with a worse CRPS than the last and 1.45-2.5x the real zero-history level. They stay in the
-# history as diagnostics.
+# The score that keeps best.ckpt: the validation fair CRPS (a proper scoring rule, units/day). The conditional
+# gaps in the history are diagnostics only: they move with the demand shift between periods far more than the CRPS
+# moves between epochs, so they would choose the epoch by chance (docs/gan_ablation.md).
 CHECKPOINT_METRIC = "val_crps"
 
 # strategies that cannot run the GAN's manual optimisation (unused parameters in each update) → working variants
@@ -70,7 +67,7 @@ class TrainResult:
     """What `train_gan` produced.
 
     Attributes:
-        best_ckpt: checkpoint with the lowest `CHECKPOINT_METRIC` (models.validation_scores; stage 03 loads it).
+        best_ckpt: checkpoint with the lowest `CHECKPOINT_METRIC` (metrics.gan_validation_scores; stage 03 loads it).
         last_ckpt: checkpoint at the end of the latest epoch (resume point).
         history: one row per epoch, columns `HISTORY_COLUMNS` (step = training steps completed, one step being
             n_critic critic updates + 1 generator update).
@@ -242,7 +239,7 @@ def _tensors(windows: WindowSet, with_scale: bool) -> _BatchTensors:
 
 def make_loaders(train: WindowSet, val: WindowSet, config: GanConfig, seed: int) -> tuple[DataLoader, DataLoader]:
     """Train and validation loaders over pre-built tensors (see `GlobalBatchSampler`)."""
-    # train batches carry the scales too: a count-valued generator rounds in units (models.GanConfig.count_output)
+    # train batches carry the scales too: a count-valued generator rounds in units (gan.GanConfig.count_output)
     train_loader = DataLoader(_tensors(train, with_scale=True), collate_fn=_as_batch,
                               batch_sampler=GlobalBatchSampler(len(train), config.batch_size, seed, shuffle=True,
                                                                drop_last=True, shard=True))
@@ -337,9 +334,10 @@ def _check_resume_compatible(ckpt: Path, config: GanConfig) -> None:
     except Exception as error:
         raise ValueError(f"cannot resume from {ckpt}: not a readable checkpoint ({error}). Delete it, or pass "
                          f"resume=False (params: resume) to start over.") from error
-    if GanConfig.from_dict(saved) != config:
+    saved = config_from_checkpoint(saved, ckpt)
+    if saved != config:
         raise ValueError(f"cannot resume from {ckpt}: it was trained with another configuration "
-                         f"({GanConfig.from_dict(saved)} vs {config}). Use another run name, or resume=False.")
+                         f"({saved} vs {config}). Use another run name, or resume=False.")
 
 
 # ---- the entry point ---------------------------------------------------------------------------------------------

@@ -267,7 +267,7 @@ TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calend
 def _checkpoint(tmp: Path, **config_change) -> Path:
     import torch
 
-    from salesgan_utils.models import WGANGP, GanConfig
+    from salesgan_utils.gan import WGANGP, GanConfig
 
     module = WGANGP(GanConfig(**TINY), noise_seed=0)
     hparams = dict(module.hparams)
@@ -279,7 +279,7 @@ def _checkpoint(tmp: Path, **config_change) -> Path:
 
 
 def corrupt_checkpoint(tmp: Path):
-    from salesgan_utils.models import load_generator
+    from salesgan_utils.gan import load_generator
 
     path = _checkpoint(tmp)
     path.write_bytes(path.read_bytes()[:1000])  # a copy cut short
@@ -287,7 +287,7 @@ def corrupt_checkpoint(tmp: Path):
 
 
 def incompatible_checkpoint(tmp: Path):
-    from salesgan_utils.models import load_generator
+    from salesgan_utils.gan import load_generator
 
     return load_generator(_checkpoint(tmp, gru_hidden=12))  # weights of another architecture
 
@@ -295,7 +295,7 @@ def incompatible_checkpoint(tmp: Path):
 def non_finite_checkpoint(tmp: Path):
     import torch
 
-    from salesgan_utils.models import load_generator
+    from salesgan_utils.gan import load_generator
 
     path = _checkpoint(tmp)
     checkpoint = torch.load(path, weights_only=True)
@@ -329,7 +329,7 @@ def windows_missing(tmp: Path):
 
 
 def checkpoint_missing(tmp: Path):
-    from salesgan_utils.models import load_generator
+    from salesgan_utils.gan import load_generator
 
     return load_generator(paths.stage_dir(tmp, 2) / "checkpoints" / "best.ckpt")
 

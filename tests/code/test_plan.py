@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from salesgan_utils import params, paths, pipeline, plan
-from salesgan_utils.models import GanConfig, load_generator
+from salesgan_utils.gan import GanConfig, load_generator
 from salesgan_utils.train import train_gan
 from salesgan_utils.windows import random_windowset
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from salesgan_utils import sample as sample_module
-from salesgan_utils.models import WGANGP, GanConfig
+from salesgan_utils.gan import WGANGP, GanConfig
 from salesgan_utils.sample import SampleSet, generate_samples
 from salesgan_utils.windows import random_windowset
 
@@ -42,7 +42,7 @@ def test_shapes_units_keys_meta(module, windows, tmp_path):
     np.testing.assert_allclose(result.units, expected_units, rtol=1e-6)
     pd.testing.assert_frame_equal(result.keys, windows.keys())
     assert result.meta == {"k": 5, "seed": 1, "checkpoint": None, "n_windows": 23, "horizon": 7,
-                           "noise": result.meta["noise"], "gan_variant": "seed", "generator_steps": 0}
+                           "noise": result.meta["noise"], "gan_design": "original", "generator_steps": 0}
     assert module.training  # the caller's module is left as it was
 
 

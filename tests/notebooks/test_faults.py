@@ -20,7 +20,7 @@ import pytest
 from processes import kill_tree
 
 from salesgan_utils import paths
-from salesgan_utils.models import load_generator
+from salesgan_utils.gan import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = "faults"
