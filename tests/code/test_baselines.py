@@ -33,7 +33,13 @@ def test_baseline_on_hand_series(forecaster, kwargs, expected):
     np.testing.assert_allclose(forecaster(SERIES, **kwargs), [expected], rtol=1e-6)
 
 
-@pytest.mark.parametrize("forecaster", [bl.croston_sba_forecast, bl.tsb_forecast])
+@pytest.mark.parametrize("forecaster", [bl.adida_forecast, bl.imapa_forecast])
+def test_aggregation_methods_keep_a_constant_demand(forecaster):
+    np.testing.assert_allclose(forecaster(np.full((2, 30), 2.0), horizon=5), np.full((2, 5), 2.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("forecaster", [bl.croston_sba_forecast, bl.tsb_forecast, bl.adida_forecast,
+                                        bl.imapa_forecast])
 def test_intermittent_methods_give_zero_without_demand_and_keep_row_order(forecaster):
     other = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0]])
     rows = np.concatenate([SERIES, np.zeros((1, 8)), SERIES, other])
@@ -112,3 +118,40 @@ def test_count_model_sampler_matches_each_history_moments_and_is_whole_units():
     assert out[1].var() == pytest.approx(history[1].var(ddof=1), rel=0.15)
     assert not out[2].any()  # all-zero history: zero point mass
     np.testing.assert_array_equal(out, bl.count_model_sampler(history, 7, k=4000, seed=0))
+
+
+def test_history_analog_sampler_returns_the_targets_of_the_nearest_histories():
+    # pool histories (relative scale h / (1 + mean)): a flat 0, a flat 1, a flat 10 and a late spike
+    pool_history = np.array([[0.0] * 4, [1.0] * 4, [10.0] * 4, [0.0, 0.0, 0.0, 8.0]])
+    pool_target = np.array([[0.0, 0.0], [1.0, 2.0], [10.0, 11.0], [5.0, 0.0]])
+    # [0, 0, 0, 7] is [0, 0, 0, 2.55] relative: the spike (2.67 on its last day) at 0.01, the flat 1 (0.5 a day)
+    # at 0.75 + 2.05^2 = 4.93, the flat 0 at 2.55^2 = 6.48
+    history = np.array([[0.0, 0.0, 0.0, 7.0],
+                        [2.0, 2.0, 2.0, 2.0]])   # relative 2/3: nearest flat 1 (1/2), then flat 10 (10/11)
+    out = bl.history_analog_sampler(history, pool_history, pool_target, k=2)
+    np.testing.assert_array_equal(out[0], [[5.0, 0.0], [1.0, 2.0]])
+    np.testing.assert_array_equal(out[1], [[1.0, 2.0], [10.0, 11.0]])
+
+
+def test_history_analog_sampler_never_draws_a_windows_own_target():
+    pool_history = np.array([[0.0, 1.0], [0.0, 1.0], [3.0, 3.0]])
+    pool_target = np.array([[1.0], [2.0], [3.0]])
+    out = bl.history_analog_sampler(pool_history, pool_history, pool_target, k=1, exclude=np.arange(3))
+    np.testing.assert_array_equal(out[:, 0, 0], [2.0, 1.0, 1.0])  # 0 <-> 1 are twins; 2's nearest is 0 (tie: first)
+    with pytest.raises(ValueError, match="k = 3"):
+        bl.history_analog_sampler(pool_history, pool_history, pool_target, k=3, exclude=np.arange(3))
+
+
+def test_history_analog_sampler_on_a_large_pool_matches_a_full_stable_sort():
+    rng = np.random.default_rng(0)
+    pool_history = rng.poisson(0.3, size=(600, 6)).astype(float)  # many exact ties
+    pool_target = np.arange(600, dtype=float)[:, None]             # the target names its pool index
+    history = rng.poisson(0.3, size=(50, 6)).astype(float)
+    got = bl.history_analog_sampler(history, pool_history, pool_target, k=4)[:, :, 0].astype(int)
+
+    def rel(x):
+        return x / (1 + x.mean(axis=1, keepdims=True))
+
+    distance = ((rel(history)[:, None, :] - rel(pool_history)[None, :, :]) ** 2).sum(axis=2)
+    expected = np.argsort(np.round(distance, 9), axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(got, expected)
