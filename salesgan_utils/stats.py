@@ -1,7 +1,8 @@
 """Statistics over seeds and paired comparisons of two forecasters: t-intervals, seed-paired tests, a seed x entity
 bootstrap and the Diebold-Mariano test.
 
-Used by the benchmark (stage 04). Pure functions of arrays; every random step takes a seed.
+Used by the benchmark (stage 04) and the backtest study (folds x seeds). Pure functions of arrays; every random
+step takes a seed.
 """
 from __future__ import annotations
 
@@ -160,3 +161,88 @@ def daily_dm_test(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 7) -> d
     """
     statistic, p_value = diebold_mariano(loss_a, loss_b, horizon=horizon)
     return {"dm_stat": statistic, "dm_p": p_value, "dm_days": int(np.size(loss_a))}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Folds x seeds: the backtest study's inference
+# ----------------------------------------------------------------------------------------------------------------
+def blocked_paired_test(changes: dict, level: float = 0.95) -> dict:
+    """Mean paired change over folds (blocks) and seeds (replicates within a fold), its t-interval and t-test.
+
+    The estimate is the mean over the F folds of each fold's seed mean (every fold weighs the same, whatever its
+    seed count); its variance sum_f s_f^2 / (S_f F^2) uses the seed spread within each fold only, with
+    Welch-Satterthwaite degrees of freedom: inference about these F periods, with training randomness (LSTM and
+    generator seeds) as the noise. Fold-to-fold differences are not noise here; `across` gives the interval over
+    the F fold means (F - 1 degrees of freedom), which asks whether the change holds across periods.
+
+    Args:
+        changes: {fold: (S_f,) per-seed paired changes (e.g. % change of test WRMSSE vs the reference)}; a fold
+            needs >= 2 seeds to carry a variance.
+        level: coverage of the intervals.
+
+    Returns:
+        {"pct", "pct_low", "pct_high", "p", "df", "n_folds", "n_pairs", "per_fold": {fold: (mean, low, high)},
+        "across": (mean, low, high)}; NaN interval and p where no fold has 2 seeds.
+    """
+    folds = {f: np.asarray(v, dtype=np.float64)[np.isfinite(np.asarray(v, dtype=np.float64))]
+             for f, v in changes.items()}
+    folds = {f: v for f, v in folds.items() if v.size}
+    if not folds:
+        raise ValueError("blocked_paired_test: no finite change in any fold")
+    n_folds = len(folds)
+    means = np.array([v.mean() for v in folds.values()])
+    estimate = float(means.mean())
+    out = {"pct": estimate, "n_folds": n_folds, "n_pairs": int(sum(v.size for v in folds.values())),
+           "per_fold": {f: mean_ci(v, level) for f, v in folds.items()}, "across": mean_ci(means, level)}
+    if any(v.size < 2 for v in folds.values()):
+        return {**out, "pct_low": float("nan"), "pct_high": float("nan"), "p": float("nan"), "df": float("nan")}
+    parts = np.array([v.var(ddof=1) / (v.size * n_folds ** 2) for v in folds.values()])
+    sizes = np.array([v.size for v in folds.values()])
+    variance = float(parts.sum())
+    if variance <= 1e-300:  # every seed agrees within every fold
+        p_value = 1.0 if abs(estimate) < 1e-12 else 0.0
+        return {**out, "pct_low": estimate, "pct_high": estimate, "p": p_value, "df": float("inf")}
+    df = float(variance ** 2 / np.sum(parts ** 2 / (sizes - 1)))
+    half = float(stats.t.ppf(0.5 + level / 2.0, df) * np.sqrt(variance))
+    p_value = float(2.0 * stats.t.sf(abs(estimate) / np.sqrt(variance), df))
+    return {**out, "pct_low": estimate - half, "pct_high": estimate + half, "p": p_value, "df": df}
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), in the input order; NaNs stay NaN and do not count.
+
+    Args:
+        p_values: the raw p-values of one family of comparisons.
+
+    Returns:
+        (m,) adjusted p-values, capped at 1.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(np.isfinite(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        out[index] = running
+    return out
+
+
+def rank_agreement(validation: Sequence[float], test: Sequence[float]) -> dict:
+    """Spearman rank correlation of the same models' validation and test scores: can the test period tell the
+    models apart the way validation does?
+
+    Args:
+        validation: (M,) one score per model on validation.
+        test: (M,) the same models' scores on test, same order.
+
+    Returns:
+        {"spearman", "p", "n_models"}; NaN with fewer than 3 models.
+    """
+    a, b = np.asarray(validation, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    keep = np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 3:
+        return {"spearman": float("nan"), "p": float("nan"), "n_models": int(keep.sum())}
+    result = stats.spearmanr(a[keep], b[keep])
+    return {"spearman": float(result.statistic), "p": float(result.pvalue), "n_models": int(keep.sum())}

@@ -107,3 +107,47 @@ def test_daily_dm_test_uses_h_minus_one_lags():
     out = ev.daily_dm_test(a, b, horizon=7)
     assert (out["dm_stat"], out["dm_p"]) == pytest.approx(ev.diebold_mariano(a, b, horizon=7))
     assert out["dm_days"] == 60
+
+
+def test_blocked_paired_test_hand_values():
+    # folds {1, 3} and {5, 7}: mean 4; each s^2 = 2 over S = 2 seeds: variance (1 + 1) / 4 = 0.5;
+    # Welch-Satterthwaite df = 0.5^2 / (2 * 0.25^2 / 1) = 2
+    out = ev.blocked_paired_test({0: [1.0, 3.0], 1: [5.0, 7.0]})
+    half = stats.t.ppf(0.975, 2) * np.sqrt(0.5)
+    assert out["pct"] == 4.0 and out["df"] == pytest.approx(2.0) and out["n_pairs"] == 4
+    assert (out["pct_low"], out["pct_high"]) == pytest.approx((4.0 - half, 4.0 + half))
+    assert out["p"] == pytest.approx(2 * stats.t.sf(4.0 / np.sqrt(0.5), 2))
+    assert out["per_fold"][1][0] == 6.0 and out["across"][0] == 4.0
+    # each fold weighs the same whatever its seed count
+    assert ev.blocked_paired_test({0: [0.0, 0.0, 0.0, 3.0], 1: [9.0, 9.0]})["pct"] == pytest.approx(4.875)
+
+
+def test_blocked_paired_test_edge_cases():
+    one_seed = ev.blocked_paired_test({0: [2.0], 1: [1.0, 3.0]})
+    assert one_seed["pct"] == 2.0 and np.isnan(one_seed["p"])
+    flat = ev.blocked_paired_test({0: [0.0, 0.0], 1: [0.0, 0.0]})
+    assert flat["p"] == 1.0
+    with pytest.raises(ValueError, match="no finite change"):
+        ev.blocked_paired_test({0: [np.nan]})
+
+
+def test_blocked_paired_test_p_values_are_near_uniform_without_an_effect():
+    rng = np.random.default_rng(0)
+    spreads = (0.5, 1.0, 2.0)  # folds differ in seed noise; no fold has an effect
+    p = np.array([ev.blocked_paired_test({f: rng.normal(0.0, s, 3) for f, s in enumerate(spreads)})["p"]
+                  for _ in range(2000)])
+    assert 0.025 <= (p < 0.05).mean() <= 0.075
+    planted = [ev.blocked_paired_test({f: rng.normal(-3.0, 1.0, 3) for f in range(3)})["p"] for _ in range(200)]
+    assert np.mean(np.array(planted) < 0.05) > 0.9
+
+
+def test_holm_hand_values():
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04)
+    np.testing.assert_allclose(ev.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(ev.holm([0.5, np.nan, 0.9]), [1.0, np.nan, 1.0])
+
+
+def test_rank_agreement():
+    assert ev.rank_agreement([1, 2, 3, 4], [10, 20, 30, 40])["spearman"] == pytest.approx(1.0)
+    assert ev.rank_agreement([1, 2, 3, 4], [4, 3, 2, 1])["spearman"] == pytest.approx(-1.0)
+    assert np.isnan(ev.rank_agreement([1, 2], [1, 2])["spearman"])
