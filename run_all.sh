@@ -8,7 +8,7 @@
 #
 # This script holds only what must run before the Python dependencies exist: the virtualenv, the pinned torch,
 # requirements.txt, the Jupyter kernel and (for --test) Chromium. The options, stage selection, parameters,
-# papermill calls, failure reports and resume commands live in salesgan_utils/pipeline.py (unit-tested there).
+# papermill calls, failure reports and resume commands live in salesgan_utils/pipeline.py and cli.py (unit-tested).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

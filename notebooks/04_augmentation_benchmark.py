@@ -71,10 +71,8 @@ import yaml
 from salesgan_utils import benchmark, params, paths, plots, preprocess, sample, scoring
 
 settings = params.notebook_settings(4, globals())
-run_path = paths.run_dir(settings["run"], settings["outputs_dir"] or None)
-data_stage = Path(settings["data_stage_dir"]) if settings["data_stage_dir"] else paths.stage_dir(run_path, 1)
-samples_stage = Path(settings["samples_stage_dir"]) if settings["samples_stage_dir"] else paths.stage_dir(run_path, 3)
-out_dir = paths.stage_dir(run_path, 4, create=True)
+run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4, data_stage_dir=1,
+                                                                     samples_stage_dir=3)
 metadata = preprocess.load_metadata(data_stage)
 if metadata["is_demo"]:
     print("DEMO DATA — not Olist: these results say nothing about real sales.")
@@ -88,7 +86,7 @@ if metadata["is_demo"]:
 splits = {split: preprocess.load_windows(data_stage, split) for split in ("train", "val", "test")}
 train_df = scoring.train_series(pd.read_parquet(paths.require_artifact(data_stage / preprocess.PANEL_FILE, 1)))
 gan_samples = sample.SampleSet.load(paths.require_artifact(samples_stage / "samples_train", 3))
-gan_params_file = run_path / "params" / "02_train_gan.yaml"
+gan_params_file = paths.stage_params_file(run_path, 2)
 gan_index = None
 if gan_params_file.is_file():  # which train windows stage 02 trained on: the same seeded subsample it drew
     gan_params = yaml.safe_load(gan_params_file.read_text())

@@ -1,4 +1,5 @@
-"""Where things are: the project root, run folders, Kaggle detection, Olist data discovery, atomic writes.
+"""Where things are: the project root, run and stage folders, the run folder's own files (stage parameters, stage
+times, the report), Kaggle detection, Olist data discovery, atomic writes.
 
 Everything resolves from one root (env `SALESGAN_ROOT`, default the repository) and nothing is created at
 import time. Data discovery order (first hit wins, and the reason is reported):
@@ -38,6 +39,11 @@ STAGES = {
     5: "05_report",
 }
 STAGES_BY_NAME = {name: number for number, name in STAGES.items()}
+# The run folder's own files, beside the stage folders: outputs/<run>/params/NN_name.yaml (the parameters each
+# stage ran with), stage_times.json (wall time and status per stage) and the exported report.
+PARAMS_FOLDER = "params"
+STAGE_TIMES_FILE = "stage_times.json"
+REPORT_FILE = "report.html"
 
 
 def project_root() -> Path:
@@ -191,6 +197,40 @@ def check_stage_complete(folder: str | Path, stage: int) -> Path:
         raise IncompleteStageError(f"{folder} lost or changed {len(damaged)} file(s) since stage {stage:02d} "
                                    f"finished (e.g. {damaged[0]}). {fix}")
     return folder
+
+
+def stage_params_file(run_path: str | Path, stage: int) -> Path:
+    """`outputs/<run>/params/NN_name.yaml`: the parameters stage NN last ran with (written when it succeeded)."""
+    return Path(run_path) / PARAMS_FOLDER / f"{STAGES[stage]}.yaml"
+
+
+def read_stage_times(run_path: str | Path) -> dict[str, dict]:
+    """`outputs/<run>/stage_times.json` as {stage name: {"seconds", "status", "finished"}}; {} when absent."""
+    path = Path(run_path) / STAGE_TIMES_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def record_stage_time(run_path: str | Path, stage: str, seconds: float, status: str = "ok") -> Path:
+    """Add or replace one stage's wall time in `stage_times.json` (other stages' entries are kept, so a
+    `--only NN` rerun updates just its own line).
+
+    Args:
+        run_path: `outputs/<run>/`.
+        stage: stage name, e.g. "02_train_gan".
+        seconds: wall time of the stage (for the pipeline: the papermill call, kernel start included).
+        status: "ok" or "failed".
+
+    Returns:
+        The path of `stage_times.json`.
+    """
+    from datetime import datetime, timezone
+
+    times = read_stage_times(run_path)
+    times[stage] = {"seconds": round(float(seconds), 1), "status": status,
+                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return write_json_atomic(Path(run_path) / STAGE_TIMES_FILE, dict(sorted(times.items())))
 
 
 def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list[Path], Path]:

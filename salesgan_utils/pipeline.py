@@ -1,13 +1,13 @@
-"""The suite's orchestration: the command line of `run_all.sh`, stage selection, notebook twins, stage parameters,
-papermill per stage, failure reports with the resume command, stage wall times, and the report export.
+"""The suite's orchestration: stage parameters, papermill per stage, the stage-folder swap, stage wall times, the
+report export, the test suite and the nbval refresh; `main` is the command line behind `run_all.sh`.
 
 `run_all.sh` does only the set-up that must run before Python dependencies exist (venv, torch, requirements,
 kernel, Chromium), then `exec python -m salesgan_utils.pipeline "$@"`. Before the set-up it calls
-`python3 -m salesgan_utils.pipeline --preflight "$@"`: one parser checks the command line, so a bad option fails
-in a second rather than after a minute of set-up. That is why this module imports only the standard library,
-`paths` and `params` at the top; papermill, jupytext and pytest are imported where they are used.
+`python3 -m salesgan_utils.pipeline --preflight "$@"`: one parser (`salesgan_utils.cli`) checks the command line,
+so a bad option fails in a second rather than after a minute of set-up. That is why this module imports only the
+standard library and light package modules at the top; papermill, jupytext and pytest are imported where used.
 
-Command line::
+Command line (every option: `salesgan_utils.cli.USAGE`)::
 
     python -m salesgan_utils.pipeline [--profile P] [--data DIR] [--run NAME] [--set K=V ...] [--from NN | --only NN]
     python -m salesgan_utils.pipeline --test [-- PYTEST_ARGS]
@@ -17,331 +17,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from salesgan_utils import params, paths
+from salesgan_utils.cli import OPTION_KEYS, USAGE, Invocation, Options, caller_folder, parse_args, preflight, resolve
+from salesgan_utils.console import PipelineError, error_line, failure_report, log, warn
+from salesgan_utils.twins import sync_notebooks
 
-STAGE_TIMES_FILE = "stage_times.json"
-PARAMS_FOLDER = "params"  # outputs/<run>/params/NN_name.yaml: the parameters each stage ran with
-REPORT_FILE = "report.html"
 KERNEL = os.environ.get("SALESGAN_KERNEL", "salesgan")
-# Set by run_all.sh before it changes into the checkout: --data and --profile paths are relative to where the
-# command was typed.
-CALLER_DIR_ENV = "SALESGAN_CALLER_DIR"
-RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-VALUE_OPTIONS = {"--profile": "a value", "--data": "a folder", "--run": "a name", "--set": "KEY=VALUE",
-                 "--from": "a stage", "--only": "a stage"}
-# Parameters that have their own option (checked and resolved there); --set may not set them.
-OPTION_KEYS = {"run": "--run NAME", "data_dir": "--data DIR", "profile": "--profile P"}
-FLAGS = {"--setup": ("mode", "setup"), "--no-setup": ("setup", False), "--test": ("mode", "test"),
-         "--refresh-nbval": ("mode", "refresh-nbval"), "--plan": ("mode", "plan"), "-h": ("mode", "help"),
-         "--help": ("mode", "help")}
-
-USAGE = """\
-Usage: bash run_all.sh [options]
-
-Runs set-up (once), then the notebooks 01_eda_preprocess → 02_train_gan → 03_generate_samples →
-04_augmentation_benchmark → 05_report with papermill, then exports outputs/<run>/report.html.
-
-Options:
-  --profile P      smoke | quick | full | kaggle, or the path of a params YAML file.
-                   Default: quick (kaggle on Kaggle). smoke is the tiny CPU profile used by the tests.
-  --data DIR       folder holding the Olist CSVs (.csv or .csv.gz); "demo" forces the generated demo data.
-                   Default: discovery (SALESGAN_DATA_DIR, the Kaggle input, data/raw/, else demo data).
-  --run NAME       run name: outputs go to outputs/NAME/ (default: the profile name); letters, digits, . - _
-  --set KEY=VALUE  override one notebook parameter (repeatable), e.g. --set max_epochs=3
-                   (--set outputs_dir=DIR moves the whole run to DIR/NAME/, as env SALESGAN_OUTPUTS does)
-  --from NN        start at stage NN (01..05); earlier stages' outputs of the same run are reused.
-  --only NN        run stage NN alone (rerun one stage).
-  --plan           print per stage the work and an estimated wall time on this machine (a short calibration:
-                   a few GAN steps and LSTM batches), the total and the budget split, then exit. Every run
-                   prints the plan first (timed when the profile has a time_budget_min) and warns when the
-                   estimate exceeds the budget.
-  --setup          set-up only: environment, packages, Jupyter kernel, notebook twins.
-  --no-setup       skip the set-up checks and use the current python environment as it is.
-  --test [-- ARGS] set-up (plus Chromium for the browser test where possible), then the whole test suite;
-                   ARGS after -- go to pytest. Exits with pytest's status.
-  --refresh-nbval  run the smoke profile on demo data and copy its executed notebooks into
-                   tests/notebooks/reference/ (the nbval references).
-  -h, --help       this text.
-
-Environment: SALESGAN_OUTPUTS (outputs root), SALESGAN_DATA_DIR, SALESGAN_KAGGLE_ROOT, SALESGAN_SETUP=skip
-(as --no-setup), SALESGAN_TORCH_INDEX (a pip index URL for torch, e.g. https://download.pytorch.org/whl/cpu),
-SALESGAN_KERNEL.
-"""
-
-
-class PipelineError(Exception):
-    """A one-line error that says what to do; `code` is the exit status (2: the command line or the parameters,
-    1: a stage, the export or the file system)."""
-
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
-
-
-# ---------------------------------------------------------------------------------------------- command line
-@dataclass
-class Options:
-    """The command line as typed (paths not yet resolved)."""
-
-    profile: str = ""
-    data: str = ""
-    run: str | None = None  # None: the profile's name; "" is a blank name, refused
-    sets: list[str] = field(default_factory=list)
-    from_stage: int | None = None
-    only: int | None = None
-    mode: str = "pipeline"  # pipeline | plan | setup | test | refresh-nbval | help
-    setup: bool = True
-    pytest_args: list[str] = field(default_factory=list)
-
-
-def stage_arg(value: str) -> int:
-    """1..5 from "3", "03" or "03_generate_samples"."""
-    try:
-        return params.stage_number(value)
-    except params.ParamsError as error:
-        raise PipelineError(str(error)) from None
-
-
-def parse_args(argv: list[str], env: dict[str, str] | None = None) -> Options:
-    """Read run_all.sh's options (see USAGE). `--name=value` is accepted beside `--name value`.
-
-    Raises:
-        PipelineError: an unknown option, a missing value, --from with --only, or arguments after `--` without
-            --test.
-    """
-    env = os.environ if env is None else env
-    options = Options(setup=env.get("SALESGAN_SETUP", "") != "skip")  # e.g. an image built with everything
-    rest: list[str] | None = None
-    items = list(argv)
-    while items:
-        item = items.pop(0)
-        if item == "--":
-            rest = items
-            break
-        name, has_inline, inline = item.partition("=") if item.startswith("--") else (item, "", "")
-        if name in VALUE_OPTIONS:
-            if has_inline:
-                value = inline
-            elif items:
-                value = items.pop(0)
-            else:
-                raise PipelineError(f"{name} needs {VALUE_OPTIONS[name]}")
-            if name == "--set":
-                if "=" not in value:
-                    raise PipelineError(f"--set {value!r}: write KEY=VALUE, e.g. --set max_epochs=3")
-                options.sets.append(value)
-            elif name in ("--from", "--only"):
-                setattr(options, "from_stage" if name == "--from" else "only", stage_arg(value))
-            else:
-                setattr(options, name[2:], value)
-        elif item in FLAGS:
-            setattr(options, *FLAGS[item])
-            if options.mode == "help":
-                return options
-        else:
-            raise PipelineError(f"unknown option {item!r}: see bash run_all.sh --help")
-    if options.from_stage is not None and options.only is not None:
-        raise PipelineError("use --from or --only, not both")
-    if rest is not None:
-        if options.mode != "test":
-            raise PipelineError("arguments after -- are for --test (pytest): bash run_all.sh --test -- ARGS")
-        options.pytest_args = rest
-    return options
-
-
-@dataclass
-class Invocation:
-    """A pipeline run resolved from `Options`: absolute paths, a checked run name, the selected stages."""
-
-    profile: str  # a profile name, or the absolute path of a params file
-    profile_name: str
-    run: str
-    data: str  # "" (discover), "demo", or an absolute folder
-    sets: list[str]
-    stages: list[str]
-    from_stage: int | None = None
-    only: int | None = None
-
-    def resume_command(self, stage: str) -> str:
-        """The command that reruns the failed invocation from `stage`: same profile, run, data and every --set
-        (an --only run resumes with --only)."""
-        args = ["bash", "run_all.sh", "--profile", self.profile, "--run", self.run]
-        if self.data:
-            args += ["--data", self.data]
-        for item in self.sets:
-            args += ["--set", item]
-        args += ["--only" if self.only is not None else "--from", stage[:2]]
-        return shlex.join(args)
-
-
-def default_profile() -> str:
-    return "kaggle" if paths.is_kaggle() else "quick"
-
-
-def resolve_profile(text: str, caller_dir: Path) -> tuple[str, str]:
-    """(profile argument, profile name): a name in params/, or a YAML path made absolute from `caller_dir`."""
-    text = text or default_profile()
-    if text.endswith((".yaml", ".yml")) or "/" in text:
-        path = Path(text).expanduser()
-        path = path if path.is_absolute() else caller_dir / path
-        if not path.is_file():
-            raise PipelineError(f"params file '{path}' not found: pass a profile name "
-                                f"({' '.join(params.available_profiles())}) or an existing YAML file")
-        return str(path), path.stem
-    if not (params.profiles_dir() / f"{text}.yaml").is_file():
-        available = " ".join(params.available_profiles()) or "none"
-        raise PipelineError(f"unknown profile '{text}': available profiles are: {available} (params/*.yaml), "
-                            f"or pass a YAML path")
-    return text, text
-
-
-def check_run_name(run: str) -> str:
-    """`run` when it is a plain folder name (letters, digits, `.`, `-`, `_`; not `.` or `..`)."""
-    if not run.strip():
-        raise PipelineError(f"--run {run!r} is blank: give the run a name, e.g. --run trial")
-    if not RUN_NAME.fullmatch(run) or run in (".", ".."):
-        raise PipelineError(f"--run {run!r} is not a plain folder name: use letters, digits, '.', '-' or '_' "
-                            f"(no path separators or '..'), e.g. --run trial")
-    return run
-
-
-def resolve_data(text: str, caller_dir: Path) -> str:
-    if not text or text == paths.DEMO:
-        return text
-    folder = Path(text).expanduser()
-    folder = folder if folder.is_absolute() else caller_dir / folder
-    if not folder.is_dir():
-        raise PipelineError(f"--data '{folder}' is not a folder: pass the folder holding "
-                            f"olist_orders_dataset.csv[.gz], or 'demo'")
-    return str(folder.resolve())  # the kernels run elsewhere: an absolute path
-
-
-def select_stages(from_stage: int | None = None, only: int | None = None) -> list[str]:
-    """The stage names to run, in order: all, from `from_stage` on, or `only`."""
-    return [name for number, name in paths.STAGES.items()
-            if (only is None or number == only) and (from_stage is None or number >= from_stage)]
-
-
-def resolve(options: Options, caller_dir: Path | None = None) -> Invocation:
-    """Check the profile, run name and data folder of `options` (standard library only: runs before set-up)."""
-    caller_dir = Path(caller_dir or os.environ.get(CALLER_DIR_ENV) or os.getcwd())
-    profile, profile_name = resolve_profile(options.profile, caller_dir)
-    run = check_run_name(profile_name if options.run is None else options.run)
-    return Invocation(profile=profile, profile_name=profile_name, run=run,
-                      data=resolve_data(options.data, caller_dir), sets=list(options.sets),
-                      stages=select_stages(options.from_stage, options.only),
-                      from_stage=options.from_stage, only=options.only)
-
-
-def preflight(argv: list[str]) -> str:
-    """What set-up run_all.sh should do for `argv`: "help", "none", "setup" or "setup chromium".
-
-    Raises:
-        PipelineError: the command line is wrong (checked with the standard library only).
-    """
-    options = parse_args(argv)
-    if options.mode == "help":
-        return "help"
-    resolve(options)
-    if not options.setup:
-        return "none"
-    return "setup chromium" if options.mode == "test" else "setup"
-
-
-# ----------------------------------------------------------------------------------------------------- output
-def log(message: str) -> None:
-    print(f"[run_all {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def error_line(message: str) -> None:
-    print(f"[run_all] ERROR: {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------------------------- notebook twins
-def _cell_inputs(notebook) -> list[tuple[str, str]]:
-    return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
-
-
-def twin_state(py: Path, ipynb: Path) -> str:
-    """"in sync" (same cells), "stale" (the .ipynb is missing or older than its .py, or cells differ and the .py
-    is newer) or "conflict" (the .ipynb was edited after its .py and their cells differ)."""
-    import jupytext
-
-    if ipynb.exists() and _cell_inputs(jupytext.read(ipynb)) == _cell_inputs(jupytext.read(py)):
-        return "in sync"
-    if ipynb.exists() and ipynb.stat().st_mtime > py.stat().st_mtime:
-        return "conflict"
-    return "stale"
-
-
-def sync_notebooks(folder: Path | None = None) -> list[Path]:
-    """Regenerate each stage's `.ipynb` from its percent `.py` source (inputs replaced, outputs kept).
-
-    One way only, .py → .ipynb: `jupytext --sync` would take whichever twin is newer, and after a clone or a copy
-    that can be a stale .ipynb overwriting the .py source. An .ipynb edited after its .py (in Jupyter) with
-    different cells is reported, not overwritten.
-
-    Returns:
-        The `.py` sources whose twins were rewritten.
-
-    Raises:
-        PipelineError: a twin was edited after its source (the message gives both ways out).
-    """
-    folder = Path(folder or params.notebooks_dir())
-    sources = [folder / f"{name}.py" for name in paths.STAGES.values() if (folder / f"{name}.py").is_file()]
-    states = {py: twin_state(py, py.with_suffix(".ipynb")) for py in sources}
-    conflicts = [py for py, state in states.items() if state == "conflict"]
-    if conflicts:
-        py = conflicts[0]
-        ipynb = py.with_suffix(".ipynb")
-        raise PipelineError(f"{ipynb} was edited after {py} and their cells differ: keep the notebook's edits "
-                            f"with `python -m jupytext --to py:percent {ipynb}`, or discard them with "
-                            f"`python -m jupytext --to ipynb --update {py}`", code=1)
-    stale = [py for py, state in states.items() if state == "stale"]
-    if stale:
-        from jupytext.cli import jupytext
-
-        log(f"updating the .ipynb twins of: {' '.join(str(py) for py in stale)}")
-        jupytext(["--quiet", "--to", "ipynb", "--update", *map(str, stale)])
-    return stale
-
-
-# ----------------------------------------------------------------------------------------------- stage times
-def read_stage_times(run_path: str | Path) -> dict[str, dict]:
-    """`outputs/<run>/stage_times.json` as {stage name: {"seconds", "status", "finished"}}; {} when absent."""
-    import json
-
-    path = Path(run_path) / STAGE_TIMES_FILE
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def record_stage_time(run_path: str | Path, stage: str, seconds: float, status: str = "ok") -> Path:
-    """Add or replace one stage's wall time in `stage_times.json` (other stages' entries are kept, so a
-    `--only NN` rerun updates just its own line).
-
-    Args:
-        run_path: `outputs/<run>/`.
-        stage: stage name, e.g. "02_train_gan".
-        seconds: wall time of the papermill call (kernel start included).
-        status: "ok" or "failed".
-
-    Returns:
-        The path of `stage_times.json`.
-    """
-    times = read_stage_times(run_path)
-    times[stage] = {"seconds": round(float(seconds), 1), "status": status,
-                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return paths.write_json_atomic(Path(run_path) / STAGE_TIMES_FILE, dict(sorted(times.items())))
 
 
 # ------------------------------------------------------------------------------------------------- parameters
@@ -360,7 +46,7 @@ def overrides(invocation: Invocation, profile: params.Profile, caller_dir: Path 
     Raises:
         PipelineError: a --set item is not KEY=VALUE.
     """
-    caller_dir = Path(caller_dir or os.environ.get(CALLER_DIR_ENV) or os.getcwd())
+    caller_dir = caller_folder(caller_dir)
     try:
         values = dict(params.parse_override(item) for item in invocation.sets)
     except params.ParamsError as error:
@@ -419,7 +105,8 @@ def write_stage_parameters(run_path: Path, chosen: dict[str, dict]) -> None:
     import yaml
 
     for name, values in chosen.items():
-        paths.write_text_atomic(run_path / PARAMS_FOLDER / f"{name}.yaml", yaml.safe_dump(values, sort_keys=False))
+        paths.write_text_atomic(paths.stage_params_file(run_path, paths.STAGES_BY_NAME[name]),
+                                yaml.safe_dump(values, sort_keys=False))
 
 
 # ----------------------------------------------------------------------------------------------------- stages
@@ -473,25 +160,12 @@ def run_stage(notebook: Path, executed: Path, parameters: dict, kernel: str = KE
     return time.monotonic() - start
 
 
-def failure_report(failure: StageFailure, run_path: Path, invocation: Invocation) -> str:
-    """The lines printed when a stage fails: its name, the cause, the executed notebook, and the resume command."""
-    return "\n".join([
-        "",
-        f"[run_all] STAGE FAILED: {failure.stage} (after {failure.seconds:.1f}s)",
-        f"  {failure.cause}",
-        f"[run_all] executed notebook with the traceback: {failure.executed}",
-        f"[run_all] earlier stages' outputs and this stage's previous ones in {run_path} are untouched; fix the "
-        f"cause, then rerun from here:",
-        f"[run_all]   {invocation.resume_command(failure.stage)}",
-    ])
-
-
 def export_report(run_path: Path, run: str) -> Path:
     """outputs/<run>/05_report.ipynb → outputs/<run>/report.html (code hidden, images embedded)."""
     from salesgan_utils import report
 
     try:
-        written = report.export_html(run_path / f"{paths.STAGES[5]}.ipynb", run_path / REPORT_FILE,
+        written = report.export_html(run_path / f"{paths.STAGES[5]}.ipynb", run_path / paths.REPORT_FILE,
                                      title=f"SalesGAN report — run {run}")
     except Exception as error:  # noqa: BLE001  (nbconvert's errors are many; each becomes one line)
         raise PipelineError(f"the HTML export of {run_path / (paths.STAGES[5] + '.ipynb')} failed: "
@@ -539,7 +213,7 @@ def print_plan(invocation: Invocation, chosen: dict[str, dict], run_path: Path, 
     for line in result.text().splitlines():
         log(line)
     for line in result.warnings():
-        print(f"[run_all {time.strftime('%H:%M:%S')}] WARNING: {line}", file=sys.stderr, flush=True)
+        warn(line)
     return result
 
 
@@ -565,7 +239,7 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
                                 code=1)
     chosen, run_path = prepare(invocation, caller_dir)
     check_writable(run_path)
-    check_writable(run_path / PARAMS_FOLDER)
+    check_writable(run_path / paths.PARAMS_FOLDER)
 
     log(f"run '{invocation.run}' with profile '{invocation.profile_name}' → {run_path}")
     budget = float(chosen[paths.STAGES[2]].get("time_budget_min", 0) or 0)
@@ -581,19 +255,19 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
             seconds = run_stage(notebooks / f"{name}.ipynb", executed, chosen[name], kernel=kernel)
             paths.publish_stage(run_path, paths.STAGES_BY_NAME[name])
         except StageFailure as failure:
-            record_stage_time(run_path, name, failure.seconds, "failed")
+            paths.record_stage_time(run_path, name, failure.seconds, "failed")
             raise
         except OSError as error:
-            record_stage_time(run_path, name, seconds, "failed")
+            paths.record_stage_time(run_path, name, seconds, "failed")
             raise StageFailure(name, seconds, executed, f"could not publish {name}: {error}") from None
         finally:
             os.environ.pop(paths.STAGE_PARTIAL_ENV, None)
         write_stage_parameters(run_path, {name: chosen[name]})
-        record_stage_time(run_path, name, seconds, "ok")
+        paths.record_stage_time(run_path, name, seconds, "ok")
         log(f"stage {name[:2]} done in {seconds:.1f}s")
     if paths.STAGES[5] in invocation.stages:
         log(f"report: {export_report(run_path, invocation.run)}")
-    log(f"done: run '{invocation.run}' in {run_path} (wall times in {run_path / STAGE_TIMES_FILE})")
+    log(f"done: run '{invocation.run}' in {run_path} (wall times in {run_path / paths.STAGE_TIMES_FILE})")
     return run_path
 
 
@@ -683,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_pipeline(invocation)
         except StageFailure as failure:
-            print(failure_report(failure, failure.executed.parent, invocation), file=sys.stderr, flush=True)
+            print(failure_report(failure.stage, failure.seconds, failure.cause, failure.executed,
+                                 failure.executed.parent, invocation.resume_command(failure.stage)),
+                  file=sys.stderr, flush=True)
             return 1
         return 0
     except PipelineError as error:

@@ -5,8 +5,8 @@ inlined with `embed_images`), and no script or stylesheet fetched from the netwo
 offline and renders the same in a year: the lab template's CDN scripts (require.js, MathJax, Mermaid, widgets)
 are dropped. Markdown math therefore shows as its LaTeX source.
 
-The pipeline (salesgan_utils.pipeline) calls `export_html` after stage 05 and owns `stage_times.json`, which the
-report reads. Command line::
+The pipeline (salesgan_utils.pipeline) calls `export_html` after stage 05; the report reads the run's
+`stage_times.json` (`paths.read_stage_times`). Command line::
 
     python -m salesgan_utils.report export outputs/<run>/05_report.ipynb outputs/<run>/report.html
 """
@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 from salesgan_utils import paths
-from salesgan_utils.pipeline import read_stage_times
 
 # Cells tagged with one of these are left out of the report entirely (inputs are hidden anyway).
 REMOVE_TAGS = {"remove_cell", "remove-cell", "report_hide"}
@@ -122,7 +121,7 @@ def gather(run_path) -> dict:
         "paired": _read_csv(s[4] / scoring.PAIRED_FILE),
         "by_class": _read_csv(s[4] / scoring.BY_CLASS_FILE),
         "summary": _read_json(s[4] / scoring.SUMMARY_FILE),
-        "stage_times": read_stage_times(run_path),
+        "stage_times": paths.read_stage_times(run_path),
         "figures": {n: sorted((s[n] / "figures").glob("*.png")) for n in STAGES},
     }
 

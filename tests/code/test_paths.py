@@ -1,8 +1,9 @@
-"""Tests of salesgan_utils.paths: data discovery order, Kaggle simulation, run folders, atomic writes."""
+"""Tests of salesgan_utils.paths: data discovery order, Kaggle simulation, run folders, atomic writes, stage times."""
 from __future__ import annotations
 
 import errno
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -270,3 +271,19 @@ def test_a_stage_run_by_hand_writes_in_place_and_drops_the_old_marker(tmp_path: 
     monkeypatch.delenv(paths.STAGE_PARTIAL_ENV)
     assert paths.stage_dir(run, 2, create=True) == run / "02_train_gan"
     assert not (run / "02_train_gan" / paths.COMPLETE_MARKER).exists()
+
+
+# ----------------------------------------------------------------------------------------------- stage times
+def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
+    paths.record_stage_time(tmp_path, "02_train_gan", 12.34)
+    paths.record_stage_time(tmp_path, "01_eda_preprocess", 5, "ok")
+    paths.record_stage_time(tmp_path, "02_train_gan", 20.0, "failed")
+    times = paths.read_stage_times(tmp_path)
+    assert list(times) == ["01_eda_preprocess", "02_train_gan"]
+    assert times["02_train_gan"]["seconds"] == 20.0 and times["02_train_gan"]["status"] == "failed"
+    assert json.loads((tmp_path / "stage_times.json").read_text())["01_eda_preprocess"]["seconds"] == 5.0
+    assert paths.read_stage_times(tmp_path / "absent") == {}
+
+
+def test_stage_params_file_is_in_the_run_folders_params_folder(tmp_path: Path) -> None:
+    assert paths.stage_params_file(tmp_path, 2) == tmp_path / "params" / "02_train_gan.yaml"

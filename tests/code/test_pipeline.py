@@ -1,20 +1,17 @@
-"""The pipeline's command line, stage selection, parameters, twin sync, failure report and stage times, tested
-in-process (no bash, no set-up). One smoke run through run_all.sh stays in tests/notebooks/."""
+"""The pipeline (salesgan_utils.pipeline): parameters, run folder, failure report, stage times and the plan through
+`main`, tested in-process (no bash, no set-up). One smoke run through run_all.sh stays in tests/notebooks/."""
 from __future__ import annotations
 
-import json
 import os
-import re
 import shlex
-import time
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 
-from salesgan_utils import params, paths, pipeline
-from salesgan_utils.pipeline import Options, PipelineError
+from salesgan_utils import cli, params, paths, pipeline
+from salesgan_utils.cli import Options
+from salesgan_utils.console import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = list(paths.STAGES.values())
@@ -25,142 +22,15 @@ _real_print_plan = pipeline.print_plan  # quiet_env replaces it; the plan tests 
 def quiet_env(monkeypatch):
     """main() sets SALESGAN_PIPELINE and SALESGAN_ROOT for its kernels: undo that after each test, and never
     regenerate the checkout's notebook twins from a unit test."""
-    for var in (params.PIPELINE_ENV, "SALESGAN_ROOT", pipeline.CALLER_DIR_ENV):
+    for var in (params.PIPELINE_ENV, "SALESGAN_ROOT", cli.CALLER_DIR_ENV):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(pipeline, "sync_notebooks", lambda folder=None: [])
     monkeypatch.setattr(pipeline, "print_plan", lambda *args, **kwargs: None)  # tested below on its own
 
 
-# ------------------------------------------------------------------------------------------------ parse_args
-def test_defaults() -> None:
-    options = pipeline.parse_args([], env={})
-    assert options == Options()
-    assert options.setup and options.mode == "pipeline"
-
-
-def test_every_option_is_read() -> None:
-    options = pipeline.parse_args(["--profile", "smoke", "--data", "demo", "--run", "r1", "--set", "seed=3",
-                                   "--set=max_epochs=2", "--from", "2", "--no-setup"], env={})
-    assert (options.profile, options.data, options.run) == ("smoke", "demo", "r1")
-    assert options.sets == ["seed=3", "max_epochs=2"]
-    assert options.from_stage == 2 and options.only is None and not options.setup
-
-
-@pytest.mark.parametrize("flag, mode", [("--setup", "setup"), ("--test", "test"),
-                                        ("--refresh-nbval", "refresh-nbval"), ("-h", "help"), ("--help", "help")])
-def test_modes(flag: str, mode: str) -> None:
-    assert pipeline.parse_args([flag], env={}).mode == mode
-
-
-def test_setup_skip_env_is_no_setup() -> None:
-    assert not pipeline.parse_args([], env={"SALESGAN_SETUP": "skip"}).setup
-
-
-def test_arguments_after_double_dash_go_to_pytest() -> None:
-    options = pipeline.parse_args(["--test", "--", "tests/code", "-q", "--profile"], env={})
-    assert options.mode == "test" and options.pytest_args == ["tests/code", "-q", "--profile"]
-
-
-@pytest.mark.parametrize("value, number", [("3", 3), ("03", 3), ("03_generate_samples", 3), ("5", 5)])
-def test_stage_arg(value: str, number: int) -> None:
-    assert pipeline.parse_args(["--only", value], env={}).only == number
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--bogus"], "unknown option '--bogus'"),
-    (["--only", "07"], "unknown stage '07'"),
-    (["--from", "02", "--only", "03"], "not both"),
-    (["--profile"], "--profile needs a value"),
-    (["--set"], "--set needs KEY=VALUE"),
-    (["--set", "max_epochs"], "write KEY=VALUE"),
-    (["--", "-q"], "arguments after -- are for --test"),
-])
-def test_bad_command_lines_fail_with_a_reason(args: list[str], message: str) -> None:
-    with pytest.raises(PipelineError, match=re.escape(message)) as error:
-        pipeline.parse_args(args, env={})
-    assert error.value.code == 2
-
-
-# ------------------------------------------------------------------------------------------------ resolution
-def test_profile_name_and_path(tmp_path: Path) -> None:
-    assert pipeline.resolve_profile("smoke", tmp_path) == ("smoke", "smoke")
-    (tmp_path / "mine.yaml").write_text("seed: 1\n")
-    assert pipeline.resolve_profile("mine.yaml", tmp_path) == (str(tmp_path / "mine.yaml"), "mine")
-    with pytest.raises(PipelineError, match="params file .* not found"):
-        pipeline.resolve_profile("other.yaml", tmp_path)
-
-
-def test_an_unknown_profile_lists_the_available_ones(tmp_path: Path) -> None:
-    with pytest.raises(PipelineError, match="available profiles are: full kaggle quick smoke"):
-        pipeline.resolve_profile("nope", tmp_path)
-
-
-def test_default_profile_is_kaggle_on_kaggle(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
-    monkeypatch.setattr(paths, "is_kaggle", lambda: False)
-    assert pipeline.resolve_profile("", tmp_path)[0] == "quick"
-    monkeypatch.setattr(paths, "is_kaggle", lambda: True)
-    assert pipeline.resolve_profile("", tmp_path)[0] == "kaggle"
-
-
-@pytest.mark.parametrize("run", ["../../x", "a/b", "a\\b", "..", ".", "", " ", "\t", "my run", "-x", "x/"])
-def test_bad_run_names_are_one_line_errors(run: str, tmp_path: Path) -> None:
-    with pytest.raises(PipelineError) as error:
-        pipeline.resolve(Options(profile="smoke", run=run), caller_dir=tmp_path)
-    assert "\n" not in str(error.value) and "--run" in str(error.value)
-
-
-@pytest.mark.parametrize("run", ["smoke", "trial-2", "a.b", "run_1"])
-def test_plain_run_names_pass(run: str, tmp_path: Path) -> None:
-    assert pipeline.resolve(Options(profile="smoke", run=run), caller_dir=tmp_path).run == run
-
-
-def test_run_defaults_to_the_profile_name(tmp_path: Path) -> None:
-    assert pipeline.resolve(Options(profile="smoke"), caller_dir=tmp_path).run == "smoke"
-
-
-def test_data_is_made_absolute_from_the_caller_dir(tmp_path: Path) -> None:
-    (tmp_path / "olist").mkdir()
-    assert pipeline.resolve_data("olist", tmp_path) == str((tmp_path / "olist").resolve())
-    assert pipeline.resolve_data("demo", tmp_path) == "demo"
-    assert pipeline.resolve_data("", tmp_path) == ""
-    with pytest.raises(PipelineError, match="is not a folder"):
-        pipeline.resolve_data("/no/such/folder", tmp_path)
-
-
-@pytest.mark.parametrize("from_stage, only, expected", [
-    (None, None, NAMES), (2, None, NAMES[1:]), (None, 3, [NAMES[2]]), (5, None, [NAMES[4]])])
-def test_select_stages(from_stage, only, expected) -> None:
-    assert pipeline.select_stages(from_stage, only) == expected
-
-
-@pytest.mark.parametrize("argv, answer", [
-    (["--help"], "help"), ([], "setup"), (["--test"], "setup chromium"), (["--no-setup", "--test"], "none"),
-    (["--setup"], "setup")])
-def test_preflight_tells_run_all_which_set_up(argv: list[str], answer: str) -> None:
-    assert pipeline.preflight(argv) == answer
-
-
-# ------------------------------------------------------------------------------------------- resume command
-def test_the_resume_command_keeps_profile_run_data_and_every_set(tmp_path: Path) -> None:
-    (tmp_path / "my data").mkdir()
-    invocation = pipeline.resolve(pipeline.parse_args(
-        ["--profile", "smoke", "--run", "r", "--data", "my data", "--set", "max_epochs=1",
-         "--set", "ratios=[0.5, 1]", "--from", "02"], env={}), caller_dir=tmp_path)
-    command = invocation.resume_command("03_generate_samples")
-    assert shlex.split(command) == ["bash", "run_all.sh", "--profile", "smoke", "--run", "r", "--data",
-                                    str((tmp_path / "my data").resolve()), "--set", "max_epochs=1",
-                                    "--set", "ratios=[0.5, 1]", "--from", "03"]
-
-
-def test_an_only_run_resumes_with_only(tmp_path: Path) -> None:
-    invocation = pipeline.resolve(Options(profile="smoke", only=3), caller_dir=tmp_path)
-    assert invocation.resume_command("03_generate_samples").endswith("--only 03")
-
-
 # ---------------------------------------------------------------------------------------------- parameters
 def test_every_stage_gets_run_data_and_sets(tmp_path: Path) -> None:
-    invocation = pipeline.resolve(Options(profile="smoke", run="r", data="demo", sets=["max_epochs=1"]),
+    invocation = cli.resolve(Options(profile="smoke", run="r", data="demo", sets=["max_epochs=1"]),
                                   caller_dir=tmp_path)
     profile = params.load_profile("smoke")
     values = pipeline.overrides(invocation, profile, caller_dir=tmp_path)
@@ -172,7 +42,7 @@ def test_every_stage_gets_run_data_and_sets(tmp_path: Path) -> None:
 
 
 def test_outputs_dir_moves_the_whole_run(tmp_path: Path) -> None:
-    invocation = pipeline.resolve(Options(profile="smoke", run="r", sets=["outputs_dir=elsewhere"]),
+    invocation = cli.resolve(Options(profile="smoke", run="r", sets=["outputs_dir=elsewhere"]),
                                   caller_dir=tmp_path)
     profile = params.load_profile("smoke")
     values = pipeline.overrides(invocation, profile, caller_dir=tmp_path)
@@ -182,7 +52,7 @@ def test_outputs_dir_moves_the_whole_run(tmp_path: Path) -> None:
 
 
 def test_a_bad_set_names_the_parameter(tmp_path: Path) -> None:
-    invocation = pipeline.resolve(Options(profile="smoke", sets=["horizon=0"]), caller_dir=tmp_path)
+    invocation = cli.resolve(Options(profile="smoke", sets=["horizon=0"]), caller_dir=tmp_path)
     profile = params.load_profile("smoke")
     with pytest.raises(PipelineError, match="`horizon`.*at least 1"):
         pipeline.stage_parameters(invocation, profile, pipeline.overrides(invocation, profile, tmp_path))
@@ -205,57 +75,6 @@ def test_a_read_only_run_folder_is_one_line(tmp_path: Path) -> None:
             pipeline.check_writable(run)
     finally:
         run.chmod(0o755)
-
-
-# ------------------------------------------------------------------------------------------- notebook twins
-def _twins(folder: Path, py_source: str, ipynb_source: str | None, ipynb_newer: bool) -> tuple[Path, Path]:
-    py, ipynb = folder / "01_eda_preprocess.py", folder / "01_eda_preprocess.ipynb"
-    py.write_text(py_source)
-    if ipynb_source is not None:
-        jupytext.write(jupytext.reads(ipynb_source, fmt="py:percent"), ipynb)
-        now = time.time()
-        os.utime(py, (now - 100, now - 100) if ipynb_newer else (now, now))
-        os.utime(ipynb, (now, now) if ipynb_newer else (now - 100, now - 100))
-    return py, ipynb
-
-
-CELLS = "# %%\nx = 1\n"
-EDITED = "# %%\nx = 2\n"
-
-
-@pytest.mark.parametrize("ipynb_source, ipynb_newer, state", [
-    (CELLS, True, "in sync"), (CELLS, False, "in sync"), (None, False, "stale"),
-    (EDITED, False, "stale"), (EDITED, True, "conflict")])
-def test_twin_state(tmp_path: Path, ipynb_source, ipynb_newer: bool, state: str) -> None:
-    assert pipeline.twin_state(*_twins(tmp_path, CELLS, ipynb_source, ipynb_newer)) == state
-
-
-def test_a_stale_twin_is_regenerated_from_its_py(tmp_path: Path) -> None:
-    py, ipynb = _twins(tmp_path, CELLS, EDITED, ipynb_newer=False)
-    assert pipeline.sync_notebooks(tmp_path) == [py]
-    assert [c.source for c in nbformat.read(ipynb, as_version=4).cells] == ["x = 1"]
-    assert pipeline.sync_notebooks(tmp_path) == []
-
-
-def test_an_ipynb_edited_after_its_py_is_reported_not_overwritten(tmp_path: Path) -> None:
-    _, ipynb = _twins(tmp_path, CELLS, EDITED, ipynb_newer=True)
-    before = ipynb.read_bytes()
-    with pytest.raises(PipelineError, match="was edited after.*--to py:percent.*--to ipynb --update") as error:
-        pipeline.sync_notebooks(tmp_path)
-    assert "\n" not in str(error.value)
-    assert ipynb.read_bytes() == before
-
-
-# ----------------------------------------------------------------------------------------------- stage times
-def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
-    pipeline.record_stage_time(tmp_path, "02_train_gan", 12.34)
-    pipeline.record_stage_time(tmp_path, "01_eda_preprocess", 5, "ok")
-    pipeline.record_stage_time(tmp_path, "02_train_gan", 20.0, "failed")
-    times = pipeline.read_stage_times(tmp_path)
-    assert list(times) == ["01_eda_preprocess", "02_train_gan"]
-    assert times["02_train_gan"]["seconds"] == 20.0 and times["02_train_gan"]["status"] == "failed"
-    assert json.loads((tmp_path / "stage_times.json").read_text())["01_eda_preprocess"]["seconds"] == 5.0
-    assert pipeline.read_stage_times(tmp_path / "absent") == {}
 
 
 # ---------------------------------------------------------------------------------------- failing stage
@@ -305,7 +124,7 @@ def test_main_reports_a_failed_stage_with_its_notebook_cause_and_resume_command(
     resume = shlex.split(lines[-1].split("]", 1)[1])
     assert resume == ["bash", "run_all.sh", "--profile", "smoke", "--run", "r", "--data", "demo", "--set",
                       "max_epochs=1", "--from", "03"]
-    times = pipeline.read_stage_times(tmp_path / "r")
+    times = paths.read_stage_times(tmp_path / "r")
     assert times["02_train_gan"]["status"] == "ok" and times["03_generate_samples"]["status"] == "failed"
     # params/NN_name.yaml is written when stage NN succeeds, never for the failed one or those after it (#14)
     written = sorted(p.name for p in (tmp_path / "r" / "params").glob("*.yaml"))
@@ -407,7 +226,7 @@ def test_a_plan_that_cannot_be_made_does_not_stop_a_run(tmp_path, monkeypatch, c
         raise FileNotFoundError("no tables here\nsecond line")
 
     monkeypatch.setattr(plan, "make_plan", broken)
-    invocation = pipeline.resolve(Options(profile="smoke"), caller_dir=tmp_path)
+    invocation = cli.resolve(Options(profile="smoke"), caller_dir=tmp_path)
     assert _real_print_plan(invocation, {}, tmp_path, calibrate=False) is None
     assert "plan: not available (FileNotFoundError: no tables here)" in capsys.readouterr().out
     with pytest.raises(PipelineError, match="could not make the plan"):
@@ -418,7 +237,7 @@ def test_a_plan_that_cannot_be_made_does_not_stop_a_run(tmp_path, monkeypatch, c
 @pytest.mark.parametrize("args, targets", [
     ([], ["tests/"]), (["-q"], ["tests/", "-q"]), (["tests/code", "-q"], ["tests/code", "-q"]),
     (["-k", "plan"], ["tests/", "-k", "plan"]),
-    (["tests/code/test_pipeline.py::test_defaults"], ["tests/code/test_pipeline.py::test_defaults"])])
+    (["tests/code/test_cli.py::test_defaults"], ["tests/code/test_cli.py::test_defaults"])])
 def test_pytest_runs_the_named_tests_or_the_whole_suite(args, targets) -> None:
     command = pipeline.pytest_command(args, root=ROOT)
     assert command[1:5] == ["-m", "pytest", "--nbval-lax", "--nbval-current-env"] and command[5:] == targets
@@ -427,6 +246,6 @@ def test_pytest_runs_the_named_tests_or_the_whole_suite(args, targets) -> None:
 @pytest.mark.parametrize("item, option", [("run=x", "--run"), ("data_dir=../d", "--data"),
                                           ("profile=kaggle", "--profile")])
 def test_set_may_not_bypass_an_option(item: str, option: str, tmp_path: Path) -> None:
-    invocation = pipeline.resolve(Options(profile="smoke", sets=[item]), caller_dir=tmp_path)
+    invocation = cli.resolve(Options(profile="smoke", sets=[item]), caller_dir=tmp_path)
     with pytest.raises(PipelineError, match=f"use {option}"):
         pipeline.overrides(invocation, params.load_profile("smoke"), caller_dir=tmp_path)

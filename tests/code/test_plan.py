@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from salesgan_utils import params, paths, pipeline, plan
+from salesgan_utils import cli, params, paths, pipeline, plan
 from salesgan_utils.gan import GanConfig, load_generator
 from salesgan_utils.train import train_gan
 from salesgan_utils.windows import random_windowset
@@ -64,7 +64,7 @@ def test_stage_02_is_counted_at_its_cap() -> None:
 
 @pytest.fixture(scope="module")
 def smoke_parameters() -> dict[str, dict]:
-    invocation = pipeline.resolve(pipeline.Options(profile="smoke", run="plan", data="demo"))
+    invocation = cli.resolve(cli.Options(profile="smoke", run="plan", data="demo"))
     profile = params.load_profile("smoke")
     return pipeline.stage_parameters(invocation, profile, pipeline.overrides(invocation, profile), stages=NAMES)
 

@@ -1,6 +1,6 @@
 """End to end: run_all.sh runs the five notebooks, writes the report, and fails a stage loudly and harmlessly.
 
-The command-line logic is unit-tested in tests/code/test_pipeline.py; here only the one smoke run through
+The command-line logic is unit-tested in tests/code/test_cli.py; here only the one smoke run through
 run_all.sh, a failing stage in a real kernel, and the bash wiring."""
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_a_failing_stage_is_named_with_its_notebook_and_harms_no_other_run(smoke
     (["--run", "../x"], 2, "stderr", "not a plain folder name"),
 ])
 def test_run_all_hands_its_command_line_to_the_pipeline(args, rc: int, stream: str, text: str, run_all) -> None:
-    """The bash wiring only (the options themselves are unit-tested in tests/code/test_pipeline.py): checked before
+    """The bash wiring only (the options themselves are unit-tested in tests/code/test_cli.py): checked before
     any set-up, one line, no traceback."""
     result = run_all(*args, timeout=60)
     assert result.returncode == rc
