@@ -103,3 +103,7 @@ def test_top_level_imports_have_no_cycle():
     for module in sorted(graph):
         if module not in state:
             visit(module, [])
+def test_no_module_is_over_600_lines():
+    long = {name: n for name, path in module_names().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600}
+    assert not long, f"split these modules (one concept each): {long}"
