@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
-from .config import GanConfig
+from .config import DEFAULT_DESIGN, GanConfig
 from .module import WGANGP
 
 # the last commit whose package holds every lever of the ablation (docs/gan_ablation.md)
 ABLATION_COMMIT = "1f63df4"
 # removed lever → its neutral value (the value of both remaining designs)
 REMOVED_LEVERS = {"critic_norm": "spectral", "crps_samples": 2, "count_rounding": "nearest", "generator_ema": 0.0}
-_LEGACY_DESIGNS = {"seed": "original", "counts_sequence_critic_crps5_window_mean": "counts"}
+_LEGACY_DESIGNS = {"seed": "original", "counts_sequence_critic_crps5_window_mean": DEFAULT_DESIGN}
 _FIX = "Rerun stage 02 (notebooks/02_train_gan, e.g. bash run_all.sh --only 02) to write a fresh checkpoint."
 
 

@@ -18,13 +18,13 @@ SEQUENCE_SCALES = ("minmax", "window_mean")
 
 # The levers a design sets, and their values per design. `from_params` refuses a profile value that contradicts
 # the design it names, so a design never silently replaces what the user wrote.
+DEFAULT_DESIGN = "counts"
 DESIGNS: dict[str, dict] = {
     "original": {"step_noise": False, "count_output": False, "critic_reads_history": False,
                  "sequence_scale": "minmax", "crps_weight": 0.0},
-    "counts": {"step_noise": True, "count_output": True, "critic_reads_history": True,
-               "sequence_scale": "window_mean", "crps_weight": 5.0},
+    DEFAULT_DESIGN: {"step_noise": True, "count_output": True, "critic_reads_history": True,
+                     "sequence_scale": "window_mean", "crps_weight": 5.0},
 }
-DEFAULT_DESIGN = "counts"
 LEVERS = tuple(DESIGNS[DEFAULT_DESIGN])
 
 
