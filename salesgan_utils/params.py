@@ -6,7 +6,8 @@ The single source of truth for what a parameter is called, which stage uses it a
 shared by several stages (`seed`, `max_train_windows`) and then applies to each of them. A profile may also hold
 a section named after one stage (`02_train_gan:` or `"02":`) whose keys apply to that stage only.
 
-Command line (used by run_all.sh)::
+Command line (tools for a user: write one stage's papermill parameters, check a profile, show a run folder; the
+suite's own command line is `salesgan_utils.pipeline`)::
 
     python -m salesgan_utils.params stage --stage 2 --profile smoke --run smoke [--data DIR] [--set k=v ...] --out F
     python -m salesgan_utils.params validate smoke
@@ -421,13 +422,13 @@ def stage_params(stage: int | str, profile_params: dict, overrides: dict | None 
     return merged
 
 
-PIPELINE_ENV = "SALESGAN_PIPELINE"  # set by run_all.sh: papermill has injected the complete stage parameters
+PIPELINE_ENV = "SALESGAN_PIPELINE"  # set by the pipeline: papermill has injected the complete stage parameters
 
 
 def notebook_settings(stage: int | str, namespace: dict, notebooks: str | Path | None = None) -> dict:
     """The stage's parameters as a notebook sees them, validated: what its code cells should read.
 
-    Under run_all.sh (env SALESGAN_PIPELINE set) papermill has already injected the profile's values and the
+    Under the pipeline (env SALESGAN_PIPELINE set) papermill has already injected the profile's values and the
     command line's overrides, so the namespace is taken as it is. Run by hand (Jupyter, Kaggle interactive), a
     non-empty `profile` in the parameters cell fills in that profile's values for every parameter still at the
     notebook's default, so that setting `profile = "kaggle"` is enough; a value edited in the cell wins. Inside
