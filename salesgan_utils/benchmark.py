@@ -58,7 +58,9 @@ from .scoring import (
     variant_name,
     window_keys,
 )
+from .study import fit_windows
 from .windows import WindowSet, subsample
+
 
 # ---------------------------------------------------------------------------------------------- running fits
 @dataclass
@@ -120,13 +122,10 @@ class _Runner:
         self.fit_settings, self.say = fit_settings, say
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
         self.parts, self.fit_rows, self.done = [], [], set()
-        self.permutations = {}
 
     def subset(self, seed: int, n_real: int) -> np.ndarray:
-        """Seed `seed`'s first n_real windows of one permutation: sizes are nested within a seed."""
-        if seed not in self.permutations:
-            self.permutations[seed] = np.random.default_rng([seed, 12]).permutation(len(self.train))
-        return np.sort(self.permutations[seed][:n_real])
+        """Seed `seed`'s fit on n_real windows (`study.fit_windows`: sizes are nested within a seed)."""
+        return fit_windows(len(self.train), seed, n_real)
 
     def add(self, model: str, config: str, seed: int, n_real: int, forecasts: dict) -> None:
         for split, values in forecasts.items():
