@@ -47,6 +47,8 @@ stride = 1
 selection_days = 0
 backtest_folds = 1
 backtest_spacing_days = 120
+repair_warn_share = 0.01
+repair_error_share = 0.5
 demo_n_products = 40
 demo_seed = 0
 

@@ -47,6 +47,7 @@ import pandas as pd
 
 from .olist import TABLES, OlistTables
 from .paths import DataError, table_path
+from .repairs import RepairRule, bounded_counts
 
 SALE_STATUSES = ("delivered", "shipped", "invoiced", "processing", "approved")
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
@@ -118,8 +119,13 @@ def trim_timeline(order_days: pd.Series, trim_share: float = 0.1) -> tuple[pd.Ti
     return counts.index[first].start_time.normalize(), counts.index[last].end_time.normalize(), cut
 
 
-def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float = 0.1) -> tuple[pd.DataFrame, dict]:
+def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float = 0.1,
+               rule: RepairRule | None = None) -> tuple[pd.DataFrame, dict]:
     """One row per sold item: entity_id, day, price; within the trimmed timeline.
+
+    Sold items of a product the products table does not know are dropped at product level (they have no entity)
+    by the repair rule (`repairs.RepairRule`): counted, loud above its warning share, an error above its error
+    share (the best sellers must not vanish silently); at category level they count as `unknown`.
 
     Returns:
         (lines, facts) where facts holds the timeline and counts for the data report.
@@ -128,7 +134,7 @@ def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float =
     is_sale = orders["order_status"].isin(SALE_STATUSES)
     sale_orders = orders.loc[is_sale, ["order_id", "order_purchase_timestamp"]]
     if sale_orders.empty:
-        statuses = {str(k): int(v) for k, v in orders["order_status"].value_counts().items()}
+        statuses = bounded_counts(orders["order_status"].value_counts().to_dict())
         statuses = statuses or "none (no order with a valid order_purchase_timestamp)"
         orders_file = table_path(tables.folder, TABLES["orders"][0]) or tables.folder
         raise DataError(
@@ -147,14 +153,22 @@ def sale_lines(tables: OlistTables, entity: str = "product", trim_share: float =
     lines["entity_id"] = lines["product_id"].map(names)
     if entity == "category":
         lines["entity_id"] = lines["entity_id"].fillna("unknown")
+    not_sales = orders.loc[~is_sale, "order_status"].value_counts()
     facts = {
-        "orders_not_counted_as_sales": {s: int((orders["order_status"] == s).sum()) for s in
-                                        sorted(set(orders["order_status"]) - set(SALE_STATUSES))},
+        "orders_not_counted_as_sales": bounded_counts({s: int(not_sales[s]) for s in sorted(not_sales.index)}),
         "timeline_first_day": str(start.date()), "timeline_last_day": str(end.date()), "timeline_months_cut": cut,
         "timeline_days_after_last_sale_not_filled": int((month_end - end).days),
         "items_outside_timeline_dropped": int((~in_range).sum()),
-        "items_with_unknown_product_dropped": int(lines["entity_id"].isna().sum()),
     }
+    unknown = lines["entity_id"].isna() & in_range
+    (rule or RepairRule()).note(
+        facts, "items_with_unknown_product_dropped", int(unknown.sum()), int(in_range.sum()),
+        tag="PRODUCTS UNKNOWN", unit="sold items",
+        where=str(tables.products.attrs.get("path", "the products table")),
+        what="name a product_id that the products table lacks",
+        sample=lines.loc[unknown, "product_id"].head(3).tolist(),
+        consequence="they are dropped (no entity)",
+        fix="Check that the items and products files come from the same download.")
     lines = lines.loc[in_range & lines["entity_id"].notna(), ["entity_id", "product_id", "order_id", "day", "price"]]
     facts["sale_items"] = int(len(lines))
     return lines.reset_index(drop=True), facts
@@ -353,7 +367,8 @@ def _seasonal_naive_scale(units: np.ndarray, first_day: np.ndarray, train_end: i
 
 def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction: float = 0.7,
                 val_fraction: float = 0.15, test_fraction: float = 0.15, min_train_units: int = 1, top_n: int = 0,
-                trim_share: float = 0.1, fold: int = 0, fold_spacing_days: int = 0, selection_days: int = 0) -> Panel:
+                trim_share: float = 0.1, fold: int = 0, fold_spacing_days: int = 0, selection_days: int = 0,
+                rule: RepairRule | None = None) -> Panel:
     """Build the leak-free dense panel (see the module docstring for every rule).
 
     Args:
@@ -366,11 +381,12 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
         fold, fold_spacing_days: the rolling-origin fold (`fold_split`; 0 = the split by fractions).
         selection_days: rank entities for `top_n` by their units in the last `selection_days` train days
             (recent sales at the fold's train end; 0 = the whole train period).
+        rule: the repair rule for sold items of unknown products (default `repairs.RepairRule()`).
 
     Returns:
         Panel.
     """
-    lines, facts = sale_lines(tables, entity, trim_share)
+    lines, facts = sale_lines(tables, entity, trim_share, rule)
     start, end = pd.Timestamp(facts["timeline_first_day"]), pd.Timestamp(facts["timeline_last_day"])
     dates = pd.date_range(start, end, freq="D")
     train_end, val_end, n_days = fold_split(len(dates), train_fraction, val_fraction, test_fraction, fold,
@@ -407,6 +423,10 @@ def build_panel(tables: OlistTables, *, entity: str = "product", train_fraction:
     units = np.bincount(cell, minlength=shape[0] * shape[1]).astype(np.float32).reshape(shape)
     price = np.nan_to_num(lines["price"].to_numpy(dtype=np.float64)[mine])
     revenue = np.bincount(cell, weights=price, minlength=shape[0] * shape[1]).astype(np.float32).reshape(shape)
+    if not np.isfinite(revenue).all():  # finite prices can still sum past float32's range in one cell
+        raise DataError(f"daily revenue exceeds float32's range ({np.finfo(np.float32).max:.3g}) for some entity: "
+                        f"prices in {tables.items.attrs.get('path', 'the items table')} reach {price.max():.3g}. "
+                        f"Fix the price column (Olist prices are below 10,000).")
     first_day = np.argmax(units > 0, axis=1)
 
     # Train-period min and max over [first_day, train_end): days before first_day are zero pads, so the max is a

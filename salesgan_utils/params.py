@@ -235,6 +235,8 @@ def _check_value(key: str, value: Any, fail) -> None:
         fail(key, f"is {value}", "a learning rate must be > 0 (e.g. 1e-4)")
     if isinstance(value, float) and not math.isfinite(value):
         fail(key, f"is {value}", "use a finite number")
+    if key.endswith("_share") and isinstance(value, (int, float)) and not 0 <= value <= 1:
+        fail(key, f"is {value}", "a share lies between 0 and 1, e.g. 0.01")
     if key in FRACTIONS and not 0 < value < 1:
         fail(key, f"is {value}", "each split fraction must lie strictly between 0 and 1")
     if key == "ratios":
@@ -337,6 +339,10 @@ def validate(params: dict, source: str | Path | None = None, stage: int | str | 
             check(key, value, everything, "any notebook")
         flat[key] = value
     _check_fractions(flat, fail)
+    if isinstance(flat.get("repair_warn_share"), (int, float)) and isinstance(flat.get("repair_error_share"), (
+            int, float)) and flat["repair_warn_share"] > flat["repair_error_share"]:
+        fail("repair_warn_share", f"is {flat['repair_warn_share']}, above repair_error_share = "
+             f"{flat['repair_error_share']}", "a loss must warn before it stops the run: use warn <= error")
     _check_samples_cover_ratios(flat, fail)
     if isinstance(flat.get("seed"), int) and isinstance(flat.get("n_seeds"), int) and \
             flat["seed"] + flat["n_seeds"] - 1 > SEED_MAX:

@@ -12,7 +12,10 @@ import time. Data discovery order (first hit wins, and the reason is reported):
 5. otherwise demo data, generated into `outputs/<run>/demo_data/` by the caller.
 
 Ambiguity is an error listing the candidates, never a silent pick: two folders holding the orders table under the
-chosen folder (or the Kaggle input root), or one table present as both `.csv` and `.csv.gz`.
+chosen folder (or the Kaggle input root), or one table present as both `.csv` and `.csv.gz`. Searches follow
+symbolic links to folders (each real folder once, so a link loop ends). Demo data are never chosen while a near
+miss lies where the data were looked for (`near_misses`: an archive, a folder or broken link named like a table,
+a table under another suffix): that is an error saying what was found.
 
 The value `"demo"` for `data_dir` (or `SALESGAN_DATA_DIR`, or `run_all.sh --data demo`) asks for demo data
 explicitly, whatever lies on the machine: tests and nbval references use it so that they do not change with the
@@ -27,6 +30,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import sniff
 
 ORDERS_FILE = "olist_orders_dataset"
 TABLE_SUFFIXES = (".csv", ".csv.gz")
@@ -273,16 +278,93 @@ def table_path(folder: str | Path, name: str) -> Path | None:
     """The `.csv` or `.csv.gz` file of table `name` in `folder`, or None.
 
     Raises:
-        DataError: both files exist. Which copy is current cannot be known (a stale half copy beside the full
-            download once lost 57% of the items), so the user chooses by removing one.
+        DataError: both files exist (which copy is current cannot be known: a stale half copy beside the full
+            download once lost 57% of the items, so the user chooses by removing one), or the name is taken by a
+            folder, a broken link or another non-file (`sniff.link_problem`), which is not "missing".
     """
-    found = [Path(folder) / f"{name}{suffix}" for suffix in TABLE_SUFFIXES]
-    found = [candidate for candidate in found if candidate.is_file()]
+    found = []
+    for candidate in (Path(folder) / f"{name}{suffix}" for suffix in TABLE_SUFFIXES):
+        if not os.path.lexists(candidate):
+            continue
+        problem = sniff.link_problem(candidate)
+        if problem:
+            raise DataError(problem + ".")
+        found.append(candidate)
     if len(found) > 1:
         listed = ", ".join(f"{p.name} ({p.stat().st_size:,} bytes)" for p in found)
         raise DataError(f"table {name} is in {folder} twice: {listed}; which one is current is unknown. Keep one "
                         f"of them (delete or move the other out of the folder) and rerun.")
     return found[0] if found else None
+
+
+OLIST_STEMS = ("olist_", "product_category_name_translation")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz", ".7z", ".rar", ".bz2", ".xz")
+
+
+def near_misses(folder: str | Path, name: str | None = None, recursive: bool = False) -> list[str]:
+    """What under `folder` looks like Olist data but is not the table looked for: an archive, a broken link, a
+    folder named like a table, a table under another suffix or case (`OLIST_ORDERS_DATASET.CSV`, `.csv.zip`), or
+    (looking for any table) another Olist table without the orders table beside it.
+
+    Args:
+        folder: where to look.
+        name: one table's stem (that table's near misses only); None for any sign of Olist data.
+        recursive: look in subfolders too (symbolic links followed, each folder once).
+
+    Returns:
+        Descriptions such as `'…/archive.zip (an archive: unpack it)'`, sorted.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stems = (name.lower(),) if name else OLIST_STEMS
+    entries = walk_files(folder, include_dirs=True) if recursive else sorted(folder.iterdir())
+    found = []
+    for path in entries:
+        lower = path.name.lower()
+        olist_like = lower.startswith(stems)
+        if path.is_symlink() and not path.exists():
+            found.append(f"{path} (a broken link to {os.readlink(path)})")
+        elif path.is_dir():
+            if olist_like:
+                found.append(f"{path} (a folder named like a table)")
+        elif lower.endswith(ARCHIVE_SUFFIXES) and (olist_like or name is None):
+            found.append(f"{path} (an archive: unpack it)")
+        elif olist_like and not (name and path.name in {name + suffix for suffix in TABLE_SUFFIXES}):
+            proper = path.name.endswith(TABLE_SUFFIXES) and path.name.startswith(OLIST_STEMS)
+            found.append(f"{path} (an Olist table, but no {ORDERS_FILE} beside it)" if proper and name is None
+                         else f"{path} (named like a table, but not {name or 'NAME'}.csv or .csv.gz)")
+    return sorted(found)
+
+
+def walk_files(root: str | Path, include_dirs: bool = False) -> list[Path]:
+    """Every entry under `root`, following symbolic links to folders (Kaggle's input folders are often links),
+    each real folder visited once: a link loop ends instead of recursing forever."""
+    root = Path(root)
+    seen: set[tuple[int, int]] = set()
+    found: list[Path] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                stack.append(entry)
+                if include_dirs:
+                    found.append(entry)
+            else:
+                found.append(entry)
+    return found
 
 
 @dataclass(frozen=True)
@@ -299,18 +381,29 @@ class DataSource:
 
 
 def _find_orders_folder(root: Path) -> Path | None:
-    """The one folder under `root` (itself included, searched recursively) that holds the orders table.
+    """The one folder under `root` (itself included, searched recursively, symbolic links followed) that holds the
+    orders table.
 
     Raises:
-        DataError: several folders do: the alphabetically first is not a choice anyone made.
+        DataError: several folders do (the alphabetically first is not a choice anyone made), or none does while a
+            near miss is there (an archive, a folder or a broken link named like a table): demo data would hide it.
     """
     if not root.is_dir():
         return None
-    hits = sorted({p.parent for suffix in TABLE_SUFFIXES for p in root.rglob(ORDERS_FILE + suffix)})
+    entries = walk_files(root)
+    hits = sorted({p.parent for p in entries if p.name in {ORDERS_FILE + suffix for suffix in TABLE_SUFFIXES}})
     if len(hits) > 1:
         raise DataError(f"{root} holds {len(hits)} Olist datasets (folders with {ORDERS_FILE}.csv[.gz]): "
                         f"{', '.join(str(h) for h in hits)}. Pass the one to use: --data FOLDER (data_dir).")
-    return hits[0] if hits else None
+    if hits:
+        table_path(hits[0], ORDERS_FILE)  # a broken link or a folder under the orders table's name is named here
+        return hits[0]
+    missed = near_misses(root, recursive=True)
+    if missed:
+        shown = "; ".join(missed[:5]) + (f"; and {len(missed) - 5} more" if len(missed) > 5 else "")
+        raise DataError(f"{root} holds no readable {ORDERS_FILE}.csv or .csv.gz, but Olist data may be there: "
+                        f"{shown}. Unpack or fix it (or pass --data demo for generated demo data).")
+    return None
 
 
 def discover_data(data_dir: str | Path | None = None) -> DataSource:
@@ -332,6 +425,10 @@ def discover_data(data_dir: str | Path | None = None) -> DataSource:
             return DataSource(None, "demo", f"demo data requested ({origin} = {DEMO!r}): using generated DEMO data")
         if explicit:
             folder = Path(explicit).expanduser()
+            if folder.is_symlink() and not folder.exists():
+                raise FileNotFoundError(f"data folder {folder} (from {origin}) is a symbolic link to "
+                                        f"{os.readlink(folder)}, which does not exist: fix the link or pass the "
+                                        f"folder itself.")
             if not folder.is_dir():
                 raise FileNotFoundError(
                     f"data folder {folder} (from {origin}) does not exist. Pass the folder that holds the Olist "
@@ -349,6 +446,10 @@ def discover_data(data_dir: str | Path | None = None) -> DataSource:
     raw = project_root() / "data" / "raw"
     if table_path(raw, ORDERS_FILE):
         return DataSource(raw, "olist", f"found {ORDERS_FILE} in {raw}")
+    missed = near_misses(raw, recursive=True) if raw.is_dir() else []
+    if missed:
+        raise DataError(f"{raw} holds no readable {ORDERS_FILE}.csv or .csv.gz, but Olist data may be there: "
+                        f"{'; '.join(missed[:5])}. Unpack or fix it (or pass --data demo for generated demo data).")
     return DataSource(None, "demo", "no Olist tables found (data_dir, SALESGAN_DATA_DIR, Kaggle input, data/raw): "
                                     "using generated DEMO data")
 

@@ -14,12 +14,13 @@ import numpy as np
 
 from . import data, demo, olist, windows
 from .paths import DataSource, atomic_path, discover_data, require_artifact, write_json_atomic
+from .repairs import REPAIR_ERROR_SHARE, REPAIR_WARN_SHARE, RepairRule
 
 if TYPE_CHECKING:
     import pandas as pd
 
 BUILD_KEYS = ("entity", "train_fraction", "val_fraction", "test_fraction", "min_train_units", "top_n", "history_days",
-              "horizon", "stride", "selection_days")
+              "horizon", "stride", "selection_days", "repair_warn_share", "repair_error_share")
 # Artifact names of stage 01 (this module writes them; readers import these names).
 PANEL_FILE, METADATA_FILE = "panel.parquet", "metadata.json"
 
@@ -39,32 +40,42 @@ def resolve_data(data_dir: str, run_path: Path, demo_n_products: int = 300, demo
     return source
 
 
-def load_tables(source: DataSource) -> olist.OlistTables:
-    """Read and validate the tables of `source` (demo tables always have reviews: no warning about them)."""
+def load_tables(source: DataSource, rule: RepairRule | None = None) -> olist.OlistTables:
+    """Read and validate the tables of `source` by the repair `rule` (demo tables always have reviews: no warning
+    about them)."""
     with warnings.catch_warnings():
         if source.is_demo:
             warnings.simplefilter("ignore")
-        return olist.load_tables(source.folder)
+        return olist.load_tables(source.folder, rule)
 
 
 def build(source: DataSource, *, entity: str, train_fraction: float, val_fraction: float, test_fraction: float,
-          min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int, selection_days: int = 0):
+          min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int, selection_days: int = 0,
+          repair_warn_share: float = REPAIR_WARN_SHARE, repair_error_share: float = REPAIR_ERROR_SHARE):
     """Load, validate and build the panel and the windows of the three splits (fold 0: the split by fractions).
+
+    `repair_warn_share` and `repair_error_share` are the shares of a table's rows above which a drop or repair is
+    a loud warning, and a drop an error (`repairs.RepairRule`).
+
+    `repair_warn_share` and `repair_error_share` are the shares of a table's rows above which a drop or repair is
+    a loud warning, and a drop an error (`repairs.RepairRule`).
 
     Returns:
         (tables, panel, {split: WindowSet})
     """
-    tables = load_tables(source)
+    rule = RepairRule(repair_warn_share, repair_error_share)
+    tables = load_tables(source, rule)
     panel, sets = build_split(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
                               test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n,
                               history_days=history_days, horizon=horizon, stride=stride,
-                              selection_days=selection_days)
+                              selection_days=selection_days, rule=rule)
     return tables, panel, sets
 
 
 def build_split(tables: olist.OlistTables, *, entity: str, train_fraction: float, val_fraction: float,
                 test_fraction: float, min_train_units: int, top_n: int, history_days: int, horizon: int,
-                stride: int, selection_days: int = 0, fold: int = 0, fold_spacing_days: int = 0):
+                stride: int, selection_days: int = 0, fold: int = 0, fold_spacing_days: int = 0,
+                rule: RepairRule | None = None):
     """The panel and the windows of one rolling-origin fold (`data.fold_split`; fold 0 = the split by fractions).
 
     Returns:
@@ -72,7 +83,8 @@ def build_split(tables: olist.OlistTables, *, entity: str, train_fraction: float
     """
     panel = data.build_panel(tables, entity=entity, train_fraction=train_fraction, val_fraction=val_fraction,
                              test_fraction=test_fraction, min_train_units=min_train_units, top_n=top_n,
-                             fold=fold, fold_spacing_days=fold_spacing_days, selection_days=selection_days)
+                             fold=fold, fold_spacing_days=fold_spacing_days, selection_days=selection_days,
+                             rule=rule)
     n_days = len(panel.dates)
     if history_days + horizon > n_days:
         # Checked here, at the start of the pipeline: a window longer than the data would otherwise fail in numpy,

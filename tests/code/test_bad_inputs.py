@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -181,7 +182,7 @@ def typo_years(tmp: Path):
     tables = long_orders()
     tables["orders"].loc[3, "order_purchase_timestamp"] = "2071-01-04 10:00:00"  # 2017 typed as 2071
     tables["orders"].loc[7, "order_purchase_timestamp"] = "2081-01-08 10:00:00"
-    with pytest.warns(UserWarning, match="IMPLAUSIBLE DATES: 2 order"):
+    with pytest.warns(UserWarning, match="IMPLAUSIBLE DATES: 2 of 100 orders"):
         built = panel(write(tmp / "olist", tables))
     assert len(built.dates) == 100 and str(built.dates[-1]) == "2017-04-10", "the timeline was stretched"
     return built.report
@@ -238,10 +239,10 @@ def spaced_thousands_prices(tmp: Path):
 
 def review_typo_years(tmp: Path):
     tables = long_orders()
-    tables["reviews"] = pd.DataFrame({"review_id": ["r1", "r2", "r3"], "order_id": ["o1", "o2", "o3"],
-                                      "review_score": [5, 1, 4],
-                                      "review_creation_date": ["2017-01-05 00:00:00", "1970-01-01 00:00:00",
-                                                               "2081-01-07 00:00:00"]})
+    dates = [f"2017-01-{day + 5:02d} 00:00:00" for day in range(8)] + ["1970-01-01 00:00:00", "2081-01-07 00:00:00"]
+    tables["reviews"] = pd.DataFrame({"review_id": [f"r{i}" for i in range(10)],
+                                      "order_id": [f"o{i}" for i in range(10)], "review_score": 4,
+                                      "review_creation_date": dates})
     return panel(write(tmp / "olist", tables)).report
 
 
@@ -249,6 +250,182 @@ def history_longer_than_data(tmp: Path):
     source = DataSource(write(tmp / "olist", long_orders()), "olist", "test")
     return preprocess.build(source, entity="product", train_fraction=0.7, val_fraction=0.15, test_fraction=0.15,
                             min_train_units=1, top_n=0, history_days=400, horizon=7, stride=1)
+
+
+# Issue #25: provenance and loud repairs. Files judged by their bytes, keys compared as keys, losses loud.
+def iso_timestamps(tmp: Path):
+    tables = long_orders()
+    stamps = tables["orders"]["order_purchase_timestamp"]
+    tables["orders"]["order_purchase_timestamp"] = [  # four ISO 8601 spellings in turn
+        [t.replace(" ", "T"), t.replace(" ", "T") + "Z", t.replace(" ", "T") + ".123-03:00", t][i % 4]
+        for i, t in enumerate(stamps)]
+    built = panel(write(tmp / "olist", tables))
+    plain = panel(write(tmp / "plain", long_orders()))
+    assert (built.units == plain.units).all() and list(built.dates) == list(plain.dates), "not read as written"
+    return built.report
+
+
+def padded_keys(tmp: Path):
+    # every order_id of the items table with a trailing space: without stripping, no item matches its order
+    built = panel(write(tmp / "olist", changed("items", lambda f: f.assign(order_id=f["order_id"] + " "))))
+    assert built.units.sum() == 4, "the items did not join their orders"
+    return built.report
+
+
+def nul_tail(tmp: Path):
+    folder = write(tmp / "olist", long_orders())
+    orders = folder / "olist_orders_dataset.csv"
+    content = orders.read_bytes()
+    orders.write_bytes(content[: len(content) // 2] + b"\0" * 4096)  # a copy cut short, padded with zeros
+    return load(folder)
+
+
+def conflicting_ids(key: str, column: str, value: str) -> Callable[[Path], object]:
+    def case(tmp: Path):
+        tables = frames()
+        tables[key] = pd.concat([tables[key], tables[key].iloc[[0]].assign(**{column: value})])
+        with pytest.warns(UserWarning, match="CONFLICTING DUPLICATES"):
+            return load(write(tmp / "olist", tables)).report
+
+    return case
+
+
+def unknown_best_sellers(tmp: Path):
+    # the products table lacks the product of most sold items: dropping them would silently drop the best sellers
+    tables = long_orders()
+    tables["items"]["product_id"] = ["p9"] * 70 + ["p1"] * 30
+    return panel(write(tmp / "olist", tables))
+
+
+def few_unknown_products(tmp: Path):
+    tables = long_orders()
+    tables["items"].loc[:4, "product_id"] = "p9"
+    with pytest.warns(UserWarning, match=r"PRODUCTS UNKNOWN: 5 of 100 sold items \(5%\)"):
+        return panel(write(tmp / "olist", tables)).report
+
+
+def infinite_prices(tmp: Path):
+    tables = long_orders()
+    tables["items"].loc[0, "price"] = "inf"
+    tables["items"].loc[1, "price"] = "-Infinity"
+    tables["items"].loc[2, "price"] = "1e400"
+    built = panel(write(tmp / "olist", tables))
+    assert np.isfinite(built.revenue).all() and built.revenue.sum() == pytest.approx(970.0)
+    return built.report
+
+
+def review_before_purchase(tmp: Path):
+    tables = long_orders()
+    tables["reviews"] = pd.DataFrame({"review_id": [f"r{i}" for i in range(10)], "order_id": [
+        f"o{i}" for i in range(10)], "review_score": 4, "review_creation_date": [
+        f"2017-01-{day + 2:02d} 00:00:00" for day in range(10)]})
+    tables["reviews"].loc[9, "review_creation_date"] = "2017-01-02 00:00:00"  # o9 was bought on 2017-01-10
+    return panel(write(tmp / "olist", tables)).report
+
+
+def table_bytes(name: str, make: Callable[[bytes], bytes], suffix: str = ".csv") -> Callable[[Path], object]:
+    """The orders table replaced by `make(its plain CSV bytes)` under `olist_orders_dataset<suffix>`."""
+    def case(tmp: Path):
+        folder = write(tmp / "olist")
+        plain = (folder / "olist_orders_dataset.csv").read_bytes()
+        (folder / "olist_orders_dataset.csv").unlink()
+        (folder / f"olist_orders_dataset{suffix}").write_bytes(make(plain))
+        return load(folder)
+
+    return case
+
+
+def zipped(content: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("olist_orders_dataset.csv", content)
+    return buffer.getvalue()
+
+
+def utf16_without_bom(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_products_dataset.csv").write_bytes(frames()["products"].to_csv(index=False).encode("utf-16-le"))
+    return load(folder)
+
+
+def folder_named_like_a_table(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_order_items_dataset.csv").unlink()
+    (folder / "olist_order_items_dataset.csv").mkdir()  # an archive unpacked into a folder of the file's name
+    (folder / "olist_order_items_dataset.csv" / "olist_order_items_dataset.csv").write_text("x\n")
+    return load(folder)
+
+
+def broken_link_table(tmp: Path):
+    folder = write(tmp / "olist")
+    (folder / "olist_order_items_dataset.csv").unlink()
+    (folder / "olist_order_items_dataset.csv").symlink_to(tmp / "downloads" / "items.csv")
+    return load(folder)
+
+
+def out_of_memory(tmp: Path, monkeypatch):
+    folder = write(tmp / "olist")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(pd, "read_csv", no_memory)
+    return load(folder)
+
+
+def long_category_name(tmp: Path):
+    name = "x" * 1_000_000  # a 1 MB category name (a broken export): not copied whole into any artifact
+    tables = long_orders()
+    tables["products"] = pd.DataFrame({"product_id": ["p1", "p2"], "product_category_name": [name, "perfumaria"]})
+    folder = write(tmp / "olist", tables)
+    source = DataSource(folder, "olist", "test")
+    _, built, sets = preprocess.build(source, entity="category", train_fraction=0.7, val_fraction=0.15,
+                                      test_fraction=0.15, min_train_units=1, top_n=0, history_days=7, horizon=7,
+                                      stride=7)
+    preprocess.save(tmp / "out", source, built, sets, {})
+    assert (tmp / "out" / "metadata.json").stat().st_size < 100_000, "the long name was copied into metadata.json"
+    assert max(len(e) for e in built.entity_ids) < 300
+    return built.report
+
+
+def kaggle_root(tmp: Path, monkeypatch, make: Callable[[Path], None]):
+    """Discovery under a simulated Kaggle input root that `make` fills; no other source."""
+    for var in ("SALESGAN_DATA_DIR", "KAGGLE_KERNEL_RUN_TYPE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SALESGAN_KAGGLE_ROOT", str(tmp / "input"))
+    monkeypatch.setenv("SALESGAN_ROOT", str(tmp / "repo"))
+    (tmp / "input").mkdir()
+    make(tmp / "input")
+    source = paths.discover_data()
+    return {"data_source_kind": source.kind, "data_source_folder": str(source.folder)}
+
+
+def symlinked_dataset(tmp: Path, monkeypatch):
+    def make(root: Path):
+        write(tmp / "elsewhere" / "olist")
+        (root / "brazilian-ecommerce").symlink_to(tmp / "elsewhere")  # Kaggle's input folders are often links
+        (tmp / "elsewhere" / "loop").symlink_to(tmp / "elsewhere")  # and a link loop must not hang discovery
+
+    return kaggle_root(tmp, monkeypatch, make)
+
+
+def near_miss(kind: str):
+    def case(tmp: Path, monkeypatch):
+        def make(root: Path):
+            (root / "olist").mkdir()
+            if kind == "zip":
+                (root / "olist" / "brazilian-ecommerce.zip").write_bytes(zipped(b"a,b\n"))
+            elif kind == "folder":
+                (root / "olist" / "olist_orders_dataset.csv").mkdir()
+            else:
+                (root / "olist" / "olist_orders_dataset.csv").symlink_to(tmp / "gone.csv")
+
+        return kaggle_root(tmp, monkeypatch, make)
+
+    return case
 
 
 def params_file(text: str) -> Callable[[Path], object]:
@@ -407,9 +584,56 @@ ROWS = {
         "items_price_thousands_separator_read": "50", "items_price_decimal_comma_read": "50",
         "items_unparsable_price": "0"}),
     "reviews with typo years": Row(review_typo_years, None, report={
-        "reviews_implausible_date_dropped": "2", "reviews_linked_to_panel_entities": "1"}),
+        "reviews_implausible_date_dropped": "2", "reviews_linked_to_panel_entities": "8"}),
     "history_days longer than the data": Row(history_longer_than_data, data.DataError, (
         "history_days = 400", "the panel has 100 days", "shorter history_days")),
+    "ISO-8601 timestamps": Row(iso_timestamps, None, report={
+        "orders_iso8601_timestamp_read": "75", "orders_unparsable_or_missing_timestamp_dropped": "0"}),
+    "keys with a trailing space": Row(padded_keys, None, report={
+        "items_key_whitespace_stripped": "5", "items_with_unknown_order_dropped": "0"}),
+    "NUL-byte tail of a plain CSV": Row(nul_tail, data.DataError, (
+        "olist_orders_dataset.csv", "4,096 NUL byte(s)", "damaged", "Re-download")),
+    "conflicting duplicate product ids": Row(conflicting_ids("products", "product_category_name", "perfumaria"),
+                                             None, report={"products_conflicting_duplicate_ids_dropped": "1"}),
+    "conflicting duplicate category translations": Row(conflicting_ids(
+        "translation", "product_category_name_english", "beauty"), None, report={
+        "translation_conflicting_duplicate_ids_dropped": "1"}),
+    "conflicting duplicate order items": Row(conflicting_ids("items", "price", "99.0"), None, report={
+        "items_conflicting_duplicate_ids_dropped": "1"}),
+    "conflicting duplicate reviews": Row(conflicting_ids("reviews", "review_score", "1"), None, report={
+        "reviews_conflicting_duplicate_ids_dropped": "1"}),
+    "most sold items of unknown products": Row(unknown_best_sellers, data.DataError, (
+        "olist_products_dataset.csv", "70 of 100 sold items (70%)", "product_id", "repair_error_share",
+        "same download")),
+    "some sold items of unknown products": Row(few_unknown_products, None, report={
+        "items_with_unknown_product_dropped": "5"}),
+    "infinite prices": Row(infinite_prices, None, report={"items_without_usable_price": "3"}),
+    "review dated before its order": Row(review_before_purchase, None, report={
+        "reviews_before_purchase_dropped": "1", "reviews_linked_to_panel_entities": "9"}),
+    "gzip inside a gzip": Row(table_bytes("gz2", lambda b: gzip.compress(gzip.compress(b)), ".csv.gz"),
+                              data.DataError, ("olist_orders_dataset.csv.gz", "gzip-compressed twice", "gzip -dc")),
+    "zip archive named .csv": Row(table_bytes("zip", zipped), data.DataError, (
+        "olist_orders_dataset.csv", "zip archive", "unzip")),
+    "gzip named .csv": Row(table_bytes("gz", gzip.compress), data.DataError, (
+        "olist_orders_dataset.csv", "gzip-compressed but named .csv", "rename it to olist_orders_dataset.csv.gz")),
+    "plain text named .csv.gz": Row(table_bytes("plain", lambda b: b, ".csv.gz"), data.DataError, (
+        "olist_orders_dataset.csv.gz", "not gzip-compressed", "rename it to olist_orders_dataset.csv")),
+    "UTF-16 file without BOM": Row(utf16_without_bom, data.DataError, (
+        "olist_products_dataset.csv", "not UTF-8", "UTF-16", "iconv -f utf-16")),
+    "folder under a table's name": Row(folder_named_like_a_table, data.DataError, (
+        "olist_order_items_dataset.csv", "is a folder, not a file", "put the CSV file itself")),
+    "broken link under a table's name": Row(broken_link_table, data.DataError, (
+        "olist_order_items_dataset.csv", "symbolic link", "items.csv", "does not exist", "fix the link")),
+    "table too large for memory": Row(out_of_memory, MemoryError, (
+        "not enough memory", "olist_orders_dataset", "MB on disk", "more memory")),
+    "20 MB category name": Row(long_category_name, None, report={"products_long_values_shortened": "1"}),
+    "dataset folder behind a symlink": Row(symlinked_dataset, None, report={"data_source_kind": "olist"}),
+    "a zip instead of the tables": Row(near_miss("zip"), data.DataError, (
+        "brazilian-ecommerce.zip", "an archive: unpack it", "--data demo")),
+    "a folder named like the orders table": Row(near_miss("folder"), data.DataError, (
+        "olist_orders_dataset.csv", "a folder named like a table", "--data demo")),
+    "a broken link instead of the orders table": Row(near_miss("link"), data.DataError, (
+        "olist_orders_dataset.csv", "symbolic link", "gone.csv")),
     "params: unknown key": Row(params_file("max_epoch: 3\n"), params.ParamsError, (
         "`max_epoch`", "my_profile.yaml", "did you mean max_epochs")),
     "params: wrong type": Row(params_file("max_epochs: three\n"), params.ParamsError, (
