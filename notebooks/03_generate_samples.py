@@ -21,9 +21,11 @@
 # TimeGAN's discriminative score (averaged over `disc_seeds` classifier seeds) and predictive (TSTR) score, marginal
 # and autocorrelation comparisons, per-sequence statistics, diversity, conditional means (does a product with no
 # sales stay near zero, does a best seller keep selling), the share of whole-unit values, and the fair CRPS,
-# randomised-PIT coverage and PIT flatness beside four probabilistic baselines: resampled history blocks, the zero
-# point mass, a Poisson/negative binomial fitted to each window's own history, and an LSTM with a negative-binomial
-# output trained by maximum likelihood (DeepAR-style: what a forecaster would pick instead of a GAN).
+# randomised-PIT coverage and PIT flatness beside five probabilistic baselines: resampled history blocks, the zero
+# point mass, a Poisson/negative binomial fitted to each window's own history, the real targets of the train windows
+# with the nearest histories (the copy control: a lookup in the pool the generator learned from), and an LSTM with a
+# negative-binomial output trained by maximum likelihood (DeepAR-style: what a forecaster would pick instead of a
+# GAN).
 
 # %%
 import sys
@@ -87,7 +89,7 @@ fig = plots.sample_fans(window_sets["test"], sample_sets["test"].units, n_exampl
 _ = plots.save(fig, out_dir, "sample_fans")
 
 # %% [markdown]
-# ## C. The generator as a probabilistic forecaster, beside four baselines
+# ## C. The generator as a probabilistic forecaster, beside five baselines
 # Fair CRPS (units/day; lower is better), randomised-PIT coverage of the central 50% and 90% intervals and the PIT
 # histogram's largest decile deviation, on validation and test, all windows and the *active* ones (at least one sale
 # in the history). The likelihood LSTM is trained on the real train windows, one model per seed in

@@ -3,9 +3,9 @@
 * `discriminative_score` and `predictive_score` (TimeGAN): a post-hoc GRU classifier and forecaster;
 * `sample_quality_report` gathers every metric of `metrics` and the learned scores into one JSON-ready dict;
 * `quality_table` is notebook 03's and the report's table of the headline numbers;
-* `baseline_samples` and `forecast_scores`: the generator as a probabilistic forecaster beside four probabilistic
-  baselines (block sampler, zero point mass, per-window count model, likelihood-trained NB LSTM), by fair CRPS,
-  randomised-PIT coverage and PIT flatness.
+* `baseline_samples` and `forecast_scores`: the generator as a probabilistic forecaster beside five probabilistic
+  baselines (block sampler, zero point mass, per-window count model, history analog, likelihood-trained NB LSTM),
+  by fair CRPS, randomised-PIT coverage and PIT flatness.
 
 The learned scores import torch lazily, so `metrics` and `stats` stay importable without it. Nothing here reads
 files (`sample_quality_report` accepts any object with WindowSet's attributes).
@@ -289,19 +289,21 @@ def sample_quality_report(windows, samples_scaled: np.ndarray, *, test_windows=N
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The generator as a probabilistic forecaster, beside four probabilistic baselines
+# The generator as a probabilistic forecaster, beside five probabilistic baselines
 # ----------------------------------------------------------------------------------------------------------------
-PROBABILISTIC_BASELINES = ("block_sampler", "zero", "count_baseline", "likelihood_lstm")
+PROBABILISTIC_BASELINES = ("block_sampler", "zero", "count_baseline", "history_analog", "likelihood_lstm")
 
 
 def baseline_samples(train, val, windows_by_split: dict, *, k: int, seed: int, likelihood_seeds=(0, 1, 2),
                      **likelihood_settings) -> dict:
-    """K sample paths in units from the four probabilistic baselines, for each split's windows.
+    """K sample paths in units from the five probabilistic baselines, for each split's windows.
 
     `block_sampler`: the window's own past 7-day blocks resampled; `zero`: the zero point mass (one path: a point
     mass needs no more); `count_baseline`: a Poisson / negative binomial fitted to the window's own 30-day history;
-    `likelihood_lstm`: the DeepAR-style NB LSTM trained by maximum likelihood on `train` (early stopping on `val`),
-    one model per seed in `likelihood_seeds`, K/len(seeds) paths from each.
+    `history_analog`: the real targets of the K train windows with the nearest histories (the copy control: a
+    lookup in the pool the generator learned from); `likelihood_lstm`: the DeepAR-style NB LSTM trained by maximum
+    likelihood on `train` (early stopping on `val`), one model per seed in `likelihood_seeds`, K/len(seeds) paths
+    from each.
 
     Args:
         train, val: windows to fit the likelihood LSTM on.
@@ -317,6 +319,7 @@ def baseline_samples(train, val, windows_by_split: dict, *, k: int, seed: int, l
     from . import baselines, likelihood
 
     fitted = likelihood.fit_ensemble(train, val, seeds=likelihood_seeds, **likelihood_settings)
+    pool_history, pool_target = train.to_units(train.history), train.to_units(train.target)
     out = {}
     for split, ws in windows_by_split.items():
         history = ws.to_units(ws.history)
@@ -324,6 +327,8 @@ def baseline_samples(train, val, windows_by_split: dict, *, k: int, seed: int, l
             "block_sampler": baselines.block_resample_sampler(history, ws.horizon, k, seed=seed),
             "zero": baselines.zero_sampler(history, ws.horizon, k=1),
             "count_baseline": baselines.count_model_sampler(history, ws.horizon, k, seed=seed),
+            "history_analog": baselines.history_analog_sampler(history, pool_history, pool_target,
+                                                               k=min(k, len(train))),
             "likelihood_lstm": likelihood.sample_ensemble(fitted, ws, k, seed=seed),
         }
         out[split] = {name: samples.astype(np.float32) for name, samples in out[split].items()}

@@ -74,12 +74,16 @@ def test_report_adds_the_issue_11_keys_and_forecast_table(windows):
         assert key in report
 
 
-def test_baseline_samples_give_the_four_methods_in_units(windows):
+def test_baseline_samples_give_the_five_methods_in_units(windows):
     held_out = {"val": random_windowset(30, seed=8)}
     out = ev.baseline_samples(windows, held_out["val"], held_out, k=10, seed=0, likelihood_seeds=(0,),
                               hidden=8, layers=1, epochs=2)
     assert tuple(out["val"]) == ev.PROBABILISTIC_BASELINES
     assert out["val"]["block_sampler"].shape == out["val"]["likelihood_lstm"].shape == (30, 10, 7)
     assert out["val"]["zero"].shape == (30, 1, 7)
+    analog = out["val"]["history_analog"]
+    assert analog.shape == (30, 10, 7)
+    real_targets = {tuple(t) for t in windows.to_units(windows.target).astype(np.float32)}
+    assert all(tuple(path) in real_targets for path in analog.reshape(-1, 7))  # real train targets, never made up
     history = held_out["val"].to_units(held_out["val"].history)
     assert set(np.unique(out["val"]["block_sampler"])) <= set(np.unique(history.astype(np.float32)))  # resampled
