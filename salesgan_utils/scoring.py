@@ -471,7 +471,7 @@ def verdict(summary: dict) -> str:
             if arm in head and head[arm].get("pct") is not None and np.isfinite(head[arm]["pct"]):
                 per_arm[arm].append((entry["label"], _judgement(head[arm])))
                 bits.append(f"{labels[arm]} {_change_text(head[arm])}, {_judgement(head[arm])}")
-        sentences.append(f"{entry['label']} real windows: real-only {head['real']['wrmsse']:.3f}; " + "; ".join(bits))
+        sentences.append("; ".join([f"{entry['label']} real windows: real-only {head['real']['wrmsse']:.3f}", *bits]))
     opening = []
     for arm in ("gan", "simple"):
         if arm not in arms or not per_arm[arm]:
@@ -483,7 +483,7 @@ def verdict(summary: dict) -> str:
         text = f"{name} (ratio {spec['ratio']:g}, chosen on validation) lowered test WRMSSE "
         text += f"at {', '.join(helped)} real windows" if helped else "at no data size tried"
         if hurt:
-            text += f" and raised it at {', '.join(hurt)}"
+            text += f" and raised it at {', '.join(hurt)} real windows"
         opening.append(text)
     if "gan" not in arms:
         opening.insert(0, "No GAN samples were given, so GAN augmentation was not measured")
