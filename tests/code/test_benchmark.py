@@ -238,9 +238,3 @@ def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
     planned = bm.planned_fits(settings, 24)
     assert len(planned) == len(result.fits)
     assert [p["phase"] for p in planned].count("A") == 4 and max(p["n_windows"] for p in planned) == 24 * 6
-
-
-def test_change_text_with_one_seed_names_the_missing_interval():
-    one_seed = {"pct": 2.0, "pct_low": None, "pct_high": None, "p_seed": None, "n_seeds": 1}
-    assert scoring._change_text(one_seed) == "+2.0% (one seed: no interval)"
-    assert scoring._judgement(one_seed) == "not testable (one seed)"
