@@ -157,43 +157,6 @@ def test_reviews_absent_are_flagged(tmp_path):
     assert (ws.reviews == 0).all()
 
 
-def test_windows_by_hand(tables):
-    panel = data.build_panel(tables, entity="product")
-    train = windows.make_windows(panel, "train", history_days=3, horizon=2)
-    # train origins 2..18 (target inside the first 21 days); p1 and p2 from day 2, p3 (first sale day 2) from day 4
-    assert len(train) == 17 + 17 + 15
-    first = train.subset(train.entity == 0)
-    assert str(first.origin[0]) == "2017-01-03"
-    np.testing.assert_array_equal(first.history[0], [1.0, 0.0, 0.0])  # 2 units / range 2
-    np.testing.assert_array_equal(first.target[0], [0.0, 0.0])
-    np.testing.assert_array_equal(first.calendar[0].argmax(axis=1)[:1], [2])  # 2017-01-04 was a Wednesday
-    val = windows.make_windows(panel, "val", history_days=3, horizon=2)
-    test = windows.make_windows(panel, "test", history_days=3, horizon=2)
-    # val targets start on the split's first day (index 21) and end inside it (index 24)
-    assert sorted(set(val.origin.astype(str))) == ["2017-01-21", "2017-01-22", "2017-01-23"]
-    assert len(val) == 3 * 3 and len(test) == 3 * 5
-    assert str(test.origin.min()) == "2017-01-25" and str(test.origin.max()) == "2017-01-29"
-
-
-def test_windows_round_trip_to_units(tables):
-    panel = data.build_panel(tables, entity="product")
-    ws = windows.make_windows(panel, "train", history_days=3, horizon=2)
-    units = ws.to_units(ws.history)
-    assert np.array_equal(units, np.rint(units)) and units.max() == 2
-    again = (units - ws.scale_min[:, None]) / ws.scale_range[:, None]
-    np.testing.assert_array_equal(again.astype(np.float32), ws.history)
-
-
-def test_windowset_save_load(tmp_path, tables):
-    panel = data.build_panel(tables, entity="product")
-    ws = windows.make_windows(panel, "val", history_days=3, horizon=2)
-    ws.save(tmp_path / "w.npz")
-    back = windows.WindowSet.load(tmp_path / "w.npz")
-    for name in windows.WindowSet._ARRAYS:
-        np.testing.assert_array_equal(getattr(back, name), getattr(ws, name))
-    assert back.entity_ids == ws.entity_ids and back.calendar_names == ws.calendar_names
-
-
 def test_gzip_bom_crlf_read_like_plain(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
