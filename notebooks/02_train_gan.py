@@ -71,7 +71,7 @@ import pandas as pd
 from salesgan_utils import gan, params, paths, plan, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
-run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2, data_stage_dir=1)
+run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2)
 metadata = preprocess.load_metadata(data_stage)
 if metadata["is_demo"]:
     print("DEMO DATA — not Olist: this model is trained on generated tables.")

@@ -60,7 +60,7 @@ likelihood_patience = 5
 from salesgan_utils import baselines, gan, params, paths, plots, preprocess, quality, sample, train
 
 settings = params.notebook_settings(3, globals())
-run_path, (data_stage, gan_stage), out_dir = paths.stage_folders(settings, 3, data_stage_dir=1, gan_stage_dir=2)
+run_path, (data_stage, gan_stage), out_dir = paths.stage_folders(settings, 3)
 if preprocess.load_metadata(data_stage)["is_demo"]:
     print("DEMO DATA — not Olist: samples come from a model trained on generated tables.")
 

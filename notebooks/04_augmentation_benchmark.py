@@ -71,8 +71,7 @@ import yaml
 from salesgan_utils import benchmark, params, paths, plots, preprocess, sample, scoring
 
 settings = params.notebook_settings(4, globals())
-run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4, data_stage_dir=1,
-                                                                     samples_stage_dir=3)
+run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4)
 metadata = preprocess.load_metadata(data_stage)
 if metadata["is_demo"]:
     print("DEMO DATA — not Olist: these results say nothing about real sales.")

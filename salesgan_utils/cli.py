@@ -49,6 +49,8 @@ Options:
                    a few GAN steps and LSTM batches), the total and the budget split, then exit. Every run
                    prints the plan first (timed when the profile has a time_budget_min) and warns when the
                    estimate exceeds the budget.
+  --verbose        stream every notebook cell's output (papermill's transcript); by default the console shows
+                   one line per stage, progress lines and the result.
   --setup          set-up only: environment, packages, Jupyter kernel, notebook twins.
   --no-setup       skip the set-up checks and use the current python environment as it is.
   --test [-- ARGS] set-up (plus Chromium for the browser test where possible), then the whole test suite;
@@ -75,6 +77,7 @@ class Options:
     only: int | None = None
     mode: str = "pipeline"  # pipeline | plan | setup | test | refresh-nbval | help
     setup: bool = True
+    verbose: bool = False
     pytest_args: list[str] = field(default_factory=list)
 
 
@@ -119,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     for flag, mode in MODES.items():
         parse.add_argument(flag, dest="mode", action="store_const", const=mode)
     parse.add_argument("--no-setup", dest="setup", action="store_false", default=None)
+    parse.add_argument("--verbose", action="store_true")
     parse.add_argument("-h", "--help", dest="help", action="store_true")
     return parse
 
@@ -143,7 +147,7 @@ def parse_args(argv: list[str], env: dict[str, str] | None = None) -> Options:
     setup = env.get("SALESGAN_SETUP", "") != "skip"  # e.g. an image built with everything
     options = Options(profile=namespace.profile, data=namespace.data, run=namespace.run, sets=namespace.sets,
                       from_stage=namespace.from_stage, only=namespace.only, mode=namespace.mode or "pipeline",
-                      setup=setup if namespace.setup is None else False)
+                      setup=setup if namespace.setup is None else False, verbose=namespace.verbose)
     if options.from_stage is not None and options.only is not None:
         raise PipelineError("use --from or --only, not both")
     if rest is not None:
@@ -198,9 +202,13 @@ def resolve_profile(text: str, caller: Path) -> tuple[str, str]:
                                 f"({' '.join(params.available_profiles())}) or an existing YAML file")
         return str(path), path.stem
     if not (params.profiles_dir() / f"{text}.yaml").is_file():
-        available = " ".join(params.available_profiles()) or "none"
-        raise PipelineError(f"unknown profile '{text}': available profiles are: {available} (params/*.yaml), "
-                            f"or pass a YAML path")
+        import difflib
+
+        profiles = params.available_profiles()
+        close = difflib.get_close_matches(text, profiles, n=1, cutoff=0.5)
+        hint = f"did you mean --profile {close[0]}? " if close else ""
+        raise PipelineError(f"unknown profile '{text}': {hint}available profiles are: {' '.join(profiles) or 'none'}"
+                            f" (params/*.yaml), or pass a YAML path")
     return text, text
 
 

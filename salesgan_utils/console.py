@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 PREFIX = "run_all"
+# A line a stage prints with this prefix is a progress line: the pipeline shows it on the console (the rest of a
+# cell's output stays in the executed notebook unless --verbose).
+PROGRESS_PREFIX = "[progress] "
 
 
 class PipelineError(Exception):
@@ -21,8 +24,20 @@ class PipelineError(Exception):
         self.code = code
 
 
+def stamp(message: str) -> str:
+    """`message` as a console line: "[run_all 12:34:56] message"."""
+    return f"[{PREFIX} {time.strftime('%H:%M:%S')}] {message}"
+
+
 def log(message: str) -> None:
-    print(f"[{PREFIX} {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(stamp(message), flush=True)
+
+
+def banner(lines: list[str]) -> None:
+    """Lines that must not be missed (demo data about to be used), framed, on stderr."""
+    rule = "!" * 100
+    print("\n".join([stamp(rule), *(stamp(f"!! {line}") for line in lines), stamp(rule)]), file=sys.stderr,
+          flush=True)
 
 
 def warn(message: str) -> None:
@@ -58,18 +73,21 @@ def duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def progress_line(label: str, done: int, total: int, elapsed_s: float) -> str:
-    """One progress line: "LSTM fit 3 of 12 · 1m 10s elapsed · ETA 4m 40s" (the ETA assumes the remaining steps
-    take as long on average as the done ones; none before the first step is done)."""
+def progress_line(label: str, done: int, total: int, elapsed_s: float, timed: int | None = None) -> str:
+    """One progress line: "LSTM fit 3 of 12 · 1m 10s elapsed · ETA 4m 40s".
+
+    The ETA assumes the remaining steps take as long on average as the `timed` steps done in `elapsed_s` (default
+    all `done` steps; fewer when a resumed run started after some); none before a timed step is done."""
+    timed = done if timed is None else timed
     line = f"{label} {done} of {total} · {duration(elapsed_s)} elapsed"
-    if 0 < done < total:
-        line += f" · ETA {duration(elapsed_s / done * (total - done))}"
+    if timed > 0 and done < total:
+        line += f" · ETA {duration(elapsed_s / timed * (total - done))}"
     return line
 
 
 class Progress:
-    """Progress of `total` steps of one kind, printed as `progress_line`s at most every `every_s` seconds (and
-    always for the first and the last step).
+    """Progress of `total` steps of one kind, printed as `progress_line`s (with PROGRESS_PREFIX, so that a pipeline
+    run shows them on the console) at most every `every_s` seconds, and always for the first and the last step.
 
     Example::
 
@@ -79,10 +97,10 @@ class Progress:
             progress.step()
     """
 
-    def __init__(self, label: str, total: int, every_s: float = 10.0, clock=time.monotonic, out=None):
+    def __init__(self, label: str, total: int, every_s: float = 10.0, clock=time.monotonic, out=None, done: int = 0):
         self.label, self.total, self.every_s, self.clock = label, int(total), float(every_s), clock
         self.out = out
-        self.done = 0
+        self.done = self.first = int(done)  # `done` steps finished before this Progress (a resumed run)
         self.start = clock()
         self._last_print: float | None = None
 
@@ -94,6 +112,6 @@ class Progress:
         if not due:
             return None
         self._last_print = now
-        line = progress_line(self.label, self.done, self.total, now - self.start)
-        print(line, file=self.out or sys.stdout, flush=True)
+        line = progress_line(self.label, self.done, self.total, now - self.start, self.done - self.first)
+        print(PROGRESS_PREFIX + line, file=self.out or sys.stdout, flush=True)
         return line

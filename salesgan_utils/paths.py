@@ -44,6 +44,10 @@ STAGES = {
     5: "05_report",
 }
 STAGES_BY_NAME = {name: number for number, name in STAGES.items()}
+# The earlier stages' folders each stage reads: {stage: {its parameter naming the folder: that stage}}; an empty
+# parameter means that stage's folder in the same run. Stage 05 reads whatever the run holds.
+STAGE_INPUTS = {1: {}, 2: {"data_stage_dir": 1}, 3: {"data_stage_dir": 1, "gan_stage_dir": 2},
+                4: {"data_stage_dir": 1, "samples_stage_dir": 3}, 5: {}}
 # The run folder's own files, beside the stage folders: outputs/<run>/params/NN_name.yaml (the parameters each
 # stage ran with), stage_times.json (wall time and status per stage) and the exported report.
 PARAMS_FOLDER = "params"
@@ -204,6 +208,18 @@ def check_stage_complete(folder: str | Path, stage: int) -> Path:
     return folder
 
 
+def stage_finished(folder: str | Path, stage: int) -> bool:
+    """True when a finished run of stage NN wrote `folder`: its completion record is there and still true."""
+    folder = Path(folder)
+    if not (folder / COMPLETE_MARKER).is_file():
+        return False
+    try:
+        check_stage_complete(folder, stage)
+    except IncompleteStageError:
+        return False
+    return True
+
+
 def stage_params_file(run_path: str | Path, stage: int) -> Path:
     """`outputs/<run>/params/NN_name.yaml`: the parameters stage NN last ran with (written when it succeeded)."""
     return Path(run_path) / PARAMS_FOLDER / f"{STAGES[stage]}.yaml"
@@ -245,11 +261,12 @@ def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list
         settings: the notebook's settings (`run`, `outputs_dir` and the input parameters named in `inputs`).
         stage: this stage's number.
         **inputs: parameter name -> the stage whose folder it points at, e.g. `data_stage_dir=1`; an empty
-            parameter means that stage's folder in this run.
+            parameter means that stage's folder in this run. Default: the stage's `STAGE_INPUTS`.
 
     Returns:
         (run folder, [input stage folders in the order given], this stage's folder).
     """
+    inputs = inputs or STAGE_INPUTS[stage]
     run_path = run_dir(settings["run"], settings["outputs_dir"] or None)
     found = [check_stage_complete(Path(settings[key]) if settings.get(key) else stage_dir(run_path, number), number)
              for key, number in inputs.items()]

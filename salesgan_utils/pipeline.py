@@ -24,7 +24,17 @@ from pathlib import Path
 
 from salesgan_utils import params, paths
 from salesgan_utils.cli import OPTION_KEYS, USAGE, Invocation, Options, caller_folder, parse_args, preflight, resolve
-from salesgan_utils.console import PipelineError, error_line, failure_report, log, warn
+from salesgan_utils.console import (
+    PROGRESS_PREFIX,
+    PipelineError,
+    banner,
+    duration,
+    error_line,
+    failure_report,
+    log,
+    stamp,
+    warn,
+)
 from salesgan_utils.twins import sync_notebooks
 
 KERNEL = os.environ.get("SALESGAN_KERNEL", "salesgan")
@@ -118,10 +128,30 @@ class StageFailure(Exception):
         self.stage, self.seconds, self.executed, self.cause = stage, seconds, executed, cause
 
 
-def _papermill_logging() -> logging.Handler:
-    """Cell output on stderr as papermill's command line shows it (message only)."""
-    handler = logging.StreamHandler(sys.stderr)
+class _ProgressOnly(logging.Filter):
+    """Keeps, of a cell's output, only the progress lines (`console.PROGRESS_PREFIX`), each re-written as a console
+    line under its stage; the rest of the transcript stays in the executed notebook (and behind --verbose)."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        self.stage = stage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lines = [line[len(PROGRESS_PREFIX):] for line in str(record.getMessage()).splitlines()
+                 if line.startswith(PROGRESS_PREFIX)]
+        if not lines:
+            return False
+        record.msg, record.args = "\n".join(stamp(f"  {self.stage[:2]} · {line}") for line in lines), None
+        return True
+
+
+def _papermill_logging(verbose: bool = False, stage: str = "") -> logging.Handler:
+    """papermill's log of the cells' output: all of it on stderr as papermill's command line shows it (verbose),
+    else the progress lines only, on stdout."""
+    handler = logging.StreamHandler(sys.stderr if verbose else sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose:
+        handler.addFilter(_ProgressOnly(stage))
     logger = logging.getLogger("papermill")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -130,8 +160,11 @@ def _papermill_logging() -> logging.Handler:
 
 
 def run_stage(notebook: Path, executed: Path, parameters: dict, kernel: str = KERNEL,
-              cwd: Path | None = None) -> float:
+              cwd: Path | None = None, verbose: bool = False) -> float:
     """Execute one notebook with papermill in this process.
+
+    Args:
+        verbose: stream every cell's output and papermill's progress bar; by default only the progress lines.
 
     Returns:
         The wall time in seconds (kernel start included).
@@ -144,11 +177,13 @@ def run_stage(notebook: Path, executed: Path, parameters: dict, kernel: str = KE
     from papermill.exceptions import PapermillExecutionError
 
     start = time.monotonic()
-    handler = _papermill_logging()
+    handler = _papermill_logging(verbose, notebook.stem)
     try:
+        # the kernel's own start-up warnings (e.g. "running over TCP") are noise unless --verbose
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=kernel,
-                                   language="python", log_output=True, progress_bar=True,
-                                   cwd=str(cwd or paths.project_root()))
+                                   language="python", log_output=True, progress_bar=verbose,
+                                   cwd=str(cwd or paths.project_root()),
+                                   extra_arguments=[] if verbose else ["--log-level=ERROR"])
     except PapermillExecutionError as error:
         raise StageFailure(notebook.stem, time.monotonic() - start, executed,
                            f"{error.ename}: {error.evalue}") from None
@@ -192,18 +227,20 @@ def prepare(invocation: Invocation, caller_dir: Path | None = None) -> tuple[dic
 
 
 def print_plan(invocation: Invocation, chosen: dict[str, dict], run_path: Path, calibrate: bool,
-               strict: bool = False):
+               strict: bool = False, reuse: bool = False):
     """Print the plan (salesgan_utils.plan) and its budget warnings; return it, or None when it could not be made.
 
     Args:
         calibrate: time GAN steps and LSTM batches (seconds to tens of seconds); False prints the work only.
         strict: raise on a failure (`--plan`); otherwise a failure is one warning line and the stages run, stage 01
             then reporting a data problem with its own message.
+        reuse: use an earlier calibration of the same sizes on this machine when there is one (`plan.make_plan`).
     """
     from salesgan_utils import plan
 
     try:
-        result = plan.make_plan(chosen, invocation.profile_name, invocation.stages, run_path, calibrate=calibrate)
+        result = plan.make_plan(chosen, invocation.profile_name, invocation.stages, run_path, calibrate=calibrate,
+                                reuse=reuse)
     except Exception as error:  # noqa: BLE001  (the data's own errors are stage 01's to report)
         message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         if strict:
@@ -218,12 +255,12 @@ def print_plan(invocation: Invocation, chosen: dict[str, dict], run_path: Path, 
 
 
 def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel: str = KERNEL,
-                 notebooks: Path | None = None) -> Path:
-    """Validate every stage's parameters, print the plan, then run the selected stages in order and export the
-    report.
+                 notebooks: Path | None = None, verbose: bool = False) -> Path:
+    """Validate every stage's parameters and the earlier stages the selected ones read, say which data the run
+    uses, print the plan, then run the selected stages in order, export the report and print the result.
 
-    The plan is timed (calibrated) only when the profile has a budget (`time_budget_min`): its warning needs the
-    estimate, and runs without a budget (the smoke profile of the tests) stay fast.
+    The console gets one line per stage start and end, the stages' progress lines and the result; `verbose`
+    streams every cell's output too.
 
     Returns:
         The run folder.
@@ -241,18 +278,21 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
     check_writable(run_path)
     check_writable(run_path / paths.PARAMS_FOLDER)
 
+    check_prerequisites(invocation, chosen, run_path)
+
+    started = time.monotonic()
     log(f"run '{invocation.run}' with profile '{invocation.profile_name}' → {run_path}")
-    budget = float(chosen[paths.STAGES[2]].get("time_budget_min", 0) or 0)
-    print_plan(invocation, chosen, run_path, calibrate=budget > 0)
-    log(f"stages: {' '.join(invocation.stages)}")
+    announce_data(chosen[paths.STAGES[1]], run_path)
+    print_plan(invocation, chosen, run_path, calibrate=True, reuse=True)
     for name in invocation.stages:
         executed = run_path / f"{name}.ipynb"
-        log(f"stage {name[:2]}: {name} (executed notebook: {executed})")
+        log(f"{name} …")
         # The kernel writes into NN_name.partial/ (paths.stage_dir); NN_name/ and params/NN_name.yaml are replaced
         # only once the stage has succeeded, so a killed, failed or disk-full rerun keeps the previous result.
         os.environ[paths.STAGE_PARTIAL_ENV] = "1"
         try:
-            seconds = run_stage(notebooks / f"{name}.ipynb", executed, chosen[name], kernel=kernel)
+            seconds = run_stage(notebooks / f"{name}.ipynb", executed, chosen[name], kernel=kernel,
+                                verbose=verbose)
             paths.publish_stage(run_path, paths.STAGES_BY_NAME[name])
         except StageFailure as failure:
             paths.record_stage_time(run_path, name, failure.seconds, "failed")
@@ -264,11 +304,84 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
             os.environ.pop(paths.STAGE_PARTIAL_ENV, None)
         write_stage_parameters(run_path, {name: chosen[name]})
         paths.record_stage_time(run_path, name, seconds, "ok")
-        log(f"stage {name[:2]} done in {seconds:.1f}s")
-    if paths.STAGES[5] in invocation.stages:
-        log(f"report: {export_report(run_path, invocation.run)}")
-    log(f"done: run '{invocation.run}' in {run_path} (wall times in {run_path / paths.STAGE_TIMES_FILE})")
+        log(f"{name} done in {duration(seconds)}")
+    report_path = export_report(run_path, invocation.run) if paths.STAGES[5] in invocation.stages else None
+    for line in result_lines(run_path, time.monotonic() - started, report_path):
+        log(line)
     return run_path
+
+
+def check_prerequisites(invocation: Invocation, chosen: dict[str, dict], run_path: Path) -> None:
+    """Before any stage runs: every earlier stage of this run that the selected stages read (`paths.STAGE_INPUTS`)
+    and that this invocation does not run is a finished stage. A folder given explicitly (a `*_stage_dir`
+    parameter) is the notebook's to check, with its own message.
+
+    Raises:
+        PipelineError: one line naming the missing stage and the `--from` that works.
+    """
+    selected = {paths.STAGES_BY_NAME[name] for name in invocation.stages}
+
+    def reads(stages: set[int]) -> set[int]:  # the stages whose folder in this run `stages` read
+        return {k for n in stages for key, k in paths.STAGE_INPUTS[n].items() if not chosen[paths.STAGES[n]].get(key)}
+
+    missing: set[int] = set()
+    needed = reads(selected) - selected
+    while needed:
+        stage = min(needed)
+        needed.discard(stage)
+        if not paths.stage_finished(paths.stage_dir(run_path, stage), stage):
+            missing.add(stage)
+            needed |= reads({stage}) - selected - missing
+    if missing:
+        first = min(missing)
+        asked = (f"--only {invocation.only:02d}" if invocation.only is not None
+                 else f"--from {invocation.from_stage:02d}")
+        resume = invocation.resume_command(paths.STAGES[first]).replace("--only", "--from")
+        raise PipelineError(f"{asked} reads the outputs of stage {first:02d} ({paths.STAGES[first]}), but "
+                            f"{paths.stage_dir(run_path, first)} is not a finished stage {first:02d}; run from there: "
+                            f"{resume}")
+
+
+def announce_data(settings01: dict, run_path: Path) -> None:
+    """Say which data the run uses before any work: a loud banner when no Olist tables were found and demo data
+    are about to be used without being asked for, with how to point the run at Olist."""
+    try:
+        source = paths.discover_data(settings01.get("data_dir") or None)
+    except (OSError, ValueError):  # stage 01 reports a data problem with its own message
+        return
+    if not source.is_demo:
+        log(f"data: REAL Olist tables in {source.folder}")
+    elif str(settings01.get("data_dir")) == paths.DEMO or os.environ.get("SALESGAN_DATA_DIR") == paths.DEMO:
+        log("data: DEMO data, as asked (--data demo): generated tables, not Olist")
+    else:
+        banner(["NO OLIST DATA FOUND: this run uses generated DEMO data; its numbers say nothing about real sales.",
+                f"Looked in: {source.reason}.",
+                "To use Olist: bash run_all.sh --data /path/to/olist (the unzipped Kaggle dataset "
+                "olistbr/brazilian-ecommerce), or put its CSVs in data/raw/."])
+
+
+def result_lines(run_path: Path, seconds: float, report_path: Path | None) -> list[str]:
+    """The run's last lines: the verdict (one sentence per number of real windows), the data source, the total
+    time and the report's path."""
+    import json
+
+    from salesgan_utils import answer
+
+    def read(stage: int, name: str):
+        path = paths.stage_dir(run_path, stage) / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        except (OSError, ValueError):
+            return None
+
+    summary, metadata = read(4, "summary.json"), read(1, "metadata.json")
+    lines = ["result:"] + [f"  {sentence}" for sentence in answer.verdict_sentences(summary)]
+    data = answer.data_line(metadata)
+    lines.append(f"data: {data}" + (" — DEMO: these numbers say nothing about real sales" if metadata and
+                                    metadata.get("is_demo") else ""))
+    lines.append(f"total time: {duration(seconds)} (per stage: {run_path / paths.STAGE_TIMES_FILE})")
+    lines.append(f"report: {report_path}" if report_path else f"run folder: {run_path}")
+    return lines
 
 
 # ------------------------------------------------------------------------------------------- tests and nbval
@@ -355,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             print_plan(invocation, chosen, run_path, calibrate=True, strict=True)
             return 0
         try:
-            run_pipeline(invocation)
+            run_pipeline(invocation, verbose=options.verbose)
         except StageFailure as failure:
             print(failure_report(failure.stage, failure.seconds, failure.cause, failure.executed,
                                  failure.executed.parent, invocation.resume_command(failure.stage)),

@@ -373,8 +373,51 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 
 
+CALIBRATION_FILE = ".plan_calibration.json"  # in the outputs root: rates measured on this machine, by sizes
+# Stage parameters that do not change what one GAN step or LSTM batch costs (left out of the calibration's key).
+_NOT_SIZES = ("run", "outputs_dir", "data_dir", "profile", "seed", "max_epochs", "time_budget_min",
+              "gan_max_minutes", "resume", "max_train_windows", "gan_train_windows", "limit_train_batches")
+
+
+def calibration_key(s2: dict, s4: dict, device: str) -> str:
+    """What the calibrated rates depend on: the device, torch's thread count and the model and batch sizes."""
+    import hashlib
+    import json
+
+    import torch
+
+    sizes = {"device": device, "threads": torch.get_num_threads(),
+             "gan": {k: v for k, v in sorted(s2.items()) if k not in _NOT_SIZES},
+             "lstm": {k: v for k, v in sorted(s4.items()) if k.startswith("forecaster_")}}
+    return hashlib.sha256(json.dumps(sizes, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cached_rates(key: str) -> dict:
+    import json
+
+    from salesgan_utils import paths
+
+    try:
+        return json.loads((paths.outputs_root() / CALIBRATION_FILE).read_text(encoding="utf-8")).get(key, {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _store_rates(key: str, rates: dict) -> None:
+    import json
+
+    from salesgan_utils import paths
+
+    path = paths.outputs_root() / CALIBRATION_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        paths.write_json_atomic(path, {**stored, key: rates})
+    except (OSError, ValueError):  # a cache only: a read-only outputs root calibrates every time
+        pass
+
+
 def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path: Path | None = None,
-              calibrate: bool = True) -> Plan:
+              calibrate: bool = True, reuse: bool = False) -> Plan:
     """The plan of the selected stages.
 
     Args:
@@ -384,6 +427,8 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
         run_path: the run folder: when stage 01 is not selected, its metadata.json gives the window counts.
         calibrate: time GAN steps and LSTM batches on this machine; False gives the work without times (except
             stage 01's build).
+        reuse: take the rates of an earlier calibration of the same sizes on this machine (CALIBRATION_FILE in the
+            outputs root) when there is one, so that every run's plan is timed without re-timing the same sizes.
 
     Returns:
         Plan.
@@ -400,12 +445,14 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
     # only stages 02-04 are priced by the calibration (01 by its own build, 05 by a constant)
     calibrate = calibrate and any(names[n] in stages for n in (2, 3, 4))
     device = _device(s2.get("accelerator", "auto")) if calibrate else "this machine (not calibrated)"
-    rates: dict = {}
+    key = calibration_key(s2, s4, device) if calibrate else ""
+    rates: dict = _cached_rates(key) if calibrate and reuse else {}
     with tempfile.TemporaryDirectory(prefix="salesgan-plan.") as scratch:
-        found = _stage01_windows(s1, stages, run_path, Path(scratch), want_train=calibrate)
-        if calibrate and found.train is not None:
+        found = _stage01_windows(s1, stages, run_path, Path(scratch), want_train=calibrate and not rates)
+        if calibrate and not rates and found.train is not None:
             sample = windows.subsample(found.train, 4096, 0)
             rates = {**time_gan(s2, sample, device), "lstm_batch_s": time_lstm(s4, sample)}
+            _store_rates(key, rates)
         found.train = None  # the windows can be large (all products: 1.5 GB); the run goes on after the plan
     calibration = {"GAN s/step": f"{rates['step_s']:.3g}", "s/sequence": f"{rates['sequence_s']:.2g}",
                    "LSTM s/batch": f"{rates['lstm_batch_s']:.3g}"} if rates else {}

@@ -37,6 +37,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
+from .console import Progress
 from .gan import WGANGP, GanConfig, config_from_checkpoint, parameter_counts
 from .paths import atomic_path, write_json_atomic, write_text_atomic
 from .windows import WindowSet
@@ -293,6 +294,25 @@ class _EpochSummary(Callback):
                   file=sys.stderr, flush=True)
 
 
+class _StepProgress(Callback):
+    """Progress lines "GAN step k of N · elapsed · ETA" (`console.Progress`), which a pipeline run shows on the
+    console; N is the whole training's generator steps (epochs × batches, before any time-budget stop)."""
+
+    def __init__(self, every_s: float = 30.0):
+        self.every_s = every_s
+        self.progress = None
+
+    def on_train_start(self, trainer, pl_module):
+        batches = int(trainer.num_training_batches or 1)
+        # a resumed training starts after its finished epochs; the ETA counts only this session's steps
+        self.progress = Progress("GAN step", int(trainer.max_epochs or 1) * batches, every_s=self.every_s,
+                                 done=int(trainer.current_epoch) * batches)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.is_global_zero and self.progress is not None:
+            self.progress.step()
+
+
 # ---- history -----------------------------------------------------------------------------------------------------
 def read_history(log_dir: str | Path) -> pd.DataFrame:
     """One row per epoch from the CSV logs of all runs (versions) in `log_dir`; a later run's row wins.
@@ -403,7 +423,8 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
                            enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
-    all_callbacks = [best, latest] + ([StderrProgressBar(), _EpochSummary()] if progress_bar else [])
+    all_callbacks = [best, latest] + ([StderrProgressBar(), _EpochSummary(), _StepProgress()] if progress_bar
+                                      else [])
     loggers = [CSVLogger(log_dir, name="csv"), TensorBoardLogger(log_dir, name="tensorboard", default_hp_metric=False)]
     n_batches = len(train_loader) if limit_train_batches is None else (
         int(limit_train_batches) if isinstance(limit_train_batches, int) else max(1, int(len(train_loader)

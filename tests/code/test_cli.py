@@ -159,3 +159,19 @@ def test_help_wins_over_the_other_options() -> None:
 def test_the_last_mode_flag_wins_and_no_setup_keeps_it() -> None:
     options = cli.parse_args(["--setup", "--test", "--no-setup"], env={})
     assert options.mode == "test" and not options.setup
+
+
+@pytest.mark.parametrize("typo, suggestion", [("smok", "smoke"), ("quik", "quick"), ("kagle", "kaggle")])
+def test_a_profile_typo_suggests_the_profile_meant(typo: str, suggestion: str, tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match=f"did you mean --profile {suggestion}\\?"):
+        cli.resolve_profile(typo, tmp_path)
+
+
+def test_a_name_like_no_profile_suggests_none(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError) as error:
+        cli.resolve_profile("zzzzzz", tmp_path)
+    assert "did you mean" not in str(error.value)
+
+
+def test_verbose_is_read() -> None:
+    assert cli.parse_args(["--verbose"], env={}).verbose and not cli.parse_args([], env={}).verbose

@@ -2,6 +2,7 @@
 `main`, tested in-process (no bash, no set-up). One smoke run through run_all.sh stays in tests/notebooks/."""
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 from pathlib import Path
@@ -77,6 +78,14 @@ def test_a_read_only_run_folder_is_one_line(tmp_path: Path) -> None:
         run.chmod(0o755)
 
 
+def finished_stage(run_path: Path, stage: int) -> Path:
+    """Stage `stage`'s folder in `run_path` as a finished pipeline stage leaves it (one file, the record)."""
+    partial = run_path / (paths.STAGES[stage] + paths.PARTIAL_SUFFIX)
+    partial.mkdir(parents=True)
+    (partial / "artifact.txt").write_text("x")
+    return paths.publish_stage(run_path, stage)
+
+
 # ---------------------------------------------------------------------------------------- failing stage
 def _raising_notebook(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
@@ -106,13 +115,14 @@ def test_main_reports_a_failed_stage_with_its_notebook_cause_and_resume_command(
     monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
     ran = []
 
-    def fake_run_stage(notebook, executed, parameters, kernel=pipeline.KERNEL, cwd=None):
+    def fake_run_stage(notebook, executed, parameters, kernel=pipeline.KERNEL, cwd=None, verbose=False):
         ran.append(notebook.stem)
         if notebook.stem == "03_generate_samples":
             raise pipeline.StageFailure(notebook.stem, 1.5, executed, "FileNotFoundError: no_such_stage missing")
         return 0.25
 
     monkeypatch.setattr(pipeline, "run_stage", fake_run_stage)
+    finished_stage(tmp_path / "r", 1)
     rc = pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", "--set", "max_epochs=1",
                         "--from", "02"])
     err = capsys.readouterr().err
@@ -162,7 +172,7 @@ def test_main_help_lists_every_option(capsys) -> None:
     assert pipeline.main(["--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--profile", "--data", "--run", "--set", "--from", "--only", "--setup", "--no-setup", "--test",
-                   "--refresh-nbval", "--help"):
+                   "--refresh-nbval", "--verbose", "--help"):
         assert option in out
 
 
@@ -189,7 +199,7 @@ def test_plan_mode_prints_the_plan_and_runs_no_stage(tmp_path, monkeypatch, caps
     monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
     seen = {}
 
-    def fake_make_plan(chosen, profile, stages, run_path=None, calibrate=True):
+    def fake_make_plan(chosen, profile, stages, run_path=None, calibrate=True, reuse=False):
         seen.update(calibrate=calibrate, stages=stages, budget=chosen[NAMES[1]]["time_budget_min"])
         return _fake_plan(1.0, 60.0)
 
@@ -249,3 +259,80 @@ def test_set_may_not_bypass_an_option(item: str, option: str, tmp_path: Path) ->
     invocation = cli.resolve(Options(profile="smoke", sets=[item]), caller_dir=tmp_path)
     with pytest.raises(PipelineError, match=f"use {option}"):
         pipeline.overrides(invocation, params.load_profile("smoke"), caller_dir=tmp_path)
+
+
+# ------------------------------------------------------------------------------------ before any stage runs
+@pytest.mark.parametrize("argv, finished, suggestion", [
+    (["--only", "04"], [1, 2], "--from 03"),  # 03 missing
+    (["--only", "04"], [2, 3], "--from 01"),  # 01 missing: the earliest stage to rerun
+    (["--only", "03"], [1], "--from 02"),
+    (["--from", "03"], [], "--from 01"),  # 03 reads 01 and 02, 02 reads 01
+])
+def test_a_missing_earlier_stage_is_refused_before_any_stage_with_the_from_that_works(
+        argv, finished, suggestion, tmp_path, monkeypatch, capsys, quiet_env) -> None:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    monkeypatch.setattr(pipeline, "run_stage", lambda *a, **k: pytest.fail("a stage ran"))
+    for stage in finished:
+        finished_stage(tmp_path / "r", stage)
+    assert pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith(f"--profile smoke --run r --data demo {suggestion}")
+
+
+def test_a_finished_earlier_stage_lets_only_run(tmp_path, monkeypatch, quiet_env) -> None:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    ran = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda notebook, *a, **k: ran.append(notebook.stem) or 0.1)
+    finished_stage(tmp_path / "r", 1)
+    assert pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", "--only", "02"]) == 0
+    assert ran == [NAMES[1]]
+
+
+def test_a_stage_folder_given_explicitly_is_left_to_the_notebook_to_check(tmp_path, monkeypatch, quiet_env) -> None:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    ran = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda notebook, *a, **k: ran.append(notebook.stem) or 0.1)
+    finished_stage(tmp_path / "r", 1)
+    assert pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", "--only", "03",
+                          "--set", f"gan_stage_dir={tmp_path / 'elsewhere'}"]) == 0
+    assert ran == [NAMES[2]]
+
+
+def test_an_unfinished_earlier_stage_is_not_enough(tmp_path, monkeypatch, capsys, quiet_env) -> None:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    monkeypatch.setattr(pipeline, "run_stage", lambda *a, **k: pytest.fail("a stage ran"))
+    (tmp_path / "r" / NAMES[0]).mkdir(parents=True)  # a folder without its completion record
+    assert pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", "--only", "02"]) == 2
+    assert "is not a finished stage 01" in capsys.readouterr().err
+
+
+def test_progress_lines_reach_the_console_and_the_rest_of_a_cells_output_does_not() -> None:
+    keep = pipeline._ProgressOnly("02_train_gan")
+    record = logging.LogRecord("papermill", logging.INFO, "", 0, "epoch 1\n[progress] GAN step 3 of 9\nnoise",
+                               None, None)
+    assert keep.filter(record) and record.getMessage().endswith("  02 · GAN step 3 of 9")
+    assert "noise" not in record.getMessage()
+    assert not keep.filter(logging.LogRecord("papermill", logging.INFO, "", 0, "Executing Cell 3", None, None))
+
+
+def test_the_run_ends_with_the_verdict_data_total_time_and_report(tmp_path) -> None:
+    summary = {"regimes": [{"n_real": 250, "label": "250", "active": {
+        "real": {"model": "lstm_real", "wrmsse": 0.5},
+        "gan": {"model": "lstm_gan_r1", "n_seeds": 3, "pct": -4.0, "pct_low": -6.0, "pct_high": -2.0}}}]}
+    paths.write_json_atomic(tmp_path / NAMES[3] / "summary.json", summary)
+    paths.write_json_atomic(tmp_path / NAMES[0] / "metadata.json", {"is_demo": True, "entity": "product",
+                                                                    "n_entities": 20})
+    lines = pipeline.result_lines(tmp_path, 125, tmp_path / "report.html")
+    assert lines[1].strip().startswith("With 250 real windows, GAN samples lowered test WRMSSE by 4.0%")
+    assert lines[-3].startswith("data: DEMO data") and "say nothing about real sales" in lines[-3]
+    assert lines[-2].startswith("total time: 2m 05s") and lines[-1] == f"report: {tmp_path / 'report.html'}"
+
+
+def test_demo_data_found_by_default_is_announced_loudly(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(paths, "discover_data", lambda data_dir=None: paths.DataSource(None, "demo", "nothing found"))
+    pipeline.announce_data({"data_dir": ""}, tmp_path)
+    err = capsys.readouterr().err
+    assert "NO OLIST DATA FOUND" in err and "--data /path/to/olist" in err
+    pipeline.announce_data({"data_dir": "demo"}, tmp_path)
+    out, err = capsys.readouterr()
+    assert "DEMO data, as asked" in out and not err

@@ -98,6 +98,21 @@ def test_the_calibrated_plan_times_every_stage(smoke_parameters) -> None:
     assert set(result.calibration) == {"GAN s/step", "s/sequence", "LSTM s/batch"}
 
 
+def test_a_plan_reuses_the_calibration_of_the_same_sizes(smoke_parameters, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    timed = []
+    monkeypatch.setattr(plan, "time_gan", lambda *a, **k: timed.append("gan") or {"step_s": 0.5, "sequence_s": 1e-4})
+    monkeypatch.setattr(plan, "time_lstm", lambda *a, **k: timed.append("lstm") or 0.01)
+    first = plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=True, reuse=True)
+    again = plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=True, reuse=True)
+    assert timed == ["gan", "lstm"] and again.stages[1].seconds == first.stages[1].seconds is not None
+    bigger = {**smoke_parameters, NAMES[1]: {**smoke_parameters[NAMES[1]], "batch_size": 128}}
+    plan.make_plan(bigger, "smoke", NAMES, calibrate=True, reuse=True)  # other sizes: timed again
+    plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=True)  # --plan: always timed
+    assert timed == ["gan", "lstm"] * 3
+    assert (tmp_path / plan.CALIBRATION_FILE).is_file()
+
+
 # --------------------------------------------------------------------------------------------- budget stop
 TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calendar_hidden=8, review_hidden=4,
             gru_hidden=8, gru_layers=1, critic_channels=(4, 8), critic_hidden=8, batch_size=16, val_samples=4,

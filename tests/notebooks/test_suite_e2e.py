@@ -35,8 +35,8 @@ def test_the_smoke_suite_writes_every_executed_notebook_and_the_report(smoke_run
 
 
 @pytest.mark.slow
-def test_a_failing_stage_is_named_with_its_notebook_and_harms_no_other_run(smoke_run: Path, outputs_root: Path,
-                                                                          capsys, monkeypatch) -> None:
+def test_a_stage_whose_inputs_are_missing_is_refused_before_it_runs(smoke_run: Path, outputs_root: Path,
+                                                                    capsys, monkeypatch) -> None:
     from salesgan_utils import params, pipeline
 
     for var in (params.PIPELINE_ENV, "SALESGAN_ROOT"):  # main() sets them for its kernels
@@ -45,13 +45,10 @@ def test_a_failing_stage_is_named_with_its_notebook_and_harms_no_other_run(smoke
     bogus = "ci-no-such-upstream"
     rc = pipeline.main(["--profile", "smoke", "--run", bogus, "--only", "03"])
     stderr = capsys.readouterr().err
-    executed = outputs_root / bogus / "03_generate_samples.ipynb"
-    assert rc == 1
-    assert "STAGE FAILED: 03_generate_samples" in stderr
-    assert str(executed) in stderr and executed.is_file()
-    assert snapshot(smoke_run) == before, f"run {smoke_run.name} was modified by a failing run of another name"
-    times = json.loads((outputs_root / bogus / "stage_times.json").read_text())
-    assert times["03_generate_samples"]["status"] == "failed"
+    assert rc == 2 and "Traceback" not in stderr
+    assert "--only 03 reads the outputs of stage 01" in stderr and stderr.strip().endswith("--from 01")
+    assert not (outputs_root / bogus / "03_generate_samples.ipynb").exists(), "the stage ran"
+    assert snapshot(smoke_run) == before, f"run {smoke_run.name} was modified by a refused run of another name"
 
 
 @pytest.mark.parametrize("args, rc, stream, text", [
