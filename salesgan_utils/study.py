@@ -324,3 +324,127 @@ def verdict(comparisons: pd.DataFrame, n_real: int, alpha: float = 0.05) -> dict
            f"LSTM's test WRMSSE by {_change_text(catalogue)} versus its history analog (same pool).") \
         if catalogue is not None else "The catalogue-wide generator was not compared with its history analog."
     return {"a": a, "b": b, "catalogue": cat, "a_word": a_word, "b_word": b_word}
+
+
+# ------------------------------------------------------------------------------------------------ folds on disk
+def rank_agreement_of(table: pd.DataFrame, n_real: int, subset: str = HEADLINE) -> dict:
+    """Validation -> test rank agreement (Spearman) over every model x config fitted at `n_real` (mean over seeds)
+    and every baseline, in one fold: does this test period rank the forecasters the way validation does?"""
+    part = table[(table["subset"] == subset) & table["n_real"].isin([0, n_real])]
+    means = part.groupby(["model", "config", "split"], dropna=False)["wrmsse"].mean().unstack("split")
+    means = means.dropna(subset=[c for c in ("val", "test") if c in means])
+    if not {"val", "test"} <= set(means.columns):
+        return {"spearman": float("nan"), "p": float("nan"), "n_models": 0}
+    return stats.rank_agreement(means["val"].to_numpy(), means["test"].to_numpy())
+
+
+def summarize_folds(folds: dict, level: float = 0.95) -> dict:
+    """The study's summary from each fold's saved stage-01 and stage-04 folders (nothing is refitted).
+
+    Adds the level-matched control to each fold's forecasts (factor chosen on each fit's validation subset), scores
+    every fold, applies the gate, pools the headline comparisons over (fold, seed) pairs and writes the verdict.
+
+    Args:
+        folds: {fold index: (stage-01 folder of the fold, stage-04 folder of the fold)}.
+        level: confidence level.
+
+    Returns:
+        summary dict: folds (dates, regime, gate and rank agreement per size, level factors, choices), comparisons
+        (records), verdict per size, and the rules applied.
+    """
+    import json
+    from pathlib import Path
+
+    from . import preprocess, scoring
+
+    tables, choices, per_fold = {}, {}, {}
+    sizes = None
+    for fold, (data_dir, bench_dir) in sorted(folds.items()):
+        data_dir, bench_dir = Path(data_dir), Path(bench_dir)
+        summary = json.loads((bench_dir / scoring.SUMMARY_FILE).read_text())
+        forecasts = pd.read_parquet(bench_dir / scoring.FORECASTS_FILE)
+        train_df = scoring.train_series(pd.read_parquet(data_dir / preprocess.PANEL_FILE))
+        weights = scoring.entity_weights(train_df, summary["settings"]["weights_by"])
+        val = preprocess.load_windows(data_dir, "val")
+        n_train = int(summary["settings"]["n_train"])
+        val_keys, n_val = val.keys(), len(val)
+
+        def keys_of(seed, n_real, val_keys=val_keys, n_val=n_val, n_train=n_train):
+            return val_keys.iloc[validation_subset(n_val, n_train, n_real, seed)]
+
+        config = summary["validation_choices"]["config"]
+        level_rows, factors = level_matched(forecasts, keys_of, train_df, weights, config)
+        combined = pd.concat([forecasts.astype({c: str for c in ("model", "config", "split", "entity_id")}),
+                              level_rows.astype({c: str for c in ("model", "config", "split", "entity_id")})],
+                             ignore_index=True)
+        table = scoring.score_forecasts(combined, train_df, weights).table
+        fold_sizes = [int(n) for n in summary["settings"]["scarcity_sizes"]]
+        sizes = fold_sizes if sizes is None else [n for n in sizes if n in fold_sizes]
+        arms = {arm: spec["model"] for arm, spec in summary["validation_choices"]["arms"].items()}
+        arms["level"] = LEVEL_MODEL
+        choices[fold] = {"config": config, "gbm_config": summary["validation_choices"].get("gbm_config", ""),
+                         "arms": {n: dict(arms) for n in fold_sizes}}
+        tables[fold] = table
+        per_fold[fold] = {"split_dates": json.loads((data_dir / preprocess.METADATA_FILE).read_text())
+                          .get("split_dates"), "regime": summary.get("regime"),
+                          "gan_training": summary.get("gan_training", {}), "choices": choices[fold],
+                          "level_factors": factors.to_dict(orient="records"),
+                          "gate": {n: gate(table, config, n, level) for n in fold_sizes},
+                          "rank_agreement": {n: rank_agreement_of(table, n) for n in fold_sizes}}
+    comparisons = compare(tables, choices, sizes or [], level)
+    return {"folds": per_fold, "sizes": sizes, "comparisons": comparisons.to_dict(orient="records"),
+            "verdict": {n: verdict(comparisons, n) for n in sizes or []},
+            "rules": "docs/analysis_plan.md: folds as blocks, seeds within; Holm over the comparisons listed; the "
+                     "gate on validation; level factor on each fit's validation subset"}
+
+
+STUDY_FILE = "study_summary.json"
+
+
+def _plain(value):
+    """numpy scalars/arrays -> Python, NaN/inf -> None, keys -> str: strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def summarize_run(run_path) -> dict:
+    """`summarize_folds` over a run's folds (stage 01's `folds.json`; stage 04 of fold k in `fold_k/` of its
+    folder, fold 0 in the folder itself, as stage 01 lays them out) and write `study_summary.json` into the
+    stage-04 folder; folds whose stage 04 has not run are listed as missing."""
+    import json
+    from pathlib import Path
+
+    from . import backtest, paths
+
+    run_path = Path(run_path)
+    data_stage, bench_stage = paths.stage_dir(run_path, 1), paths.stage_dir(run_path, 4)
+    folds, missing = {}, []
+    for entry in backtest.load_folds(data_stage):
+        index = int(entry["fold"])
+        bench = backtest.fold_folder(bench_stage, index)
+        if (bench / "summary.json").is_file():
+            folds[index] = (backtest.fold_folder(data_stage, index), bench)
+        else:
+            missing.append(index)
+    if not folds:
+        raise FileNotFoundError(f"no fold of {run_path} has a stage-04 summary.json: run stage 04 first")
+    summary = {**summarize_folds(folds), "folds_missing": missing}
+    (bench_stage / STUDY_FILE).write_text(json.dumps(_plain(summary), indent=2, allow_nan=False) + "\n")
+    return summary
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m salesgan_utils.study outputs/<run>   (writes 04_*/study_summary.json)")
+    result = summarize_run(sys.argv[1])
+    for size, words in result["verdict"].items():
+        print(f"{size} real windows:\n  (a) {words['a']}\n  (b) {words['b']}\n  {words['catalogue']}")

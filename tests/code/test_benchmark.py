@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from salesgan_utils import benchmark as bm
-from salesgan_utils import scoring
+from salesgan_utils import scoring, study
 from salesgan_utils.forecaster import fit_forecaster
 from salesgan_utils.windows import random_windowset
 
@@ -238,3 +238,29 @@ def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
     planned = bm.planned_fits(settings, 24)
     assert len(planned) == len(result.fits)
     assert [p["phase"] for p in planned].count("A") == 4 and max(p["n_windows"] for p in planned) == 24 * 6
+
+
+def test_study_summarizes_saved_folds_without_refitting(recorded, splits, train_df, tmp_path):
+    _, result = recorded
+    folds = {}
+    for fold in (0, 1):
+        data_dir, bench_dir = tmp_path / f"01_fold{fold}", tmp_path / f"04_fold{fold}"
+        data_dir.mkdir()
+        result.save(bench_dir)
+        panel = pd.DataFrame({"entity_id": train_df["unique_id"], "date": train_df["ds"], "units": train_df["y"],
+                              "split": "train"})
+        panel.to_parquet(data_dir / "panel.parquet")
+        splits[1].save(data_dir / "windows_val.npz")
+        (data_dir / "metadata.json").write_text(json.dumps({"split_dates": {"fold": fold}}))
+        folds[fold] = (data_dir, bench_dir)
+    summary = study.summarize_folds(folds)
+    assert set(summary["folds"]) == {0, 1} and summary["sizes"] == [8, 24]
+    factors = summary["folds"][0]["level_factors"]
+    fits = result.fits[(result.fits["model"] == scoring.REFERENCE)
+                       & (result.fits["config"] == result.summary["validation_choices"]["config"])]
+    assert {(f["seed"], f["n_real"]) for f in factors} == set(zip(fits["seed"], fits["n_real"]))
+    assert all(f["val_windows"] == len(splits[1]) for f in factors)  # 10 val windows: the floor takes them all
+    names = {row["comparison"] for row in summary["comparisons"]}
+    assert names == {name for name, _, _ in study.COMPARISONS}
+    assert set(summary["verdict"][8]) >= {"a", "b", "catalogue"}
+    json.dumps(study._plain(summary), allow_nan=False)  # strict JSON

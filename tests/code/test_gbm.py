@@ -53,3 +53,9 @@ def test_fit_is_seeded_and_forecasts_units():
     np.testing.assert_array_equal(forecast, again.predict(val))
     assert 1 <= first.best_iteration <= gbm.MAX_ROUNDS
     assert gbm.config_label(params) == "tweedie leaves=7 min_leaf=20"
+
+
+def test_forecast_fit_forecasts_every_split():
+    train, val, test = random_windowset(n=200, seed=4), random_windowset(n=50, seed=5), random_windowset(n=20, seed=6)
+    out = gbm.forecast_fit(train, val, {"val": val, "test": test}, seed=1, params=gbm.GRID[3])
+    assert out["forecasts"]["test"].shape == (20, test.horizon) and out["best_iteration"] >= 1
