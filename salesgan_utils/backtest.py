@@ -59,7 +59,9 @@ def build_folds(tables: OlistTables, settings: dict, first: tuple[Panel, dict] |
     """
     n_folds = int(settings.get("backtest_folds", 1))
     spacing = int(settings.get("backtest_spacing_days", 0))
-    build = {key: settings[key] for key in preprocess.BUILD_KEYS if key in settings}
+    repair = ("repair_warn_share", "repair_error_share")
+    build = {key: settings[key] for key in preprocess.BUILD_KEYS if key in settings and key not in repair}
+    build["rule"] = preprocess.repair_rule(settings)
     folds = []
     for index in range(max(1, n_folds)):
         if index == 0 and first is not None:

@@ -40,6 +40,12 @@ def resolve_data(data_dir: str, run_path: Path, demo_n_products: int = 300, demo
     return source
 
 
+def repair_rule(settings: dict) -> RepairRule:
+    """The repair rule of stage-01 parameters (`repair_warn_share`, `repair_error_share`; defaults where absent)."""
+    return RepairRule(float(settings.get("repair_warn_share", REPAIR_WARN_SHARE)),
+                      float(settings.get("repair_error_share", REPAIR_ERROR_SHARE)))
+
+
 def load_tables(source: DataSource, rule: RepairRule | None = None) -> olist.OlistTables:
     """Read and validate the tables of `source` by the repair `rule` (demo tables always have reviews: no warning
     about them)."""
@@ -53,9 +59,6 @@ def build(source: DataSource, *, entity: str, train_fraction: float, val_fractio
           min_train_units: int, top_n: int, history_days: int, horizon: int, stride: int, selection_days: int = 0,
           repair_warn_share: float = REPAIR_WARN_SHARE, repair_error_share: float = REPAIR_ERROR_SHARE):
     """Load, validate and build the panel and the windows of the three splits (fold 0: the split by fractions).
-
-    `repair_warn_share` and `repair_error_share` are the shares of a table's rows above which a drop or repair is
-    a loud warning, and a drop an error (`repairs.RepairRule`).
 
     `repair_warn_share` and `repair_error_share` are the shares of a table's rows above which a drop or repair is
     a loud warning, and a drop an error (`repairs.RepairRule`).

@@ -13,7 +13,7 @@ from salesgan_utils.paths import DataSource
 
 SETTINGS = dict(entity="product", train_fraction=0.7, val_fraction=0.15, test_fraction=0.15, min_train_units=5,
                 top_n=12, history_days=30, horizon=7, stride=1, selection_days=60, backtest_folds=3,
-                backtest_spacing_days=120)
+                backtest_spacing_days=120, repair_warn_share=0.01, repair_error_share=0.5)
 
 
 @pytest.fixture(scope="module")
