@@ -317,6 +317,8 @@ def history_analog_sampler(history: np.ndarray, pool_history: np.ndarray, pool_t
     if pool.shape[1] != history.shape[1] or len(pool_target) != len(pool):
         raise ValueError(f"history_analog_sampler: pool histories {pool.shape} and targets {pool_target.shape} "
                          f"must match the windows' history length {history.shape[1]} and each other")
+    if len(pool) > 900_000:  # `_nearest`'s integer keys (distance micro-units x pool size) must fit in int64
+        raise ValueError(f"history_analog_sampler: a pool of {len(pool)} windows exceeds 900,000; subsample it")
     limit = len(pool) - (exclude is not None)
     if not 1 <= k <= limit:
         raise ValueError(f"history_analog_sampler: k = {k} must lie in [1, {limit}] for a pool of {len(pool)}")
@@ -331,8 +333,7 @@ def history_analog_sampler(history: np.ndarray, pool_history: np.ndarray, pool_t
     for start in range(0, len(history), chunk):
         block = a[start:start + chunk]
         distance = (block * block).sum(axis=1)[:, None] - 2.0 * block @ b.T + b_squares[None, :]
-        # rounded: the expansion's float noise must not break ties between equal histories (lower index wins)
-        distance = np.round(np.maximum(distance, 0.0), 9)
+        distance = np.maximum(distance, 0.0)  # `_nearest` rounds: float noise must not break ties
         if exclude is not None:
             own = np.asarray(exclude)[start:start + chunk]
             rows = np.flatnonzero(own >= 0)
@@ -342,12 +343,13 @@ def history_analog_sampler(history: np.ndarray, pool_history: np.ndarray, pool_t
 
 
 def _nearest(distance: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k smallest distances per row, nearest first, ties to the lower index."""
-    if distance.shape[1] > 4 * k:  # partition first: a full sort of a 25k-window pool per row costs seconds
-        candidates = np.argpartition(distance, k, axis=1)[:, :k + 1]
-        # the (k+1)-th smallest bounds the k nearest; every column at or below the k-th distance is a candidate
-        kth = np.take_along_axis(distance, candidates, axis=1).max(axis=1, keepdims=True)
-        if (np.sum(distance <= kth, axis=1) <= 4 * k).all():
-            rows = [np.flatnonzero(row <= bound) for row, bound in zip(distance, kth[:, 0])]
-            return np.stack([idx[np.lexsort((idx, row[idx]))][:k] for row, idx in zip(distance, rows)])
-    return np.argsort(distance, axis=1, kind="stable")[:, :k]
+    """Column indices of the k smallest distances per row, nearest first, ties to the lower index.
+
+    Distances become integer keys (micro-units, capped at 1e7) times the pool size plus the column index, so one
+    argpartition finds exactly the k smallest (ties by index) without a full sort of every row.
+    """
+    n = distance.shape[1]
+    key = np.round(np.minimum(distance, 1e7) * 1e6).astype(np.int64) * n + np.arange(n, dtype=np.int64)[None, :]
+    part = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(key), 1))
+    order = np.argsort(np.take_along_axis(key, part, axis=1), axis=1)
+    return np.take_along_axis(part, order, axis=1)
