@@ -63,6 +63,9 @@ max_train_windows = 0
 scarcity_sizes = [250, 0]
 active_days = 30
 wrmsse_weights = "units"
+n_jobs = 0
+executor = "local"
+executor_address = ""
 
 # %%
 import pandas as pd
@@ -97,7 +100,9 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # %% [markdown]
 # ## B. Run the protocol
 # A: loss × learning rate of the real-only LSTM on validation; B: GAN ratio and simple augmentation on validation;
-# C: the scarcity study on test. Progress is printed per fit.
+# C: the scarcity study on test. The fits of each phase run `n_jobs` at a time (0 = every core), each in its own
+# process on one torch thread, or on a Ray/Dask cluster (`executor`, `executor_address`); the forecasts do not depend
+# on where they ran. Progress is printed per fit.
 
 # %%
 result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled, train_df,

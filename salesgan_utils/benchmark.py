@@ -22,6 +22,7 @@ entity_id, origin, step, date, forecast, actual, active) and every table of the 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -35,6 +36,7 @@ import torch
 
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
+from .executor import Engine
 from .forecaster import LOSSES, fit_forecaster
 from .paths import atomic_path, write_text_atomic
 from .scoring import (
@@ -111,14 +113,68 @@ def _json_safe(value):
     return value
 
 
+@dataclass
+class _FitContext:
+    """What every LSTM fit of the stage reads (sent once to each worker): the splits, the GAN's samples of the
+    train windows and the forecaster's settings."""
+
+    train: WindowSet
+    val: WindowSet
+    test: WindowSet
+    val_stop: WindowSet
+    gan: np.ndarray | None
+    fit_settings: dict
+
+
+@dataclass(frozen=True)
+class _FitJob:
+    """One LSTM fit: its real windows (indices into train), how synthetic windows are added, seed and config."""
+
+    kind: str
+    ratio: float
+    keep: np.ndarray
+    seed: int
+    loss: str
+    lr: float
+
+
+def _fit_job(context: _FitContext, job: _FitJob) -> dict:
+    """Build one fit's training set, fit the LSTM and forecast val and test (units, clipped at 0): run by
+    `executor.run_jobs` in this process or a worker, with the same result."""
+    real = context.train.subset(job.keep)
+    n_real = len(real)
+    mixing_seed = int(np.random.SeedSequence([job.seed, n_real, int(round(job.ratio * 1000)),
+                                              sum(map(ord, job.kind))]).generate_state(1)[0])
+    if job.kind == "real":
+        train_set = real
+    elif job.kind == "gan":
+        train_set = mix(real, synthetic_windows_from_samples(real, context.gan[job.keep]), job.ratio,
+                        seed=mixing_seed)
+    else:
+        # enough perturbed copies that `mix` can draw without replacement
+        pool = augment(real, job.kind, copies=max(1, math.ceil(job.ratio)), seed=mixing_seed)
+        train_set = mix(real, pool, job.ratio, seed=mixing_seed)
+    started = time.perf_counter()
+    fitted = fit_forecaster(train_set, context.val_stop, seed=job.seed, loss=job.loss, lr=job.lr,
+                            **context.fit_settings)
+    forecasts = {split: np.maximum(windows.to_units(fitted.predict(windows)), 0.0)
+                 for split, windows in (("val", context.val), ("test", context.test))}
+    return {"forecasts": forecasts, "n_train_synthetic": len(train_set) - n_real, "best_epoch": fitted.best_epoch,
+            "epochs_run": len(fitted.history), "best_val_loss": fitted.best_val_loss,
+            "fit_seconds": time.perf_counter() - started}
+
+
 class _Runner:
     """Fits LSTM variants on nested seeded subsets of the real train windows, caching identical fits, and keeps
-    every forecast (units, clipped at 0) on val and test."""
+    every forecast (units, clipped at 0) on val and test. The fits of one phase are independent jobs run by an
+    `executor.Engine` (`engine`: its executor, n_jobs, address, threads; one engine for every phase, closed by
+    `close`), gathered in the order they were asked for, so the forecasts are the same on every engine."""
 
-    def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0):
+    def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None):
         self.train, self.val, self.test, self.gan = train, val, test, gan
         # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
         self.val_stop = subsample(val, val_stop_windows, 0)
+        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings), **(engine or {}))
         self.fit_settings, self.say = fit_settings, say
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
         self.parts, self.fit_rows, self.done = [], [], set()
@@ -143,38 +199,33 @@ class _Runner:
             for name, forecast in all_point_baselines(history, windows.horizon, ma_window).items():
                 self.add(name, "", BASELINE_SEED, 0, {split: forecast})
 
-    def fit(self, kind: str, ratio: float, n_real: int, seed: int, loss: str, lr: float, phase: str) -> None:
-        model, config = variant_name(kind, ratio), config_label(loss, lr)
-        key = (model, config, seed, n_real)
-        if key in self.done:
-            return
-        keep = self.subset(seed, n_real)
-        real = self.train.subset(keep)
-        mixing_seed = int(np.random.SeedSequence([seed, n_real, int(round(ratio * 1000)),
-                                                  sum(map(ord, kind))]).generate_state(1)[0])
-        if kind == "real":
-            train_set = real
-        elif kind == "gan":
-            train_set = mix(real, synthetic_windows_from_samples(real, self.gan[keep]), ratio, seed=mixing_seed)
-        else:
-            # enough perturbed copies that `mix` can draw without replacement
-            pool = augment(real, kind, copies=max(1, math.ceil(ratio)), seed=mixing_seed)
-            train_set = mix(real, pool, ratio, seed=mixing_seed)
-        started = time.perf_counter()
-        fitted = fit_forecaster(train_set, self.val_stop, seed=seed, loss=loss, lr=lr, **self.fit_settings)
-        forecasts = {split: np.maximum(windows.to_units(fitted.predict(windows)), 0.0)
-                     for split, windows in (("val", self.val), ("test", self.test))}
-        seconds = time.perf_counter() - started
-        self.add(model, config, seed, n_real, forecasts)
-        self.done.add(key)
-        self.fit_rows.append({"model": model, "config": config, "seed": seed, "n_real": n_real,
-                              "augmentation": kind, "ratio": float(ratio), "loss": loss, "lr": lr,
-                              "n_train_synthetic": len(train_set) - len(real), "best_epoch": fitted.best_epoch,
-                              "epochs_run": len(fitted.history), "best_val_loss": fitted.best_val_loss,
-                              "fit_seconds": seconds, "phase": phase})
-        self.say(f"[benchmark] {phase}: {model} ({config}) seed {seed}, {len(real)} real + "
-                 f"{len(train_set) - len(real)} synthetic windows, best epoch {fitted.best_epoch}/"
-                 f"{len(fitted.history)} ({seconds:.1f}s)")
+    def fit_all(self, specs: Sequence[tuple], phase: str) -> None:
+        """Fit every (kind, ratio, n_real, seed, loss, lr) of `specs` not fitted before, as parallel jobs."""
+        todo, keys = [], set()
+        for kind, ratio, n_real, seed, loss, lr in specs:
+            key = (variant_name(kind, ratio), config_label(loss, lr), seed, n_real)
+            if key not in self.done and key not in keys:
+                keys.add(key)
+                todo.append((key, _FitJob(kind, float(ratio), self.subset(seed, n_real), seed, loss, lr)))
+
+        def report(index: int, out: dict) -> None:
+            (model, config, seed, _), job = todo[index]
+            self.say(f"[benchmark] {phase}: {model} ({config}) seed {seed}, {len(job.keep)} real + "
+                     f"{out['n_train_synthetic']} synthetic windows, best epoch {out['best_epoch']}/"
+                     f"{out['epochs_run']} ({out['fit_seconds']:.1f}s)")
+
+        results = self.engine.run(_fit_job, [job for _, job in todo], on_result=report)
+        for ((model, config, seed, n_real), job), out in zip(todo, results):
+            self.add(model, config, seed, n_real, out["forecasts"])
+            self.done.add((model, config, seed, n_real))
+            self.fit_rows.append({"model": model, "config": config, "seed": seed, "n_real": n_real,
+                                  "augmentation": job.kind, "ratio": job.ratio, "loss": job.loss, "lr": job.lr,
+                                  "n_train_synthetic": out["n_train_synthetic"], "best_epoch": out["best_epoch"],
+                                  "epochs_run": out["epochs_run"], "best_val_loss": out["best_val_loss"],
+                                  "fit_seconds": out["fit_seconds"], "phase": phase})
+
+    def close(self) -> None:
+        self.engine.close()
 
     def frame(self, split: str | None = None) -> pd.DataFrame:
         parts = [p for p in self.parts if split is None or p["split"].iat[0] == split]
@@ -208,7 +259,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   val_stop_windows: int = 0, active_days: int = 30, weights_by: str = "units",
                   ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
-                  num_threads: int | None = None, log: Callable[[str], None] | None = print) -> BenchmarkResult:
+                  num_threads: int | None = None, n_jobs: int = 1, executor: str = "local",
+                  executor_address: str = "", log: Callable[[str], None] | None = print) -> BenchmarkResult:
     """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
 
     Args:
@@ -235,7 +287,12 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         level: confidence level.
         entity_level: "product" or "category" (recorded).
         gan_train_index: indices of the train windows the GAN was trained on (to report the overlap), or None.
-        num_threads: torch CPU threads during the run (restored afterwards); None keeps torch's setting.
+        num_threads: torch CPU threads during the run and of each LSTM fit (restored afterwards); None keeps
+            torch's setting.
+        n_jobs: LSTM fits at once, each in its own worker process (0 = every core; 1 = one after another in this
+            process); the forecasts do not depend on it.
+        executor: where the fits run (`executor.EXECUTORS`): "local" (this machine), "ray" or "dask".
+        executor_address: the Ray/Dask cluster's address ("" = a local cluster of n_jobs workers).
         log: progress lines; None for silence.
 
     Returns:
@@ -254,11 +311,16 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
     if num_threads:
         torch.set_num_threads(num_threads)
     started = time.perf_counter()
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(torch.set_num_threads, previous_threads)
         say = log or (lambda message: None)
         fit_settings = dict(hidden=hidden, layers=layers, epochs=epochs, patience=patience, batch_size=batch_size,
                             steps_per_epoch=steps_per_epoch, tweedie_power=tweedie_power, quantile=quantile)
-        runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows)
+        engine = dict(executor=executor, n_jobs=n_jobs, address=executor_address,
+                      threads=num_threads or torch.get_num_threads())
+        runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows,
+                         engine)
+        stack.callback(runner.close)
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
         ref = resolve_sizes([reference_size], len(train))[0]
@@ -267,10 +329,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         runner.baselines(ma_window)
 
         # A. the real-only LSTM's loss and learning rate, on validation
-        for loss in losses:
-            for lr in lrs:
-                for seed in tuning:
-                    runner.fit("real", 0.0, ref, seed, loss, lr, "A: loss and learning rate")
+        runner.fit_all([("real", 0.0, ref, seed, loss, lr) for loss in losses for lr in lrs for seed in tuning],
+                       "A: loss and learning rate")
         val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
         grid = _mean_val(val_scores, model=REFERENCE, n_real=ref)
         best_config = grid.iloc[0]["config"]
@@ -281,9 +341,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         # B. the GAN ratio and the simple augmentation (kind, ratio), on validation
         plan = [("gan", r) for r in ratios if gan_samples_scaled is not None]
         plan += [(a, r) for a in augmentations for r in ratios]
-        for kind, ratio in plan:
-            for seed in tuning:
-                runner.fit(kind, ratio, ref, seed, loss, lr, "B: augmentation ratio")
+        runner.fit_all([(kind, ratio, ref, seed, loss, lr) for kind, ratio in plan for seed in tuning],
+                       "B: augmentation ratio")
         val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
         gan_models = [variant_name("gan", r) for r in ratios] if gan_samples_scaled is not None else []
         simple_models = [variant_name(a, r) for a in augmentations for r in ratios]
@@ -300,10 +359,9 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             arms["simple"] = (kind, float(ratio))
 
         # C. the scarcity study on test
-        for n_real in sizes:
-            for seed in seeds:
-                for kind, ratio in arms.values():
-                    runner.fit(kind, ratio, n_real, seed, loss, lr, "C: scarcity study")
+        runner.fit_all([(kind, ratio, n_real, seed, loss, lr) for n_real in sizes for seed in seeds
+                        for kind, ratio in arms.values()], "C: scarcity study")
+        runner.close()  # the workers' memory back before the tables
         forecasts = runner.frame()
         fits = pd.DataFrame(runner.fit_rows)
         settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
@@ -324,8 +382,6 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         summary["stage_seconds"] = time.perf_counter() - started
         summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0
         return BenchmarkResult(forecasts=forecasts, fits=fits, tables=tables, summary=summary)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _entity_classes(windows: WindowSet) -> pd.Series:
@@ -419,7 +475,9 @@ def settings_from_params(settings: dict) -> dict:
             "steps_per_epoch": int(settings["forecaster_steps_per_epoch"]),
             "tweedie_power": float(settings["tweedie_power"]), "quantile": float(settings["forecaster_quantile"]),
             "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"]),
-            "val_stop_windows": int(settings.get("forecaster_val_windows", 0))}
+            "val_stop_windows": int(settings.get("forecaster_val_windows", 0)),
+            "n_jobs": int(settings.get("n_jobs", 1)), "executor": str(settings.get("executor", "local")),
+            "executor_address": str(settings.get("executor_address", ""))}
 
 
 # ---------------------------------------------------------------------------------------------- display

@@ -43,9 +43,11 @@ ENTITIES = ("product", "category")
 AUGMENTATION_NAMES = ("jitter", "scaling", "block_bootstrap")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 FORECASTER_LOSSES = ("mse", "poisson", "tweedie", "quantile")  # forecaster.LOSSES
+EXECUTORS = ("local", "ray", "dask")  # executor.EXECUTORS
 # key -> the values it may take (a list-valued key: each of its items)
 CHOICES: dict[str, tuple] = {"entity": ENTITIES, "accelerator": ACCELERATORS, "augmentations": AUGMENTATION_NAMES,
-                             "forecaster_losses": FORECASTER_LOSSES, "wrmsse_weights": ("units", "revenue")}
+                             "forecaster_losses": FORECASTER_LOSSES, "wrmsse_weights": ("units", "revenue"),
+                             "executor": EXECUTORS}
 SEED_MAX = 2**32 - 1  # numpy's legacy seeding and Lightning's seed_everything take [0, 2**32 - 1]
 FRACTIONS = ("train_fraction", "val_fraction", "test_fraction")
 

@@ -367,8 +367,13 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
         batch = int(s4.get("forecaster_batch_size", 128))
         batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
-        work = f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} windows/fit)"
-        seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] if rates else None
+        from salesgan_utils.executor import resolve_n_jobs
+
+        # the fits run n_jobs at a time (benchmark.run_benchmark); on a cluster n_jobs stands for its workers
+        workers = min(resolve_n_jobs(int(s4.get("n_jobs", 1))), max(1, len(fits)))
+        work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
+                f"windows/fit), {workers} at a time")
+        seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] / workers if rates else None
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 

@@ -278,7 +278,8 @@ def test_pick() -> None:
 
 
 def test_closed_value_sets_match_their_owners() -> None:
-    from salesgan_utils import augment, forecaster
+    from salesgan_utils import augment, executor, forecaster
 
     assert params.AUGMENTATION_NAMES == tuple(augment.AUGMENTATIONS)
     assert params.FORECASTER_LOSSES == tuple(forecaster.LOSSES)
+    assert params.EXECUTORS == executor.EXECUTORS
