@@ -1,0 +1,96 @@
+"""Time stage 04's protocol one fit after another against `--n-jobs` worker processes, side by side in one run,
+and check that both write the same forecasts (`DataFrame.equals` on the forecasts table).
+
+Usage (from the repository root; a quiet host: check `uptime` first):
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_stage04.py --profile quick --data ../shared/data/olist
+    .venv/bin/python bench/bench_stage04.py --profile smoke --data demo --n-jobs 2     # a tiny check of the script
+
+Stages 01-03 of run `--run` (default bench_stage04_<profile>) are made first with the pipeline when they are
+missing (untimed); then `benchmark.run_benchmark` runs with the profile's stage-04 parameters, as notebook 04 calls
+it (one torch thread per fit), once with n_jobs = 1 and once with n_jobs = `--n-jobs` (`--order` picks which goes
+first). Prints the wall times, the speed-up, the load average before, between and after, and a Markdown row for
+bench/RESULTS.md; exits 1 when the forecasts differ.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from salesgan_utils import benchmark, params, paths, preprocess, sample, scoring
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare(profile: str, data: str, run: str) -> Path:
+    """Stages 01-03 of `run` (each only when its folder is missing); returns the run folder."""
+    run_path = paths.run_dir(run)
+    for stage in ("01", "02", "03"):
+        if not paths.stage_dir(run_path, int(stage)).is_dir():
+            print(f"preparing stage {stage} of run {run} (untimed)", flush=True)
+            subprocess.run([sys.executable, "-m", "salesgan_utils.pipeline", "--no-setup", "--profile", profile,
+                            "--data", data, "--run", run, "--only", stage], cwd=ROOT, check=True)
+    return run_path
+
+
+def inputs(run_path: Path) -> dict:
+    """run_benchmark's inputs as notebook 04 loads them."""
+    data_stage, samples_stage = paths.stage_dir(run_path, 1), paths.stage_dir(run_path, 3)
+    metadata = preprocess.load_metadata(data_stage)
+    splits = [preprocess.load_windows(data_stage, split) for split in ("train", "val", "test")]
+    train_df = scoring.train_series(pd.read_parquet(data_stage / preprocess.PANEL_FILE))
+    gan = sample.SampleSet.load(samples_stage / "samples_train").scaled
+    gan_params = yaml.safe_load((run_path / "params" / "02_train_gan.yaml").read_text())
+    gan_index = benchmark.subsample_index(splits[0], int(gan_params.get("gan_train_windows", 0)),
+                                          int(gan_params.get("seed", 0)))
+    return dict(args=(*splits, gan, train_df), entity_level=metadata["entity"], gan_train_index=gan_index)
+
+
+def timed(work: dict, settings: dict, n_jobs: int) -> tuple[float, benchmark.BenchmarkResult]:
+    started = time.perf_counter()
+    result = benchmark.run_benchmark(*work["args"], entity_level=work["entity_level"],
+                                     gan_train_index=work["gan_train_index"], num_threads=1, log=None,
+                                     **{**settings, "n_jobs": n_jobs, "executor": "local"})
+    return time.perf_counter() - started, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--data", default="../shared/data/olist")
+    parser.add_argument("--run", default="")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--order", choices=("sequential-first", "parallel-first"), default="sequential-first")
+    args = parser.parse_args()
+    run = args.run or f"bench_stage04_{args.profile}"
+    work = inputs(prepare(args.profile, args.data, run))
+    settings = benchmark.settings_from_params(params.stage_params(4, params.load_profile(args.profile)))
+    loads = {"before": os.getloadavg()}
+    order = [1, args.n_jobs] if args.order == "sequential-first" else [args.n_jobs, 1]
+    runs = {}
+    for n_jobs in order:
+        runs[n_jobs] = timed(work, settings, n_jobs)
+        loads[f"after n_jobs={n_jobs}"] = os.getloadavg()
+        print(f"n_jobs={n_jobs}: {runs[n_jobs][0]:.1f} s, {len(runs[n_jobs][1].fits)} fits", flush=True)
+    (seq_s, seq), (par_s, par) = runs[1], runs[args.n_jobs]
+    same = par.forecasts.equals(seq.forecasts)
+    print(f"\nLoad average (1, 5, 15 min): {loads}")
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
+          f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs")
+    print(f"forecasts identical (DataFrame.equals): {same}")
+    print("| profile | fits | sequential (n_jobs=1) | parallel (n_jobs=%d) | speed-up | identical |" % args.n_jobs)
+    print("|---|---:|---:|---:|---:|:--|")
+    print(f"| {args.profile} | {len(seq.fits)} | {seq_s:.1f} s | {par_s:.1f} s | {seq_s / par_s:.2f}× | {same} |")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
