@@ -86,7 +86,7 @@ def main() -> int:
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs")
     print(f"forecasts identical (DataFrame.equals): {same}")
-    print("| profile | fits | sequential (n_jobs=1) | parallel (n_jobs=%d) | speed-up | identical |" % args.n_jobs)
+    print(f"| profile | fits | sequential (n_jobs=1) | parallel (n_jobs={args.n_jobs}) | speed-up | identical |")
     print("|---|---:|---:|---:|---:|:--|")
     print(f"| {args.profile} | {len(seq.fits)} | {seq_s:.1f} s | {par_s:.1f} s | {seq_s / par_s:.2f}× | {same} |")
     return 0 if same else 1
