@@ -36,6 +36,7 @@ import torch
 
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
+from .console import Progress
 from .executor import Engine
 from .forecaster import LOSSES, fit_forecaster
 from .paths import atomic_path, write_text_atomic
@@ -170,12 +171,14 @@ class _Runner:
     `executor.Engine` (`engine`: its executor, n_jobs, address, threads; one engine for every phase, closed by
     `close`), gathered in the order they were asked for, so the forecasts are the same on every engine."""
 
-    def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None):
+    def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None,
+                 progress=False):
         self.train, self.val, self.test, self.gan = train, val, test, gan
         # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
         self.val_stop = subsample(val, val_stop_windows, 0)
         self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings), **(engine or {}))
         self.fit_settings, self.say = fit_settings, say
+        self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
         self.parts, self.fit_rows, self.done = [], [], set()
 
@@ -208,7 +211,12 @@ class _Runner:
                 keys.add(key)
                 todo.append((key, _FitJob(kind, float(ratio), self.subset(seed, n_real), seed, loss, lr)))
 
+        # "LSTM fit k of M · elapsed · ETA" lines on the console when the run logs (console.Progress)
+        progress = Progress(f"LSTM fit ({phase[0]})", len(todo)) if self.progress and todo else None
+
         def report(index: int, out: dict) -> None:
+            if progress:
+                progress.step()
             (model, config, seed, _), job = todo[index]
             self.say(f"[benchmark] {phase}: {model} ({config}) seed {seed}, {len(job.keep)} real + "
                      f"{out['n_train_synthetic']} synthetic windows, best epoch {out['best_epoch']}/"
@@ -319,7 +327,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         engine = dict(executor=executor, n_jobs=n_jobs, address=executor_address,
                       threads=num_threads or torch.get_num_threads())
         runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows,
-                         engine)
+                         engine, progress=log is not None)
         stack.callback(runner.close)
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
