@@ -63,6 +63,7 @@ max_train_windows = 0
 scarcity_sizes = [250, 0]
 active_days = 30
 wrmsse_weights = "units"
+practitioner_gbm = False
 n_jobs = 0
 executor = "local"
 executor_address = ""

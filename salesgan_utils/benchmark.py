@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import gbm
 from .augment import augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .console import Progress
@@ -61,7 +62,7 @@ from .scoring import (
     variant_name,
     window_keys,
 )
-from .study import fit_windows
+from .study import fit_windows, validation_subset
 from .windows import WindowSet, subsample
 
 
@@ -268,7 +269,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, n_jobs: int = 1, executor: str = "local",
-                  executor_address: str = "", log: Callable[[str], None] | None = print) -> BenchmarkResult:
+                  executor_address: str = "", practitioner_gbm: bool = False,
+                  log: Callable[[str], None] | None = print) -> BenchmarkResult:
     """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
 
     Args:
@@ -370,6 +372,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         runner.fit_all([(kind, ratio, n_real, seed, loss, lr) for n_real in sizes for seed in seeds
                         for kind, ratio in arms.values()], "C: scarcity study")
         runner.close()  # the workers' memory back before the tables
+        gbm_configs = _practitioner_gbm(runner, sizes, seeds, tuning, train_df, weights, say) \
+            if practitioner_gbm else {}
         forecasts = runner.frame()
         fits = pd.DataFrame(runner.fit_rows)
         settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
@@ -382,7 +386,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                         num_threads=torch.get_num_threads(), **fit_settings)
         choices = {"config": best_config, "loss": loss, "lr": lr, "arms": {k: {"augmentation": v[0], "ratio": v[1],
                                                                                  "model": variant_name(*v)}
-                                                                             for k, v in arms.items()}}
+                                                                             for k, v in arms.items()},
+                   "gbm_config": gbm_configs}
         gan_seen = _gan_overlap(runner, gan_train_index, sizes, seeds)
         tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
                                                 n_boot=n_boot, demand_class=_entity_classes(test),
@@ -390,6 +395,34 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         summary["stage_seconds"] = time.perf_counter() - started
         summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0
         return BenchmarkResult(forecasts=forecasts, fits=fits, tables=tables, summary=summary)
+
+
+def _practitioner_gbm(runner: _Runner, sizes, seeds, tuning, train_df, weights, say) -> dict:
+    """D. The global LightGBM, real-only, per size: its grid (`gbm.GRID`) chosen on validation over the tuning
+    seeds, then every seed; each fit trains on the seed's real windows (`study.fit_windows`, the LSTM's) and early
+    stops on the validation subset a user with that many windows holds out (`study.validation_subset`).
+
+    Returns:
+        {n_real: the chosen config label}.
+    """
+    chosen = {}
+    for n_real in sizes:
+        def fit(params, seed, n_real=n_real):
+            stop = runner.val.subset(validation_subset(len(runner.val), len(runner.train), n_real, seed))
+            out = gbm.forecast_fit(runner.train.subset(runner.subset(seed, n_real)), stop,
+                                   {"val": runner.val, "test": runner.test}, seed=seed, params=params)
+            runner.add(gbm.MODEL, gbm.config_label(params), seed, n_real, out["forecasts"])
+
+        for params in gbm.GRID:
+            for seed in tuning:
+                fit(params, seed)
+        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+        best = _mean_val(val_scores, model=gbm.MODEL, n_real=n_real).iloc[0]["config"]
+        for seed in (s for s in seeds if s not in tuning):
+            fit(next(p for p in gbm.GRID if gbm.config_label(p) == best), seed)
+        chosen[int(n_real)] = best
+        say(f"[benchmark] D: LightGBM at {n_real} real windows: {best} (validation)")
+    return chosen
 
 
 def _entity_classes(windows: WindowSet) -> pd.Series:
@@ -484,6 +517,7 @@ def settings_from_params(settings: dict) -> dict:
             "tweedie_power": float(settings["tweedie_power"]), "quantile": float(settings["forecaster_quantile"]),
             "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"]),
             "val_stop_windows": int(settings.get("forecaster_val_windows", 0)),
+            "practitioner_gbm": bool(settings.get("practitioner_gbm", False)),
             "n_jobs": int(settings.get("n_jobs", 1)), "executor": str(settings.get("executor", "local")),
             "executor_address": str(settings.get("executor_address", ""))}
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .windows import WindowSet
 
+MODEL = "lightgbm"  # its model name in stage 04's forecast table
 LAGS = tuple(range(1, 15))
 ROLLING_DAYS = (7, 14, 30)
 # The hyperparameter grid chosen from on validation (docs/analysis_plan.md, section 5); the rest is fixed.

@@ -222,14 +222,14 @@ def compare(tables: dict, choices: dict, sizes: Sequence[int], level: float = 0.
             for fold, table in tables.items():
                 spec = choices[fold]
                 arms = spec["arms"].get(n_real, {})
-                reference = (best_real_only(table, spec["config"], n_real, spec.get("gbm_config", ""))
+                reference = (best_real_only(table, spec["config"], n_real, _gbm_config(spec, n_real))
                              if ref_arm == "best_real" else arms.get(ref_arm))
                 candidate = arms.get(cand_arm)
                 if not candidate or not reference:
                     continue
                 config = spec["config"]
                 change = paired_changes(table, candidate, reference, config, n_real) if reference != "lightgbm" \
-                    else _versus_gbm(table, candidate, config, spec.get("gbm_config", ""), n_real)
+                    else _versus_gbm(table, candidate, config, _gbm_config(spec, n_real), n_real)
                 if change.size:
                     models[fold] = f"{candidate} vs {reference}"
                     changes_all[fold] = change
@@ -250,6 +250,12 @@ def compare(tables: dict, choices: dict, sizes: Sequence[int], level: float = 0.
         out["p"] = np.nan
     out["p_holm"] = stats.holm(out["p"].to_numpy(np.float64))
     return out
+
+
+def _gbm_config(spec: dict, n_real: int) -> str:
+    """LightGBM's chosen config at `n_real` (stage 04 records one per size; "" when it did not run)."""
+    value = spec.get("gbm_config", "")
+    return str(value.get(n_real, value.get(str(n_real), ""))) if isinstance(value, dict) else str(value)
 
 
 def _versus_gbm(table: pd.DataFrame, candidate: str, config: str, gbm_config: str, n_real: int) -> np.ndarray:

@@ -264,3 +264,27 @@ def test_study_summarizes_saved_folds_without_refitting(recorded, splits, train_
     assert names == {name for name, _, _ in study.COMPARISONS}
     assert set(summary["verdict"][8]) >= {"a", "b", "catalogue"}
     json.dumps(study._plain(summary), allow_nan=False)  # strict JSON
+
+
+def test_lightgbm_trains_on_each_lstm_fits_windows_and_is_chosen_on_validation(monkeypatch, splits, train_df):
+    recorder = _Recorder(splits[1])
+    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+    seen = []
+    real_fit = bm.gbm.forecast_fit
+
+    def spy(train, val_stop, split_sets, *, seed, params):
+        seen.append((seed, len(train), {w.tobytes() for w in train.history}, len(val_stop)))
+        return real_fit(train, val_stop, split_sets, seed=seed, params=params)
+
+    monkeypatch.setattr(bm.gbm, "forecast_fit", spy)
+    result = _run(splits, train_df, practitioner_gbm=True)
+    chosen = result.summary["validation_choices"]["gbm_config"]
+    assert set(chosen) == {8, 24} and all(c in {bm.gbm.config_label(p) for p in bm.gbm.GRID} for c in chosen.values())
+    lstm = {(call["seed"], len(call["train"])): {w.tobytes() for w in call["train"].history}
+            for call in recorder.calls if call["n_gan"] == 0 and len(call["train"]) in (8, 24)}
+    for seed, n, rows, n_val in seen:
+        assert rows == lstm[(seed, n)] and n_val == len(splits[1])  # the LSTM's windows; 10 val: all (floor)
+    rows = result.forecasts[result.forecasts["model"] == bm.gbm.MODEL]
+    # per size: 4 grid points x 2 tuning seeds, then the chosen one for the third seed
+    assert rows.groupby(["n_real"], observed=True)[["config", "seed"]].apply(
+        lambda g: len(g.drop_duplicates())).to_dict() == {8: 9, 24: 9}
