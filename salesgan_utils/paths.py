@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sniff
+from . import provenance, sniff
 
 ORDERS_FILE = "olist_orders_dataset"
 TABLE_SUFFIXES = (".csv", ".csv.gz")
@@ -91,11 +91,12 @@ def run_dir(run: str, outputs: str | Path | None = None) -> Path:
 # A stage's outputs are replaced only when the stage succeeds. Under the pipeline (env STAGE_PARTIAL_ENV set) a
 # stage writes into `NN_name.partial/`, a copy of its previous `NN_name/` (so that a resumed training finds its
 # last.ckpt), and the pipeline swaps it in with `publish_stage` after success; a killed, failed or disk-full stage
-# leaves `NN_name/` as it was. A published folder carries COMPLETE_MARKER (its files and sizes), written last;
-# readers of an earlier stage's folder check it (`check_stage_complete`).
+# leaves `NN_name/` as it was. A published folder carries COMPLETE_MARKER (`provenance`: its files' sizes and content
+# hashes, and the records of the earlier stages it read), written last; readers of an earlier stage's folder check
+# it and its chain (`check_stage_complete`).
 STAGE_PARTIAL_ENV = "SALESGAN_STAGE_PARTIAL"
 PARTIAL_SUFFIX, PREVIOUS_SUFFIX = ".partial", ".previous"
-COMPLETE_MARKER = ".stage_complete.json"
+COMPLETE_MARKER = provenance.RECORD_FILE
 
 
 class IncompleteStageError(FileNotFoundError):
@@ -112,7 +113,9 @@ def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
     path = Path(run_path) / STAGES[stage]
     if create:
         if os.environ.get(STAGE_PARTIAL_ENV):
-            return _partial_stage_dir(path)
+            partial = _partial_stage_dir(path)
+            provenance.start_writing(partial, STAGES[stage])  # its record names the earlier stages read
+            return partial
         _recover_previous(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / COMPLETE_MARKER).unlink(missing_ok=True)
@@ -139,6 +142,7 @@ def _partial_stage_dir(final: Path) -> Path:
         if final.is_dir():
             shutil.copytree(final, building, symlinks=True)
             (building / COMPLETE_MARKER).unlink(missing_ok=True)
+            (building / provenance.INPUTS_FILE).unlink(missing_ok=True)
         else:
             building.mkdir(parents=True)
         os.replace(building, partial)
@@ -161,9 +165,8 @@ def publish_stage(run_path: str | Path, stage: int) -> Path | None:
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
     if not partial.is_dir():
         return None
-    files = {str(p.relative_to(partial)): p.stat().st_size for p in sorted(partial.rglob("*"))
-             if p.is_file() and p.name != COMPLETE_MARKER}
-    write_json_atomic(partial / COMPLETE_MARKER, {"stage": STAGES[stage], "files": files})
+    write_json_atomic(partial / COMPLETE_MARKER, provenance.build_record(partial, STAGES[stage]))
+    (partial / provenance.INPUTS_FILE).unlink(missing_ok=True)
     previous = final.with_name(final.name + PREVIOUS_SUFFIX)
     _recover_previous(final)
     shutil.rmtree(previous, ignore_errors=True)
@@ -175,11 +178,13 @@ def publish_stage(run_path: str | Path, stage: int) -> Path | None:
 
 
 def check_stage_complete(folder: str | Path, stage: int) -> Path:
-    """Return `folder` (stage NN's outputs) when a finished run of that stage wrote it.
+    """Return `folder` (stage NN's outputs) when a finished run of that stage wrote it, and nothing changed since.
 
-    A folder with the completion marker must still hold every file it lists, at its size. A folder without it is
-    refused under the pipeline (a killed or failed stage, or one rewritten by hand since); run by hand it is
-    accepted, since notebooks run by hand write no marker.
+    A folder with the completion marker must still hold every file it lists, at its size and content hash, and each
+    earlier stage it read must still carry the record it read (`provenance.verify`, up the chain); the read is
+    logged for the record of the stage being written. A folder without the marker is refused under the pipeline (a
+    killed or failed stage, or one rewritten by hand since); run by hand it is accepted, since notebooks run by hand
+    write no marker.
 
     Raises:
         IncompleteStageError: one line naming the folder and the command that rebuilds it.
@@ -187,24 +192,17 @@ def check_stage_complete(folder: str | Path, stage: int) -> Path:
     folder = Path(folder)
     _recover_previous(folder)
     fix = f"Rerun that stage: bash run_all.sh --only {stage:02d} (same --profile and --run)."
-    marker = folder / COMPLETE_MARKER
     if not folder.is_dir():
         return folder  # the missing artifact is reported by its reader (require_artifact), naming the stage
-    if not marker.is_file():
-        if os.environ.get(STAGE_PARTIAL_ENV):
-            raise IncompleteStageError(f"{folder} was not written by a finished stage {stage:02d} ({STAGES[stage]}) "
-                                       f"run: it has no {COMPLETE_MARKER} (the stage was killed or failed, or "
-                                       f"it was rewritten by hand). {fix}")
-        return folder
     try:
-        listed = json.loads(marker.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise IncompleteStageError(f"{marker} is unreadable ({type(error).__name__}). {fix}") from None
-    damaged = [name for name, size in listed.items()
-               if not (folder / name).is_file() or (folder / name).stat().st_size != size]
-    if damaged:
-        raise IncompleteStageError(f"{folder} lost or changed {len(damaged)} file(s) since stage {stage:02d} "
-                                   f"finished (e.g. {damaged[0]}). {fix}")
+        identity = provenance.verify(folder, STAGES[stage])
+    except provenance.StageRecordError as error:
+        raise IncompleteStageError(str(error)) from None
+    if identity is None and os.environ.get(STAGE_PARTIAL_ENV):
+        raise IncompleteStageError(f"{folder} was not written by a finished stage {stage:02d} ({STAGES[stage]}) "
+                                   f"run: it has no {COMPLETE_MARKER} (the stage was killed or failed, or "
+                                   f"it was rewritten by hand). {fix}")
+    provenance.note_read(STAGES[stage], folder, identity)
     return folder
 
 
@@ -268,6 +266,7 @@ def stage_folders(settings: dict, stage: int, **inputs: int) -> tuple[Path, list
     """
     inputs = inputs or STAGE_INPUTS[stage]
     run_path = run_dir(settings["run"], settings["outputs_dir"] or None)
+    provenance.begin_stage()
     found = [check_stage_complete(Path(settings[key]) if settings.get(key) else stage_dir(run_path, number), number)
              for key, number in inputs.items()]
     return run_path, found, stage_dir(run_path, stage, create=True)

@@ -104,13 +104,22 @@ def _read_csv(path: Path):
 
 
 def gather(run_path) -> dict:
-    """Everything stages 01-04 of one run wrote, as plain objects; a missing artifact is None (never an error)."""
+    """Everything stages 01-04 of one run wrote, as plain objects; a missing artifact is None (a stage that did not
+    run), but a stage folder that changed since its stage finished, or is stale (built from an earlier run of an
+    upstream stage), is refused (`paths.check_stage_complete`): the report never shows numbers of mixed runs.
+
+    Raises:
+        paths.IncompleteStageError: one line naming the folder and the stage to rerun.
+    """
     # the writers own the artifact names; imported here, not at module level, so report stays light to import
     from . import preprocess, quality, scoring, train
-    from .paths import STAGES, stage_dir
+    from .paths import STAGES, check_stage_complete, stage_dir
 
     run_path = Path(run_path)
     s = {n: stage_dir(run_path, n) for n in STAGES}
+    for number in STAGES:
+        if number < 5 and s[number].is_dir():
+            check_stage_complete(s[number], number)
     return {
         "run_path": run_path,
         "metadata": _read_json(s[1] / preprocess.METADATA_FILE),

@@ -501,6 +501,40 @@ def samples_of_an_unfinished_stage(tmp: Path, monkeypatch):
     return sample.SampleSet.load(folder)
 
 
+def published(run: Path, number: int, files: dict[str, bytes], reads: tuple[int, ...] = ()) -> Path:
+    """Stage `number` as the pipeline runs it: reading the stages `reads`, writing `files`, then published."""
+    settings = {"run": run.name, "outputs_dir": str(run.parent), **{f"in_{n}": "" for n in reads}}
+    _, _, out = paths.stage_folders(settings, number, **{f"in_{n}": n for n in reads})
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    return paths.publish_stage(run, number)
+
+
+def same_size_edit(tmp: Path, monkeypatch):
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    folder = published(tmp / "run", 1, {"windows_train.npz": b"real windows"})
+    (folder / "windows_train.npz").write_bytes(b"edit windows")  # same size: a size check passes it
+    return preprocess.load_windows(folder, "train")
+
+
+def edited_summary_in_the_report(tmp: Path, monkeypatch):
+    from salesgan_utils import report
+
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    published(tmp / "run", 1, {"metadata.json": b"{}"})
+    folder = published(tmp / "run", 4, {"summary.json": b'{"verdict": "no change"}'}, reads=(1,))
+    (folder / "summary.json").write_bytes(b'{"verdict": "GAN helps"}')
+    return report.gather(tmp / "run")
+
+
+def stale_after_stage_01_rerun(tmp: Path, monkeypatch):
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    published(tmp / "run", 1, {"metadata.json": b'{"folder": "olist"}'})
+    published(tmp / "run", 2, {"model_summary.json": b"{}"}, reads=(1,))
+    published(tmp / "run", 1, {"metadata.json": b'{"folder": "other"}'})  # --only 01 on other data
+    return paths.stage_folders({"run": "run", "outputs_dir": str(tmp), "gan_stage_dir": ""}, 3, gan_stage_dir=2)
+
+
 def windows_missing(tmp: Path):
     return preprocess.load_windows(paths.stage_dir(tmp, 1, create=True), "train")
 
@@ -670,6 +704,12 @@ ROWS = {
         "02_train_gan", "not written by a finished stage 02", "bash run_all.sh --only 02")),
     "stage 03 killed before it finished": Row(samples_of_an_unfinished_stage, FileNotFoundError, (
         "03_generate_samples", "not written by a finished stage 03", "bash run_all.sh --only 03")),
+    "same-size edit of a stage-01 artifact": Row(same_size_edit, FileNotFoundError, (
+        "01_eda_preprocess", "windows_train.npz", "content hash differs", "bash run_all.sh --from 01")),
+    "edited summary.json read by the report": Row(edited_summary_in_the_report, FileNotFoundError, (
+        "04_augmentation_benchmark", "summary.json", "changed since stage 04 finished", "--from 04")),
+    "stage 02 stale after stage 01 reran": Row(stale_after_stage_01_rerun, FileNotFoundError, (
+        "02_train_gan is stale", "01_eda_preprocess", "rerun", "bash run_all.sh --from 02")),
     "artifact missing: stage-01 windows": Row(windows_missing, FileNotFoundError, (
         "windows_train.npz", "stage 01", "bash run_all.sh --only 01")),
     "artifact missing: stage-02 checkpoint": Row(checkpoint_missing, FileNotFoundError, (

@@ -261,7 +261,8 @@ def test_a_published_folder_that_lost_a_file_is_refused(tmp_path: Path, monkeypa
     _good_stage(run, monkeypatch)
     monkeypatch.delenv(paths.STAGE_PARTIAL_ENV)
     (run / "02_train_gan" / "training_history.csv").write_text("epoch\n")  # truncated by hand
-    with pytest.raises(paths.IncompleteStageError, match="lost or changed 1 file.*training_history.csv"):
+    with pytest.raises(paths.IncompleteStageError,
+                       match="changed since stage 02 finished: training_history.csv.*--from 02"):
         paths.stage_folders({"run": "run", "outputs_dir": str(tmp_path), "gan_stage_dir": ""}, 3, gan_stage_dir=2)
 
 
