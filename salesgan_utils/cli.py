@@ -197,11 +197,16 @@ def resolve_profile(text: str, caller: Path) -> tuple[str, str]:
     if text.endswith((".yaml", ".yml")) or "/" in text:
         path = Path(text).expanduser()
         path = path if path.is_absolute() else caller / path
+        problem = params.profile_file_problem(path)  # a folder or a broken link is not "not found"
+        if problem:
+            raise PipelineError(problem)
         if not path.is_file():
             raise PipelineError(f"params file '{path}' not found: pass a profile name "
                                 f"({' '.join(params.available_profiles())}) or an existing YAML file")
         return str(path), path.stem
     if not (params.profiles_dir() / f"{text}.yaml").is_file():
+        if (caller / text).is_dir():
+            raise PipelineError(params.profile_file_problem(caller / text))
         import difflib
 
         profiles = params.available_profiles()

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from salesgan_utils import paths
+from salesgan_utils import paths, yamlfile
+from salesgan_utils.yamlfile import bounded
 
 PARAMETERS_HEADER = re.compile(r"^# %%.*\btags\s*=\s*\[[^\]]*[\"']parameters[\"']")
 CELL_HEADER = re.compile(r"^# %%")
@@ -142,13 +144,28 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
 
 
+def profile_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be a profile file (`yamlfile.file_problem`), naming the profiles there are; else None."""
+    problem = yamlfile.file_problem(Path(path))
+    if problem and Path(path).is_dir():
+        problem += f", or a profile name ({', '.join(available_profiles())})"
+    return problem
+
+
 def profile_path(name_or_path: str | Path) -> Path:
-    """`params/<name>.yaml` for a profile name, else the given file path."""
+    """`params/<name>.yaml` for a profile name, else the given file path.
+
+    Raises:
+        ParamsError: no such profile or file, or the path is a folder, a broken link or not a file.
+    """
     text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
+    if text.endswith((".yaml", ".yml")) or "/" in text or os.path.lexists(text):
         path = Path(text).expanduser()
     else:
         path = profiles_dir() / f"{text}.yaml"
+    problem = profile_file_problem(path)
+    if problem:
+        raise ParamsError(problem)
     if not path.is_file():
         raise ParamsError(f"params profile {text!r} not found ({path}). Available profiles: "
                           f"{', '.join(available_profiles()) or '(none in ' + str(profiles_dir()) + ')'}; "
@@ -156,38 +173,22 @@ def profile_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def _unique_key_loader(path: Path):
-    """A yaml SafeLoader that refuses a key repeated in one mapping (plain YAML keeps the last one silently)."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node, deep=False):
-            seen: dict = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise ParamsError(f"{path}: key `{key}` appears twice (lines {seen[key]} and "
-                                      f"{key_node.start_mark.line + 1}); YAML would silently keep the last one: "
-                                      f"delete one of them")
-                seen[key] = key_node.start_mark.line + 1
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
-
-
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read a profile (a name in `params/` or a YAML path) into a `Profile`; not yet validated.
 
     Raises:
-        ParamsError: the file is missing, not YAML, not a mapping, or repeats a key.
+        ParamsError: the file is missing, a folder, unreadable, not UTF-8, not YAML, not a mapping, repeats a
+            key or uses an alias.
     """
     import yaml
 
     path = profile_path(name_or_path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader(path)) or {}
+        data = yaml.load(yamlfile.read_text(path), Loader=yamlfile.unique_key_loader(path)) or {}
+    except yamlfile.YamlFileError as error:
+        raise ParamsError(str(error)) from None
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from error
+        raise ParamsError(f"{path} is not valid YAML: {bounded(' '.join(str(error).split()), 300)}") from error
     if not isinstance(data, dict):
         raise ParamsError(f"{path} must be a mapping of parameter names to values, not {type(data).__name__}")
     name = path.stem
@@ -271,7 +272,9 @@ def _check_range_and_choice(key: str, value: Any, fail) -> None:
             fail(key, f"holds {min(numbers)}", "a learning rate must be > 0 (e.g. 1e-3)")
     if (key == "seed" or key.endswith("_seed")) and isinstance(value, int) and not 0 <= value <= SEED_MAX:
         fail(key, f"is {value}, outside numpy's seed range [0, {SEED_MAX}]", "use a seed between 0 and 2**32 - 1")
-    allowed = CHOICES.get(key)
+    if key == "devices":
+        _check_devices(value, fail)
+    allowed = CHOICES.get(key) or _owned_choices(key, value)
     if allowed is not None:
         unknown = [v for v in (value if isinstance(value, list) else [value]) if v not in allowed]
         if unknown:
@@ -280,6 +283,32 @@ def _check_range_and_choice(key: str, value: Any, fail) -> None:
             fail(key, f"{'holds' if isinstance(value, list) else 'is'} the unknown value {unknown[0]!r}",
                  f"use {'names from' if isinstance(value, list) else 'one of'} "
                  f"{', '.join(repr(a) for a in allowed)}{hint}")
+
+
+def _owned_choices(key: str, value: Any) -> tuple | None:
+    """Closed sets whose owners are higher modules or libraries, read from them (imported only when the key holds a
+    value to check): `gan_design` from `salesgan_utils.gan.DESIGNS` ("" = the default design), `strategy` from
+    Lightning's registry."""
+    if key == "gan_design" and value:
+        from .gan import DESIGNS
+
+        return ("", *DESIGNS)
+    if key == "strategy" and value != "auto":
+        from pytorch_lightning.strategies import StrategyRegistry
+
+        return ("auto", *StrategyRegistry.available_strategies())
+    return None
+
+
+def _check_devices(value: Any, fail) -> None:
+    """Lightning's `devices`: "auto", a count, a list of distinct device indices, or "0,1"."""
+    if isinstance(value, str) and value != "auto" and not re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*,?\s*", value):
+        fail("devices", f"is {bounded(value)!r}", 'use "auto", a device count such as 2, or a list of device '
+                                                  "indices such as [0, 1]")
+    if isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+        if bad or not value or len(set(value)) < len(value):
+            fail("devices", f"is {bounded(value)!r}", "list distinct device indices (integers >= 0), e.g. [0, 1]")
 
 
 def validate(params: dict, source: str | Path | None = None, stage: int | str | None = None,
@@ -390,7 +419,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParamsError(f"--set {text!r}: write key=value, e.g. --set max_epochs=3")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=yamlfile.unique_key_loader(f"--set {bounded(text)}")) if raw.strip() else ""
+    except yamlfile.YamlFileError as error:
+        raise ParamsError(str(error)) from None
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
@@ -453,8 +484,6 @@ def notebook_settings(stage: int | str, namespace: dict, notebooks: str | Path |
     Raises:
         ParamsError: a value is of the wrong type or impossible, or the profile does not exist.
     """
-    import os
-
     number = stage_number(stage)
     declared = notebook_parameters(number, notebooks)
     settings = {key: namespace.get(key, default) for key, default in declared.items()}

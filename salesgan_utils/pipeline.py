@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from salesgan_utils import params, paths
+from salesgan_utils import guard, params, paths
 from salesgan_utils.cli import OPTION_KEYS, USAGE, Invocation, Options, caller_folder, parse_args, preflight, resolve
 from salesgan_utils.console import (
     PROGRESS_PREFIX,
@@ -121,11 +121,23 @@ def write_stage_parameters(run_path: Path, chosen: dict[str, dict]) -> None:
 
 # ----------------------------------------------------------------------------------------------------- stages
 class StageFailure(Exception):
-    """A stage that did not finish: its name, wall time, executed notebook and the cause as one line."""
+    """A stage that did not finish: its name, wall time, executed notebook and the cause as one line;
+    `interrupted` when a signal stopped it."""
 
-    def __init__(self, stage: str, seconds: float, executed: Path, cause: str):
+    def __init__(self, stage: str, seconds: float, executed: Path, cause: str, interrupted: bool = False):
         super().__init__(f"{stage}: {cause}")
         self.stage, self.seconds, self.executed, self.cause = stage, seconds, executed, cause
+        self.interrupted = interrupted
+
+
+def _record_failed(run_path: Path, name: str, seconds: float) -> str:
+    """Mark the stage failed in stage_times.json; on a write error say so instead of raising (the failure report
+    must not depend on the disk). Returns the text to append to the failure's cause."""
+    try:
+        paths.record_stage_time(run_path, name, seconds, "failed")
+    except OSError as error:
+        return f" ({paths.STAGE_TIMES_FILE} not updated: {error.strerror or error})"
+    return ""
 
 
 class _ProgressOnly(logging.Filter):
@@ -275,8 +287,12 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
             raise PipelineError(f"notebooks/{name}.ipynb is missing (and no notebooks/{name}.py to build it from)",
                                 code=1)
     chosen, run_path = prepare(invocation, caller_dir)
+    guard.check_run_folder(run_path)
     check_writable(run_path)
     check_writable(run_path / paths.PARAMS_FOLDER)
+    note = guard.lock_run(run_path)  # one run per folder; held until this process exits
+    if note:
+        warn(note)
 
     check_prerequisites(invocation, chosen, run_path)
 
@@ -286,20 +302,31 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
     print_plan(invocation, chosen, run_path, calibrate=True, reuse=True)
     for name in invocation.stages:
         executed = run_path / f"{name}.ipynb"
+        staged = guard.staged_notebook(executed)  # replaces the executed notebook only on success
         log(f"{name} …")
         # The kernel writes into NN_name.partial/ (paths.stage_dir); NN_name/ and params/NN_name.yaml are replaced
         # only once the stage has succeeded, so a killed, failed or disk-full rerun keeps the previous result.
         os.environ[paths.STAGE_PARTIAL_ENV] = "1"
+        start = seconds = time.monotonic()
         try:
-            seconds = run_stage(notebooks / f"{name}.ipynb", executed, chosen[name], kernel=kernel,
+            seconds = run_stage(notebooks / f"{name}.ipynb", staged, chosen[name], kernel=kernel,
                                 verbose=verbose)
             paths.publish_stage(run_path, paths.STAGES_BY_NAME[name])
+            guard.publish_notebook(staged, executed)
         except StageFailure as failure:
-            paths.record_stage_time(run_path, name, failure.seconds, "failed")
+            failure.executed = guard.keep_failed_notebook(staged, executed)
+            failure.cause += _record_failed(run_path, name, failure.seconds)
             raise
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (guard.stop_on_signals): the same report
+            elapsed = time.monotonic() - start
+            raise StageFailure(name, elapsed, guard.keep_failed_notebook(staged, executed),
+                               guard.interrupt_cause(stop) + _record_failed(run_path, name, elapsed),
+                               interrupted=True) from None
         except OSError as error:
-            paths.record_stage_time(run_path, name, seconds, "failed")
-            raise StageFailure(name, seconds, executed, f"could not publish {name}: {error}") from None
+            elapsed = time.monotonic() - start if seconds == start else seconds
+            raise StageFailure(name, elapsed, guard.keep_failed_notebook(staged, executed),
+                               f"could not publish {name}: {error}" + _record_failed(run_path, name, elapsed)
+                               ) from None
         finally:
             os.environ.pop(paths.STAGE_PARTIAL_ENV, None)
         write_stage_parameters(run_path, {name: chosen[name]})
@@ -467,13 +494,18 @@ def main(argv: list[str] | None = None) -> int:
             chosen, run_path = prepare(invocation)
             print_plan(invocation, chosen, run_path, calibrate=True, strict=True)
             return 0
+        guard.stop_on_signals()
         try:
             run_pipeline(invocation, verbose=options.verbose)
         except StageFailure as failure:
             print(failure_report(failure.stage, failure.seconds, failure.cause, failure.executed,
                                  failure.executed.parent, invocation.resume_command(failure.stage)),
                   file=sys.stderr, flush=True)
-            return 1
+            return 130 if failure.interrupted else 1
+        except KeyboardInterrupt as stop:  # between stages, or before the first one
+            error_line(f"{guard.interrupt_cause(stop)}; rerun with: "
+                       f"{invocation.resume_command(invocation.stages[0])}")
+            return 130
         return 0
     except PipelineError as error:
         error_line(str(error))

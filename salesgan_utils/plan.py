@@ -291,13 +291,14 @@ def time_lstm(settings: dict, windows, batches: int = LSTM_BATCHES) -> float:
 # ------------------------------------------------------------------------------------------------------ the plan
 def build_windows(settings01: dict, scratch: Path):
     """Stage 01's data choice, panel and windows (demo tables generated under `scratch`); (source, sets, seconds)."""
-    from salesgan_utils import params, preprocess
+    from salesgan_utils import preprocess
 
     start = time.perf_counter()
     source = preprocess.resolve_data(settings01.get("data_dir", ""), scratch,
                                      demo_n_products=settings01.get("demo_n_products", 300),
                                      demo_seed=settings01.get("demo_seed", 0))
-    _, panel, sets = preprocess.build(source, **params.pick(settings01, preprocess.BUILD_KEYS))
+    # keys with a default in `build` (the repair shares) may be absent from a profile
+    _, panel, sets = preprocess.build(source, **{k: settings01[k] for k in preprocess.BUILD_KEYS if k in settings01})
     return source, panel, sets, time.perf_counter() - start
 
 

@@ -15,3 +15,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def fresh_read_log():
+    """Each test starts as a fresh stage would: a kernel runs one stage, and the stage reads it logs
+    (`provenance.note_read`) must not carry over from another test of the same process."""
+    from salesgan_utils import provenance
+
+    provenance.begin_stage()
+    yield
+    provenance.begin_stage()

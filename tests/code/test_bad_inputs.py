@@ -437,6 +437,45 @@ def params_file(text: str) -> Callable[[Path], object]:
     return case
 
 
+def profile_bytes(content: bytes) -> Callable[[Path], object]:
+    def case(tmp: Path):
+        path = tmp / "my_profile.yaml"
+        path.write_bytes(content)
+        return params.validate(params.load_profile(path))
+
+    return case
+
+
+def profile_folder(tmp: Path):
+    (tmp / "my_profile.yaml").mkdir()  # a folder where the profile should be
+    return params.load_profile(tmp / "my_profile.yaml")
+
+
+def profile_unreadable(tmp: Path, monkeypatch):
+    path = tmp / "my_profile.yaml"
+    path.write_text("max_epochs: 3\n")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # as for a file of another user (the tests run as root)
+    return params.load_profile(path)
+
+
+def run_folder_in_the_checkout(tmp: Path, monkeypatch, capsys):
+    from salesgan_utils import pipeline
+
+    monkeypatch.setattr(pipeline, "run_stage", lambda *a, **k: pytest.fail("a stage ran"))
+    monkeypatch.setattr(pipeline, "sync_notebooks", lambda folder=None: [])
+    for var in (params.PIPELINE_ENV, "SALESGAN_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    root = paths.project_root()
+    rc = pipeline.main(["--profile", "smoke", "--run", "notebooks", "--set", f"outputs_dir={root}"])
+    error = capsys.readouterr().err.strip()
+    assert rc != 0 and not (root / "notebooks" / "notebooks").exists()
+    raise params.ParamsError(error)  # what the user read
+
+
 TINY = dict(noise_dim=8, cond_dim=16, history_hidden=8, history_layers=1, calendar_hidden=8, review_hidden=4,
             gru_hidden=8, gru_layers=2, critic_channels=(4, 8), critic_hidden=8, batch_size=16, val_samples=4)
 
@@ -694,6 +733,25 @@ ROWS = {
         "`accelerator`", "'tpu'", "'auto', 'cpu', 'gpu', 'cuda'")),
     "params: seed beyond numpy's range": Row(params_file("seed: 4294967296\n"), params.ParamsError, (
         "`seed`", "4294967296", "[0, 4294967295]", "between 0 and 2**32 - 1")),
+    "params: YAML alias bomb": Row(params_file('a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a]\n'
+                                              "ratios: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"), params.ParamsError, (
+        "my_profile.yaml", "line 2", "alias *a", "aliases are refused", "write the value out")),
+    "params: unknown gan_design": Row(params_file("gan_design: seed\n"), params.ParamsError, (
+        "`gan_design`", "'seed'", "'original', 'counts'")),
+    "params: unknown strategy": Row(params_file("strategy: ddp_magic\n"), params.ParamsError, (
+        "`strategy`", "'ddp_magic'", "'auto'", "'ddp'")),
+    "params: bad devices list": Row(params_file("devices: [0, gpu1]\n"), params.ParamsError, (
+        "`devices`", "[0, 'gpu1']", "distinct device indices")),
+    "params: repair share above 1": Row(params_file("repair_error_share: 5\n"), params.ParamsError, (
+        "`repair_error_share`", "is 5", "between 0 and 1")),
+    "params: profile not UTF-8": Row(profile_bytes("max_epochs: 3  # três\n".encode("latin-1")), params.ParamsError, (
+        "my_profile.yaml", "not UTF-8", "save it as UTF-8")),
+    "params: profile is a folder": Row(profile_folder, params.ParamsError, (
+        "my_profile.yaml", "is a folder, not a YAML file")),
+    "params: profile unreadable": Row(profile_unreadable, params.ParamsError, (
+        "my_profile.yaml", "cannot be read", "Permission denied")),
+    "run folder inside the checkout": Row(run_folder_in_the_checkout, params.ParamsError, (
+        "notebooks", "lies inside the checkout's notebooks/", "outside it")),
     "corrupt checkpoint": Row(corrupt_checkpoint, ValueError, (
         "best.ckpt", "not a readable checkpoint", "Rerun stage 02")),
     "incompatible checkpoint": Row(incompatible_checkpoint, ValueError, (
@@ -720,11 +778,13 @@ ROWS = {
 
 
 @pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
-def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: Path, monkeypatch) -> None:
+def test_bad_input_gives_a_clear_error_or_a_counted_repair(row: Row, tmp_path: Path, monkeypatch, capsys) -> None:
     import inspect
 
-    run = (lambda tmp: row.run(tmp, monkeypatch)) if "monkeypatch" in inspect.signature(row.run).parameters \
-        else row.run
+    wanted = inspect.signature(row.run).parameters
+    fixtures = {name: value for name, value in (("monkeypatch", monkeypatch), ("capsys", capsys)) if name in wanted}
+    def run(tmp: Path):
+        return row.run(tmp, **fixtures)
     if row.error is not None:
         with pytest.raises(row.error) as raised:
             run(tmp_path)

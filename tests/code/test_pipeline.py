@@ -117,6 +117,7 @@ def test_main_reports_a_failed_stage_with_its_notebook_cause_and_resume_command(
 
     def fake_run_stage(notebook, executed, parameters, kernel=pipeline.KERNEL, cwd=None, verbose=False):
         ran.append(notebook.stem)
+        executed.write_text("executed")  # papermill writes the executed notebook as it runs
         if notebook.stem == "03_generate_samples":
             raise pipeline.StageFailure(notebook.stem, 1.5, executed, "FileNotFoundError: no_such_stage missing")
         return 0.25
@@ -130,7 +131,10 @@ def test_main_reports_a_failed_stage_with_its_notebook_cause_and_resume_command(
     assert "Traceback" not in err
     lines = err[err.index("STAGE FAILED: 03_generate_samples"):].splitlines()
     assert lines[1].strip() == "FileNotFoundError: no_such_stage missing"  # our error first
-    assert str(tmp_path / "r" / "03_generate_samples.ipynb") in lines[2]
+    # the failed notebook is kept beside the last good one, which it does not replace
+    assert str(tmp_path / "r" / "03_generate_samples.failed.ipynb") in lines[2]
+    assert (tmp_path / "r" / "02_train_gan.ipynb").read_text() == "executed"
+    assert not (tmp_path / "r" / "03_generate_samples.ipynb").exists()
     resume = shlex.split(lines[-1].split("]", 1)[1])
     assert resume == ["bash", "run_all.sh", "--profile", "smoke", "--run", "r", "--data", "demo", "--set",
                       "max_epochs=1", "--from", "03"]
@@ -336,3 +340,34 @@ def test_demo_data_found_by_default_is_announced_loudly(tmp_path, monkeypatch, c
     pipeline.announce_data({"data_dir": "demo"}, tmp_path)
     out, err = capsys.readouterr()
     assert "DEMO data, as asked" in out and not err
+
+
+def test_a_failure_on_a_full_disk_still_prints_the_report_and_the_resume_command(
+        tmp_path: Path, monkeypatch, capsys, quiet_env) -> None:
+    import errno
+
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+
+    def full_disk_stage(notebook, executed, parameters, kernel=pipeline.KERNEL, cwd=None, verbose=False):
+        raise pipeline.StageFailure(notebook.stem, 0.5, executed, "OSError: [Errno 28] No space left on device")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "run_stage", full_disk_stage)
+    finished_stage(tmp_path / "r", 1)
+    monkeypatch.setattr(paths, "record_stage_time", no_space)  # the failure handler's own write fails too
+    rc = pipeline.main(["--profile", "smoke", "--run", "r", "--data", "demo", "--only", "02"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    report = err[err.index("STAGE FAILED: 02_train_gan"):]
+    assert "stage_times.json not updated: No space left on device" in report
+    assert report.strip().splitlines()[-1].endswith("--run r --data demo --only 02")
+
+
+def test_main_refuses_a_run_folder_that_contains_the_checkout(tmp_path: Path, monkeypatch, capsys,
+                                                              quiet_env) -> None:
+    monkeypatch.setattr(pipeline, "run_stage", lambda *a, **k: pytest.fail("a stage ran"))
+    rc = pipeline.main(["--profile", "smoke", "--run", ROOT.name, "--set", f"outputs_dir={ROOT.parent}"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "is or contains the checkout" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 from processes import kill_tree
 
-from salesgan_utils import paths
+from salesgan_utils import guard, paths
 from salesgan_utils.gan import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +128,7 @@ def test_rerunning_a_stage_replaces_only_its_own_outputs(run: dict) -> None:
     before = files(run_dir)
     assert_success(run_pipeline(run["outputs"], "--only", "05"))  # the cheapest stage to rerun
     after = files(run_dir)
-    own = {"05_report.ipynb", "params/05_report.yaml", "stage_times.json", "report.html"}
+    own = {"05_report.ipynb", "params/05_report.yaml", "stage_times.json", "report.html", guard.RUN_LOCK}
     others = {k: v for k, v in before.items() if not k.startswith("05_report/") and k not in own}
     assert {k: after.get(k) for k in others} == others, "rerunning stage 05 changed another stage's files"
     for name in ("05_report.ipynb", "report.html"):
@@ -144,17 +145,46 @@ def test_a_failing_stage_keeps_earlier_outputs_and_its_executed_notebook_has_the
     result = run_pipeline(run["outputs"], "--only", "03", "--set", f"gan_stage_dir={run_dir / 'no_such_stage'}")
     assert result.returncode != 0
     after = files(run_dir)
-    own = {"03_generate_samples.ipynb", "stage_times.json"}  # params/03_generate_samples.yaml is kept too (#14)
+    own = {"03_generate_samples.failed.ipynb", "stage_times.json", guard.RUN_LOCK}  # params/03_… is kept (#14)
     # the failed attempt's working copy (03_generate_samples.partial/) is left for the next attempt to continue in
     after = {k: v for k, v in after.items() if not k.startswith("03_generate_samples.partial/")}
+    # the previous executed notebook of stage 03 is kept too: the failed one lies beside it
     assert {k: v for k, v in after.items() if k not in own} == {k: v for k, v in before.items() if k not in own}
-    notebook = nbformat.read(run_dir / "03_generate_samples.ipynb", as_version=4)
+    notebook = nbformat.read(run_dir / "03_generate_samples.failed.ipynb", as_version=4)
     errors = [out for cell in notebook.cells for out in cell.get("outputs", []) if out.output_type == "error"]
     assert errors and "no_such_stage" in errors[0].evalue and "stage 02" in errors[0].evalue
     assert json.loads((run_dir / "stage_times.json").read_text())["03_generate_samples"]["status"] == "failed"
     _assert_our_message_comes_first(result.stderr, "no_such_stage")
     resume = result.stderr.strip().splitlines()[-1]
     assert resume.endswith(f"--set gan_stage_dir={run_dir / 'no_such_stage'} --only 03"), resume
+
+
+@pytest.mark.slow
+def test_a_second_run_is_refused_and_sigterm_gives_the_failure_report(run: dict) -> None:
+    run_dir = run["run_dir"]
+    assert_success(run["rerun"])
+    previous = files(run_dir)["05_report.ipynb"]
+    first = subprocess.Popen([*PIPELINE, "--only", "05"], cwd=ROOT, env={**os.environ, "SALESGAN_OUTPUTS": str(
+        run["outputs"])}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (run_dir / "05_report.partial.ipynb").exists():  # the stage is running
+            assert first.poll() is None and time.monotonic() < deadline, "stage 05 never started"
+            time.sleep(0.05)
+        second = run_pipeline(run["outputs"], "--only", "05")
+        assert second.returncode == 1 and f"is in use by another run (PID {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        first.send_signal(signal.SIGTERM)  # the pipeline process only, as a job scheduler would
+        _, stderr = first.communicate(timeout=TIMEOUT_S)
+    finally:
+        if first.poll() is None:
+            kill_tree(first)
+    assert first.returncode == 130, stderr[-3000:]
+    report = stderr[stderr.index("STAGE FAILED: 05_report"):]
+    assert "interrupted by SIGTERM" in report and "Traceback" not in stderr
+    assert report.strip().splitlines()[-1].endswith("--run faults --only 05"), report
+    assert files(run_dir)["05_report.ipynb"] == previous, "the interrupted rerun replaced the last good notebook"
+    assert (run_dir / "05_report.failed.ipynb").is_file()
 
 
 def test_a_data_folder_without_tables_fails_with_our_message_first(tmp_path: Path) -> None:
