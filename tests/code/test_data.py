@@ -59,18 +59,6 @@ def tables(tmp_path):
     return olist.load_tables(write_tables(tmp_path))
 
 
-def test_report_counts_every_repair(tables):
-    report = tables.report
-    assert report["items_duplicate_rows_dropped"] == 1
-    assert report["orders_unparsable_or_missing_timestamp_dropped"] == 1
-    assert report["items_missing_or_negative_price"] == 1
-    assert report["orders_without_items"] == 1  # o7
-    assert report["items_with_unknown_order_dropped"] == 1  # o8's item: o8 lost its order row (bad timestamp)
-    assert report["categories_missing_translation"] == ["pc_gamer"]
-    assert report["products_without_category"] == 1
-    assert report["reviews_available"] is True
-
-
 def test_sale_rules_and_timeline(tables):
     lines, facts = data.sale_lines(tables, "product")
     # o1 (2 x p1, 1 x p2), o3 (p3), o5 (p1), o6 and o10 (p4): canceled, created and unavailable orders are not sales
@@ -155,15 +143,6 @@ def test_reviews_absent_are_flagged(tmp_path):
     panel = data.build_panel(tables)
     ws = windows.make_windows(panel, "train", history_days=3, horizon=2)
     assert (ws.reviews == 0).all()
-
-
-def test_gzip_bom_crlf_read_like_plain(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    plain = data.build_panel(olist.load_tables(write_tables(tmp_path / "a")))
-    odd = data.build_panel(olist.load_tables(write_tables(tmp_path / "b", gz=True, bom_crlf=True)))
-    np.testing.assert_array_equal(plain.units, odd.units)
-    assert list(plain.entity_ids) == list(odd.entity_ids)
 
 
 @pytest.mark.parametrize("units,expected", [
