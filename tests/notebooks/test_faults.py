@@ -163,28 +163,32 @@ def test_a_failing_stage_keeps_earlier_outputs_and_its_executed_notebook_has_the
 def test_a_second_run_is_refused_and_sigterm_gives_the_failure_report(run: dict) -> None:
     run_dir = run["run_dir"]
     assert_success(run["rerun"])
-    previous = files(run_dir)["05_report.ipynb"]
-    first = subprocess.Popen([*PIPELINE, "--only", "05"], cwd=ROOT, env={**os.environ, "SALESGAN_OUTPUTS": str(
-        run["outputs"])}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    previous = files(run_dir)["04_augmentation_benchmark.ipynb"]
+    # stage 04 runs long enough (LSTM fits) for a second run to start and be refused while it holds the run folder
+    first = subprocess.Popen([*PIPELINE, "--only", "04", *FAST], cwd=ROOT, env={
+        **os.environ, "SALESGAN_OUTPUTS": str(run["outputs"])}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + TIMEOUT_S
-        while not (run_dir / "05_report.partial.ipynb").exists():  # the stage is running
-            assert first.poll() is None and time.monotonic() < deadline, "stage 05 never started"
+        while not (run_dir / "04_augmentation_benchmark.partial.ipynb").exists():  # the stage is running
+            assert first.poll() is None and time.monotonic() < deadline, "stage 04 never started"
             time.sleep(0.05)
         second = run_pipeline(run["outputs"], "--only", "05")
         assert second.returncode == 1 and f"is in use by another run (PID {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
+        assert first.poll() is None, "stage 04 finished before the SIGTERM: nothing was interrupted"
         first.send_signal(signal.SIGTERM)  # the pipeline process only, as a job scheduler would
         _, stderr = first.communicate(timeout=TIMEOUT_S)
     finally:
         if first.poll() is None:
             kill_tree(first)
     assert first.returncode == 130, stderr[-3000:]
-    report = stderr[stderr.index("STAGE FAILED: 05_report"):]
+    report = stderr[stderr.index("STAGE FAILED: 04_augmentation_benchmark"):]
     assert "interrupted by SIGTERM" in report and "Traceback" not in stderr
-    assert report.strip().splitlines()[-1].endswith("--run faults --only 05"), report
-    assert files(run_dir)["05_report.ipynb"] == previous, "the interrupted rerun replaced the last good notebook"
-    assert (run_dir / "05_report.failed.ipynb").is_file()
+    assert report.strip().splitlines()[-1].endswith("--only 04"), report
+    assert files(run_dir)["04_augmentation_benchmark.ipynb"] == previous, "the interrupted rerun replaced the " \
+        "last good notebook"
+    assert (run_dir / "04_augmentation_benchmark.failed.ipynb").is_file()
 
 
 def test_a_data_folder_without_tables_fails_with_our_message_first(tmp_path: Path) -> None:
