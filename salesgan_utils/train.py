@@ -38,7 +38,7 @@ from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
 from .console import Progress
-from .gan import WGANGP, GanConfig, config_from_checkpoint, parameter_counts
+from .gan import WGANGP, GanConfig, GanEnsemble, MemberSpec, config_from_checkpoint, parameter_counts
 from .paths import atomic_path, write_json_atomic, write_text_atomic
 from .windows import WindowSet
 
@@ -457,3 +457,60 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     return TrainResult(best_ckpt=best if best.is_file() else last, last_ckpt=last, history=history, log_dir=log_dir,
                        out_dir=out_dir, resumed_from=resumed_from, fit_seconds=fit_seconds,
                        generator_steps=generator_steps, stopped_on_budget=stopped_on_budget)
+
+
+# ---- many generators at once -------------------------------------------------------------------------------------
+def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members: list[MemberSpec],
+                   out_dir: str | Path, *, log=None) -> list[TrainResult]:
+    """Train one generator per `MemberSpec` as one batched computation (`gan.ensemble`), each member writing what
+    `train_gan` writes into `out_dir/<member name>/`: checkpoints/best.ckpt (lowest validation CRPS), last.ckpt,
+    training_history.csv and model_summary.json; its checkpoints load with `gan.load_generator` (stage 03).
+
+    Args:
+        train: the shared train windows (each member's `windows` index into them).
+        val: the shared validation windows.
+        config: the members' configuration (`config.for_windows(train)`); `shared_encoder` must be False.
+        members: the members; names must be unique (empty names become member_<k>).
+        out_dir: parent folder of the members' folders.
+        log: called with one line per member epoch (None for silence).
+
+    Returns:
+        One TrainResult per member, in the order of `members` (log_dir is the member's folder; no logger runs).
+    """
+    if config.for_windows(train) != config:
+        raise ValueError("config does not fit the windows: use config.for_windows(train)")
+    names = [spec.name or f"member_{k}" for k, spec in enumerate(members)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"train_ensemble: member names must be unique, got {names}")
+    folders = [Path(out_dir) / name for name in names]
+    rows: list[list[dict]] = [[] for _ in members]
+    start = time.perf_counter()
+    ensemble = GanEnsemble(config, train, val, members, val_batch=VAL_BATCH_WINDOWS)
+    for event in ensemble.run():
+        folder = folders[event.member] / CHECKPOINT_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoint = {"state_dict": event.state, "hyper_parameters": event.hyper_parameters, "epoch": event.epoch,
+                      "global_step": event.step}
+        for name in [LAST_CKPT] + ([BEST_CKPT] if event.improved else []):
+            with atomic_path(folder / name) as tmp:
+                torch.save(checkpoint, tmp)
+        rows[event.member].append({"epoch": event.epoch, "step": event.step, **event.stats, **event.scores})
+        if log:
+            log(f"[ensemble] {names[event.member]} epoch {event.epoch + 1}: step {event.step}, val_crps "
+                f"{event.scores['val_crps']:.4g}{' (best)' if event.improved else ''}")
+    seconds = time.perf_counter() - start
+    results = []
+    for k, spec in enumerate(members):
+        history = pd.DataFrame(rows[k]).reindex(columns=HISTORY_COLUMNS)
+        write_text_atomic(folders[k] / HISTORY_FILE, history.to_csv(index=False))
+        steps = int(history["step"].max())
+        write_json_atomic(folders[k] / SUMMARY_FILE, {
+            "config": asdict(config), "parameters": parameter_counts(config), "seed": int(spec.seed),
+            "train_windows": len(spec.windows), "val_windows": len(val) if spec.val_windows is None
+            else len(spec.val_windows), "generator_steps": steps, "ensemble_members": len(members),
+            "devices": 1, "accelerator": "cpu"})
+        ckpt = folders[k] / CHECKPOINT_DIR
+        results.append(TrainResult(best_ckpt=ckpt / BEST_CKPT, last_ckpt=ckpt / LAST_CKPT, history=history,
+                                   log_dir=folders[k], out_dir=folders[k], resumed_from=None, fit_seconds=seconds,
+                                   generator_steps=steps))
+    return results
