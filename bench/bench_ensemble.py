@@ -1,0 +1,97 @@
+"""Generator steps per second of the batched ensemble (`gan.GanEnsemble`) for M members against M sequential
+trainings with today's trainer, side by side in one run, and the GAN FLOPs per member step of both.
+
+Usage (from the repository root; a quiet host: check `uptime`, load < 0.5):
+    .venv/bin/python bench/bench_ensemble.py --sizes quick --members 1 2 5 10 20
+    .venv/bin/python bench/bench_ensemble.py --sizes smoke --members 1 2 --steps 2    # a tiny check of the script
+
+"Sequential" is M times the median step of `WGANGP.training_step` under a Lightning Trainer (bench_gan's `_fit`,
+timed before and after the ensemble rows, averaged), what M trainings one after another cost per step; the
+ensemble row is the median wall time of `GanEnsemble.step()` (all M members' n_critic critic updates and generator
+update; validation excluded in both). FLOPs of one step are counted with `FlopCounterMode` (oneDNN disabled while
+counting), divided by M for the ensemble. Threads: torch's default (every core) in both.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gan import SIZES, _fit, _GlobalFlopCounter, sgemm_gflops  # noqa: E402
+
+from salesgan_utils.gan import GanEnsemble, MemberSpec  # noqa: E402
+from salesgan_utils.windows import random_windowset  # noqa: E402
+
+
+def _ensemble(config, members: int, steps: int):
+    """A GanEnsemble of `members` members, each on its own seeded windows (enough for warm-up + timed steps)."""
+    n = config.batch_size * (steps + 2)
+    train, val = random_windowset(n * 2, seed=0), random_windowset(8, seed=1)
+    config = config.for_windows(train)
+    rng = np.random.default_rng(0)
+    specs = [MemberSpec(windows=np.sort(rng.choice(len(train), n, replace=False)), seed=m, max_epochs=1)
+             for m in range(members)]
+    return GanEnsemble(config, train, val, specs)
+
+
+def time_ensemble(config, members: int, steps: int) -> tuple[float, float]:
+    """(median seconds per ensemble step, FLOPs of one ensemble step)."""
+    ensemble = _ensemble(config, members, steps)
+    ensemble.step()  # warm-up: allocations
+    with torch.backends.mkldnn.flags(enabled=False), _GlobalFlopCounter(display=False) as counter:
+        ensemble.step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        ensemble.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), counter.get_total_flops()
+
+
+def time_single(config, steps: int) -> tuple[float, float]:
+    """(median seconds per training step of today's trainer, FLOPs of one step)."""
+    flops = _fit(config, 2, "cpu", count_flops_at=1).flops
+    return statistics.median(_fit(config, steps + 1, "cpu").times[1:]), flops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="quick", choices=list(SIZES))
+    parser.add_argument("--members", type=int, nargs="+", default=[1, 2, 5, 10, 20])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after warm-up)")
+    args = parser.parse_args()
+    config = SIZES[args.sizes]
+    loads = [os.getloadavg()]
+    single_before, single_flops = time_single(config, args.steps)
+    rows = []
+    for m in args.members:
+        seconds, flops = time_ensemble(config, m, args.steps)
+        rows.append((m, seconds, flops))
+        print(f"M={m}: {seconds:.3f} s per ensemble step, {m / seconds:.2f} member steps/s", file=sys.stderr,
+              flush=True)
+    single_after, _ = time_single(config, args.steps)
+    loads.append(os.getloadavg())
+    single = (single_before + single_after) / 2
+    print(f"\nsizes {args.sizes} (batch {config.batch_size}), {torch.get_num_threads()} torch threads, "
+          f"{platform.processor() or platform.machine()}, torch {torch.__version__}; sgemm "
+          f"{sgemm_gflops():.0f} GFLOP/s; load average (1, 5, 15 min) before {loads[0]}, after {loads[1]}")
+    print(f"today's trainer: {single_before:.3f} s per step before, {single_after:.3f} s after; "
+          f"{single_flops / 1e9:.2f} GFLOP per step")
+    print("| M | ensemble s/step | member steps/s | sequential member steps/s | speed-up | GFLOP per member step "
+          "(ensemble / alone) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for m, seconds, flops in rows:
+        print(f"| {m} | {seconds:.3f} | {m / seconds:.2f} | {1 / single:.2f} | {single * m / seconds:.2f}× | "
+              f"{flops / m / 1e9:.2f} / {single_flops / 1e9:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
