@@ -194,6 +194,10 @@ def check_stage_complete(folder: str | Path, stage: int) -> Path:
     fix = f"Rerun that stage: bash run_all.sh --only {stage:02d} (same --profile and --run)."
     if not folder.is_dir():
         return folder  # the missing artifact is reported by its reader (require_artifact), naming the stage
+    if not (folder / COMPLETE_MARKER).is_file() and (folder.parent / COMPLETE_MARKER).is_file():
+        # a fold folder of a finished stage (stage 01's fold_k/): the parent's record lists its files too
+        check_stage_complete(folder.parent, stage)
+        return folder
     try:
         identity = provenance.verify(folder, STAGES[stage])
     except provenance.StageRecordError as error:

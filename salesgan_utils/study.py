@@ -420,10 +420,13 @@ def _plain(value):
     return value
 
 
-def summarize_run(run_path) -> dict:
-    """`summarize_folds` over a run's folds (stage 01's `folds.json`; stage 04 of fold k in `fold_k/` of its
-    folder, fold 0 in the folder itself, as stage 01 lays them out) and write `study_summary.json` into the
-    stage-04 folder; folds whose stage 04 has not run are listed as missing."""
+def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
+    """`summarize_folds` over a run's folds and write `study_summary.json` into its stage-04 folder.
+
+    The folds are stage 01's (`folds.json`). Fold k's stage 04 is `fold_k/` of the run's stage-04 folder (fold 0:
+    the folder itself), or, for k >= 1, the stage-04 folder of `fold_runs[k - 1]`: a run of stages 02-05 on that
+    fold (`--from 02 --set data_stage_dir=<run>/01_eda_preprocess/fold_k`). Folds whose stage 04 has not run are
+    listed as missing."""
     import json
     from pathlib import Path
 
@@ -435,6 +438,8 @@ def summarize_run(run_path) -> dict:
     for entry in backtest.load_folds(data_stage):
         index = int(entry["fold"])
         bench = backtest.fold_folder(bench_stage, index)
+        if index and not (bench / "summary.json").is_file() and index <= len(fold_runs):
+            bench = paths.stage_dir(Path(fold_runs[index - 1]), 4)
         if (bench / "summary.json").is_file():
             folds[index] = (backtest.fold_folder(data_stage, index), bench)
         else:
@@ -449,8 +454,9 @@ def summarize_run(run_path) -> dict:
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m salesgan_utils.study outputs/<run>   (writes 04_*/study_summary.json)")
-    result = summarize_run(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m salesgan_utils.study outputs/<run> [outputs/<run of fold 1> ...]   (writes "
+                 "<run>/04_augmentation_benchmark/study_summary.json)")
+    result = summarize_run(sys.argv[1], sys.argv[2:])
     for size, words in result["verdict"].items():
         print(f"{size} real windows:\n  (a) {words['a']}\n  (b) {words['b']}\n  {words['catalogue']}")

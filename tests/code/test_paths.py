@@ -288,3 +288,18 @@ def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
 
 def test_stage_params_file_is_in_the_run_folders_params_folder(tmp_path: Path) -> None:
     assert paths.stage_params_file(tmp_path, 2) == tmp_path / "params" / "02_train_gan.yaml"
+
+
+def test_a_fold_folder_of_a_finished_stage_is_checked_through_the_stage_record(tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    run = tmp_path / "run"
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    out = paths.stage_dir(run, 1, create=True)
+    (out / "fold_1").mkdir(parents=True)
+    (out / "fold_1" / "windows_val.npz").write_bytes(b"fold one")
+    paths.publish_stage(run, 1)
+    fold = run / "01_eda_preprocess" / "fold_1"
+    assert paths.check_stage_complete(fold, 1) == fold
+    (fold / "windows_val.npz").write_bytes(b"changed by hand")
+    with pytest.raises(paths.IncompleteStageError, match="fold_1/windows_val.npz is not the file"):
+        paths.check_stage_complete(fold, 1)
