@@ -86,6 +86,31 @@ def fair_members(n_train: int, n_val: int, sizes: Sequence[int], seeds: Sequence
                        int(steps)) for n in sizes for s in seeds]
 
 
+def ensemble_specs(members: Sequence[FairMember], batch_size: int) -> list:
+    """The fair generators as `gan.ensemble.MemberSpec`s (train windows, seed, step budget, validation windows,
+    name): one batched training of every member (`train.train_ensemble`).
+
+    Args:
+        members: `fair_members` output.
+        batch_size: the GAN's batch size (each member needs at least that many windows).
+
+    Returns:
+        [MemberSpec], one per member, same order.
+    """
+    from .gan.ensemble import MemberSpec
+
+    specs = []
+    for member in members:
+        batches = len(member.window_index) // int(batch_size)
+        if batches < 1:
+            raise ValueError(f"ensemble_specs: {member.name} has {len(member.window_index)} windows, fewer than "
+                             f"the GAN's batch_size {batch_size}; use a smaller batch_size for small n")
+        specs.append(MemberSpec(windows=member.window_index, seed=member.seed,
+                                max_epochs=-(-member.steps // batches), max_steps=member.steps,
+                                val_windows=member.val_index, name=member.name))
+    return specs
+
+
 # ------------------------------------------------------------------------------------------------ controls
 def level_factor(frame: pd.DataFrame, train_df: pd.DataFrame, weights: pd.Series,
                  grid: Sequence[float] = LEVEL_GRID) -> tuple[float, pd.Series]:

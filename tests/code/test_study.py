@@ -142,3 +142,14 @@ def test_verdict_is_not_measurable_when_the_gate_fails():
     table = study.compare(tables, _choices(tables), sizes=[250])
     assert table.set_index("comparison").loc["gan_vs_real", "gated_folds"] == []
     assert study.verdict(table, 250)["a_word"] == "not measurable"
+
+
+def test_ensemble_specs_carry_each_fits_windows_seed_and_step_budget():
+    members = study.fair_members(2000, 600, sizes=(250,), seeds=(0, 1), steps=900)
+    specs = study.ensemble_specs(members, batch_size=128)
+    for member, spec in zip(members, specs):
+        np.testing.assert_array_equal(spec.windows, study.fit_windows(2000, member.seed, 250))
+        np.testing.assert_array_equal(spec.val_windows, member.val_index)
+        assert (spec.seed, spec.max_steps, spec.max_epochs, spec.name) == (member.seed, 900, 900, member.name)
+    with pytest.raises(ValueError, match="batch_size 512"):
+        study.ensemble_specs(members, batch_size=512)
