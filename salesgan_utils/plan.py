@@ -370,8 +370,8 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
         from salesgan_utils.executor import resolve_n_jobs
 
-        # the fits run n_jobs at a time (benchmark.run_benchmark); on a cluster n_jobs stands for its workers
-        workers = min(resolve_n_jobs(int(s4.get("n_jobs", 1))), max(1, len(fits)))
+        # the fits run n_jobs at a time (notebook 04 default 0 = every core); on a cluster n_jobs stands for its workers
+        workers = min(resolve_n_jobs(int(s4.get("n_jobs", 0))), max(1, len(fits)))
         work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
                 f"windows/fit), {workers} at a time")
         seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] / workers if rates else None
