@@ -15,8 +15,8 @@
 
 # %% [markdown]
 # # SalesGAN report
-# Does adding conditional-WGAN-GP synthetic sales sequences to an LSTM forecaster's training data lower its error?
-# This page gathers what stages 01–04 of one run wrote; every number below was computed by that run.
+# Do GAN-synthetic sales sequences added to an LSTM forecaster's training data lower its error? Every number on
+# this page was computed by this run.
 
 # %%
 import sys
@@ -34,56 +34,57 @@ seed = 0
 profile = ""
 
 # %%
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
-from salesgan_utils import params, paths, report
+from salesgan_utils import params, paths, report, sections
 
 settings = params.notebook_settings(5, globals())
 run_path, _, out_dir = paths.stage_folders(settings, 5)
 artifacts = report.gather(run_path)
-display(HTML(report.source_banner(artifacts)))
+display(HTML(sections.first_screen(artifacts, settings["profile"] or settings["run"])))
 
 # %% [markdown]
-# ## Answer
+# ## Main results
 
 # %%
-display(Markdown(report.verdict_markdown(artifacts)))
+display(HTML(sections.main_tables(artifacts)))
 
 # %% [markdown]
 # ## 1. Data
 
 # %%
-report.show_data_section(artifacts)
+display(HTML(sections.data_section(artifacts)))
 
 # %% [markdown]
 # ## 2. GAN training
 
 # %%
-report.show_training_section(artifacts)
+display(HTML(sections.training_section(artifacts)))
 
 # %% [markdown]
 # ## 3. Sample quality
 
 # %%
-report.show_quality_section(artifacts)
+display(HTML(sections.quality_section(artifacts)))
 
 # %% [markdown]
-# ## 4. Augmentation benchmark
+# ## 4. Augmentation benchmark: figures, demand classes, appendices
 
 # %%
-report.show_benchmark_section(artifacts)
+display(HTML(sections.benchmark_section(artifacts)))
 
 # %% [markdown]
 # ## 5. Reproducibility
 
 # %%
-report.show_reproducibility_section(artifacts)
+facts = report.reproducibility_facts(artifacts)
+display(HTML(sections.reproducibility_section(facts)))
 
-# %% [markdown]
+# %% [markdown] tags=["remove_cell"]
 # ## What this produced
 # The reproducibility facts as JSON beside this notebook; run_all.sh then exports this notebook, code hidden, to
 # `report.html` in the run folder.
 
 # %% tags=["remove_cell"]
-written = paths.write_json_atomic(out_dir / "reproducibility.json", report.reproducibility_facts(artifacts))
+written = paths.write_json_atomic(out_dir / "reproducibility.json", facts)
 print(written.relative_to(run_path))

@@ -21,7 +21,8 @@ RESULT_END = "<!-- /result -->"
 AUGMENTATIONS = {"gan": "GAN", "jitter": "jitter", "scaling": "magnitude scaling",
                  "block_bootstrap": "block bootstrap"}
 BASELINES = {"zero": "zero forecast", "naive": "naive (last day)", "seasonal_naive": "seasonal naive (7 days)",
-             "moving_average": "moving average", "croston_sba": "Croston (SBA)", "tsb": "TSB"}
+             "moving_average": "moving average", "croston_sba": "Croston (SBA)", "tsb": "TSB", "adida": "ADIDA",
+             "imapa": "IMAPA"}
 _VARIANT = re.compile(r"lstm_(?P<augmentation>.+)_r(?P<ratio>[0-9.e+-]+)")
 
 

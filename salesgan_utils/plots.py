@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .answer import model_name
+
 SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -224,10 +226,10 @@ def wrmsse_change_by_size(by_size: pd.DataFrame, subset: str = "active") -> plt.
         group = group.sort_values("n_real")
         x = group["n_real"].to_numpy(float) * (1.0 + offset)  # side by side on the log axis
         err = np.vstack([group["pct"] - group["pct_low"], group["pct_high"] - group["pct"]])
-        label = f"+ GAN ({group['model'].iloc[0]})" if arm == "gan" else f"+ {group['model'].iloc[0]}"
+        label = model_name(group["model"].iloc[0])
         ax.errorbar(x, group["pct"], yerr=np.nan_to_num(err), marker="o", capsize=4, lw=2,
                     color=colours.get(arm), label=label)
-    ax.axhline(0, color="black", lw=1, label="real only")
+    ax.axhline(0, color="black", lw=1, label=model_name("lstm_real"))
     ax.set_xscale("log")
     ax.set_xticks(sizes)
     ax.set_xticklabels([f"{int(n):,}" for n in sizes])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import html
 import json
 import re
 import sys
@@ -89,8 +88,6 @@ def external_references(html: str) -> list[str]:
 
 # -------------------------------------------------------------------------------------------------------- CLI
 # ------------------------------------------------------------------------------------------- gathering (stage 05)
-STAGE_TITLES = {1: "data and preprocessing", 2: "GAN training", 3: "sample generation and quality",
-                4: "augmentation benchmark"}
 
 
 def _read_json(path: Path):
@@ -135,147 +132,6 @@ def gather(run_path) -> dict:
     }
 
 
-def source_banner(artifacts: dict) -> str:
-    """A loud HTML banner: REAL Olist data, DEMO data, or stage 01 missing."""
-    meta = artifacts["metadata"]
-    if meta is None:
-        return "<div style='background:#777;color:#fff;padding:10px'>Stage 01 did not run: no data source.</div>"
-    source = meta["data_source"]
-    if meta["is_demo"]:
-        return ("<div style='background:#c00;color:#fff;padding:12px;font-size:1.4em;font-weight:bold'>"
-                "DEMO DATA — not Olist. Every number below comes from generated tables.</div>")
-    reviews = "" if meta.get("reviews_available") else (
-        "<div style='background:#e69500;padding:8px'><b>Reviews table unavailable</b>: review features were "
-        "zero and flagged unavailable in this run.</div>")
-    # Folder names come from the user's disk: escaped, or `<img src=x onerror=...>` would run in report.html.
-    folder, entity, count = (html.escape(str(v)) for v in (source["folder"], meta["entity"], meta["n_entities"]))
-    return (f"<div style='background:#1b7837;color:#fff;padding:12px;font-size:1.2em'><b>REAL Olist data</b> from "
-            f"<code>{folder}</code> ({entity} level, {count} entities).</div>"
-            + reviews)
-
-
-def _missing(stage: int) -> None:
-    from IPython.display import Markdown, display
-
-    from .paths import STAGES
-
-    display(Markdown(f"> **Stage {stage:02d} did not run** ({STAGE_TITLES[stage]}): `{STAGES[stage]}/` has no "
-                     f"artifacts in this run, so this section is empty. Run `bash run_all.sh --only {stage:02d}`."))
-
-
-def _show_figures(paths_list) -> None:
-    from IPython.display import Image, display
-
-    for path in paths_list:
-        display(Image(filename=str(path)))
-
-
-def verdict_markdown(artifacts: dict) -> str:
-    summary = artifacts["summary"]
-    if not summary:
-        return "**No verdict**: stage 04 (the augmentation benchmark) did not run in this run."
-    if "regimes" not in summary:  # a stage-04 folder written before the M5 protocol
-        return f"**{summary['verdict']}**"
-    from .scoring import answer_markdown
-
-    return answer_markdown(summary)
-
-
-def show_data_section(artifacts: dict) -> None:
-    import pandas as pd
-    from IPython.display import display
-
-    meta = artifacts["metadata"]
-    if meta is None:
-        return _missing(1)
-    display(pd.DataFrame([meta["split_dates"]]))
-    display(pd.DataFrame([meta["windows"]], index=["windows"]))
-    from .data import report_table
-
-    display(report_table(meta["data_report"]))
-    _show_figures(artifacts["figures"][1])
-
-
-def training_stop_markdown(summary: dict) -> str:
-    """How stage 02 ended, from its model_summary.json: on its time budget (after how many steps) or not."""
-    steps = summary.get("generator_steps")
-    if summary.get("stopped_on_budget"):
-        return (f"**Training stopped on its time budget** ({summary.get('max_minutes', 0):g} min) after {steps:,} "
-                f"generator steps, before its last epoch; best.ckpt is the best checkpoint validated until then.")
-    return "" if steps is None else f"Training ran all its epochs: {steps:,} generator steps."
-
-
-def design_markdown(summary: dict) -> str:
-    """Which generator design stage 02 trained and how it differs from the original design, in plain words."""
-    config = summary.get("config") or {}
-    if "design" not in config and "gan_variant" not in config:
-        return ""
-    from .gan import config_from_checkpoint, describe_design
-
-    return describe_design(config_from_checkpoint(config)).replace("\n  - ", "\n- ").replace(
-        ": the original design with", ": the original design with\n")
-
-
-def show_training_section(artifacts: dict) -> None:
-    from IPython.display import Markdown, display
-
-    history = artifacts["training_history"]
-    if history is None:
-        return _missing(2)
-    if artifacts["model_summary"]:
-        import pandas as pd
-
-        if training_stop_markdown(artifacts["model_summary"]):
-            display(Markdown(training_stop_markdown(artifacts["model_summary"])))
-        if design_markdown(artifacts["model_summary"]):
-            display(Markdown(design_markdown(artifacts["model_summary"])))
-        display(pd.DataFrame([artifacts["model_summary"]]))
-    _show_figures(artifacts["figures"][2])
-    display(history.round(4).tail(10))
-
-
-def show_quality_section(artifacts: dict) -> None:
-    from IPython.display import display
-
-    quality = artifacts["quality"]
-    if quality is None:
-        return _missing(3)
-    import pandas as pd
-
-    from .quality import quality_table
-
-    with pd.option_context("display.max_colwidth", None):
-        display(quality_table(quality))
-    _show_figures(artifacts["figures"][3])
-
-
-def show_benchmark_section(artifacts: dict) -> None:
-    from IPython.display import Markdown, display
-
-    if artifacts["results"] is None:
-        return _missing(4)
-    from . import scoring
-
-    summary = artifacts["summary"] or {}
-    reference = summary.get("settings", {}).get("reference_size")
-    if reference is None or "wrmsse" not in artifacts["results"]:  # a folder from before the M5 protocol
-        display(artifacts["results"])
-        return _show_figures(artifacts["figures"][4])
-    display(Markdown(f"Test WRMSSE on active windows, mean [95% CI over seeds], LSTMs on {reference} real "
-                     "windows, and the baselines; MAE, RMSE and bias in units per day:"))
-    display(scoring.headline_table(artifacts["results"], reference))
-    by_size = paths.stage_dir(artifacts["run_path"], 4) / scoring.BY_SIZE_FILE
-    if by_size.is_file():
-        import pandas as pd
-
-        display(Markdown("The question across data sizes (active test windows):"))
-        display(scoring.by_size_table(pd.read_csv(by_size)))
-    _show_figures(artifacts["figures"][4])
-    if artifacts["by_class"] is not None:
-        display(Markdown("Test WRMSSE by demand class (active windows):"))
-        display(artifacts["by_class"])
-
-
 def reproducibility_facts(artifacts: dict) -> dict:
     """Profile, parameters, seeds, package versions, git commit and wall time per stage."""
     import importlib.metadata
@@ -300,15 +156,6 @@ def reproducibility_facts(artifacts: dict) -> dict:
             "python": platform.python_version(), "machine": platform.machine(),
             "parameters (stage 01)": meta.get("parameters"), "package versions": versions,
             "stage wall times (s)": artifacts["stage_times"]}
-
-
-def show_reproducibility_section(artifacts: dict) -> None:
-    import pandas as pd
-    from IPython.display import display
-
-    facts = reproducibility_facts(artifacts)
-    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in facts.items()]
-    display(pd.DataFrame(rows, columns=["fact", "value"]))
 
 
 def main(argv: list[str] | None = None) -> int:

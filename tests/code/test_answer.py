@@ -9,33 +9,6 @@ import pytest
 from salesgan_utils import answer
 
 
-def _arm(model, wrmsse, pct=None, low=None, high=None, p=None, seeds=5):
-    return {"model": model, "n_seeds": seeds, "wrmsse": wrmsse, "pct": pct, "pct_low": low, "pct_high": high,
-            "p_seed": p, "boot_pct_low": None, "boot_pct_high": None, "dm_p": None}
-
-
-SUMMARY = {
-    "headline": {"subset_rule": "entity sold >= 1 unit in the 30 days up to the origin"},
-    "regime": {"demand_change_train_to_test_pct": -68.0},
-    "validation_choices": {"arms": {"real": {"augmentation": "real", "ratio": 0.0},
-                                    "gan": {"augmentation": "gan", "ratio": 5.0},
-                                    "simple": {"augmentation": "block_bootstrap", "ratio": 0.5}}},
-    "gan_training": {"gan_train_windows": 25460},
-    "settings": {"seeds": [0, 1, 2, 3, 4], "reference_size": 25460},
-    "baselines_test": {"active": {"zero": {"wrmsse": 0.41}, "tsb": {"wrmsse": 0.40}, "naive": {"wrmsse": 0.6}}},
-    "regimes": [
-        {"n_real": 250, "label": "250", "active": {
-            "real": _arm("lstm_real", 0.4231),
-            "gan": _arm("lstm_gan_r5", 0.4007, -5.3, -7.4, -3.1, 0.0025),
-            "simple": _arm("lstm_block_bootstrap_r0.5", 0.432, 2.1, -10.5, 14.6, 0.67)}},
-        {"n_real": 25460, "label": "all", "active": {
-            "real": _arm("lstm_real", 0.414),
-            "gan": _arm("lstm_gan_r5", 0.409, -1.2, -6.2, 3.7, 0.53)}},
-    ],
-    "verdict": "an older one-text verdict",
-}
-
-
 @pytest.mark.parametrize("value, text", [(0.8224220067476333, "0.8224"), (1234.567, "1,235"), (0.0025, "0.0025"),
                                          (12.0, "12"), (-0.10576, "-0.1058"), (0, "0"), (None, "–"),
                                          (math.nan, "–"), (25460, "25,460"), (1.5e-7, "0.00000015")])
@@ -51,8 +24,8 @@ def test_model_names_read_as_words(model, name) -> None:
     assert answer.model_name(model) == name
 
 
-def test_one_verdict_sentence_per_number_of_real_windows() -> None:
-    assert answer.verdict_sentences(SUMMARY) == [
+def test_one_verdict_sentence_per_number_of_real_windows(summary: dict) -> None:
+    assert answer.verdict_sentences(summary) == [
         "With 250 real windows, GAN samples (ratio 5, chosen on validation) lowered test WRMSSE by 5.3% (95% "
         "interval over 5 seeds: -7.4% to -3.1%); block bootstrap (ratio 0.5, chosen on validation) made no "
         "measurable change (+2.1%; 95% interval over 5 seeds: -10.5% to +14.6%).",
@@ -68,8 +41,8 @@ def test_a_missing_summary_and_a_summary_without_regimes_still_read() -> None:
         "Gan effect: helps", "Forecaster: weak"]
 
 
-def test_caveats_are_computed_from_the_run() -> None:
-    lines = answer.caveats(SUMMARY, {"seed": 0}, {"is_demo": True})
+def test_caveats_are_computed_from_the_run(summary: dict) -> None:
+    lines = answer.caveats(summary, {"seed": 0}, {"is_demo": True})
     assert lines[0].startswith("**Demo data**")
     assert ("The generator learned from 25,460 train windows; at 250 real windows the augmented LSTM sees, through "
             "its samples, what the generator learned from 102× more real data.") in lines
@@ -78,28 +51,28 @@ def test_caveats_are_computed_from_the_run() -> None:
     assert ("The best LSTM on test (LSTM + GAN ×5, WRMSSE 0.409) beats the zero forecast (0.41) and does not beat "
             "the strongest baseline, TSB (0.4).") in lines
     assert any(line.startswith("Demand changed -68.0%") for line in lines)
-    assert not any("Demo" in line for line in answer.caveats(SUMMARY, None, {"is_demo": False}))
+    assert not any("Demo" in line for line in answer.caveats(summary, None, {"is_demo": False}))
 
 
-def test_change_table_has_one_uncertainty_measure_and_rounded_cells() -> None:
-    table = answer.change_table(SUMMARY)
+def test_change_table_has_one_uncertainty_measure_and_rounded_cells(summary: dict) -> None:
+    table = answer.change_table(summary)
     assert list(table["real windows"]) == ["250", "all"]
     assert table.loc[0, "GAN: change [95% CI]"] == "-5.3% [-7.4%, -3.1%]" and table.loc[0, "GAN: p"] == "0.0025"
     assert table.loc[1, "simple augmentation: change [95% CI]"] == "–"
     assert not any("boot" in column or "DM" in column for column in table.columns)
 
 
-def test_how_to_read_defines_wrmsse_and_the_interval() -> None:
-    text = answer.how_to_read(SUMMARY)
+def test_how_to_read_defines_wrmsse_and_the_interval(summary: dict) -> None:
+    text = answer.how_to_read(summary)
     assert "WRMSSE" in text and "naive" in text and "over forecaster seeds" in text
-    assert SUMMARY["headline"]["subset_rule"] in text
+    assert summary["headline"]["subset_rule"] in text
 
 
-def test_the_readme_block_is_replaced_between_its_markers() -> None:
-    block = answer.readme_block(SUMMARY, None, {"is_demo": False, "entity": "product", "n_entities": 100}, "x.json")
+def test_the_readme_block_is_replaced_between_its_markers(summary: dict) -> None:
+    block = answer.readme_block(summary, None, {"is_demo": False, "entity": "product", "n_entities": 100}, "x.json")
     text = f"# T\n\n## Result so far\n\n{answer.RESULT_START}\nold\n{answer.RESULT_END}\n\n## Next\n"
     new = answer.replace_block(text, block)
     assert new.startswith("# T\n\n## Result so far\n\n") and new.endswith("\n\n## Next\n")
-    assert "old" not in new and answer.result_markdown(SUMMARY, None, {"is_demo": False}) in new
+    assert "old" not in new and answer.result_markdown(summary, None, {"is_demo": False}) in new
     with pytest.raises(ValueError, match="no generated result block"):
         answer.replace_block("# T\n", block)

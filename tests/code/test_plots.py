@@ -185,7 +185,7 @@ def test_wrmsse_change_by_size_draws_one_errorbar_line_per_arm():
     # side by side on the log axis
     np.testing.assert_allclose(np.asarray(gan.lines[0].get_xdata(), float), [250 * 0.97, 1000 * 0.97])
     np.testing.assert_allclose(np.asarray(simple.lines[0].get_ydata(), float), [1.0, 1.0])
-    assert set(_legend_texts(ax)) == {"+ GAN (lstm_gan_r0.5)", "+ lstm_jitter_r1", "real only"}
+    assert set(_legend_texts(ax)) == {"LSTM + GAN ×0.5", "LSTM + jitter ×1", "LSTM (real only)"}
     assert [label.get_text() for label in ax.get_xticklabels()] == ["250", "1,000"]
     assert ax.get_ylabel() == "change in test WRMSSE vs real only (%)" and "active test windows" in ax.get_title()
 

@@ -76,10 +76,3 @@ def test_external_references_are_found() -> None:
     html = ('<script src="https://cdn.example/require.js"></script><link rel="stylesheet" '
             'href="//cdn.example/a.css"><script>inline()</script>')
     assert len(report.external_references(html)) == 2
-
-
-def test_the_source_banner_escapes_the_data_folder_name() -> None:  # (#14)
-    meta = {"data_source": {"folder": "/data/<img src=x onerror=alert(1)>"}, "is_demo": False, "entity": "product",
-            "n_entities": 3, "reviews_available": True}
-    banner = report.source_banner({"metadata": meta})
-    assert "<img" not in banner and "/data/&lt;img src=x onerror=alert(1)&gt;" in banner

@@ -133,3 +133,64 @@ def test_the_check_catches_a_broken_image(tmp_path: Path) -> None:
     view = browser_view_dom_only(page, tmp_path / "browser")
     with pytest.raises(AssertionError, match="did not render"):
         assert_renders(view)
+
+
+FIRST_SCREEN = (1400, 900)
+FIRST_SCREEN_ID = "salesgan-first-screen"
+FIRST_SCREEN_SCRIPT = f"""<script>
+window.addEventListener("load", () => {{
+  const box = el => {{ if (!el) return null; const r = el.getBoundingClientRect();
+                      return {{top: r.top + window.scrollY, bottom: r.bottom + window.scrollY}}; }};
+  const out = document.createElement("pre");
+  out.id = "{FIRST_SCREEN_ID}";
+  out.textContent = JSON.stringify({{
+    verdict: box(document.getElementById("verdict-sentences")),
+    verdict_text: (document.getElementById("verdict-sentences") || {{}}).innerText || "",
+    figure: box(document.querySelector("#headline-figure img")),
+    viewport: [window.innerWidth, window.innerHeight]}});
+  document.body.appendChild(out);
+}});
+</script>"""
+
+
+def first_screen_view(html_path: Path, work: Path) -> dict:
+    """Where the verdict and the headline figure lie on a 1400 × 900 window (page pixels from the top)."""
+    work.mkdir(parents=True, exist_ok=True)
+    probe = work / "first_screen.html"
+    probe.write_text(html_path.read_text(encoding="utf-8").replace("</body>", FIRST_SCREEN_SCRIPT + "</body>", 1),
+                     encoding="utf-8")
+    size = f"--window-size={FIRST_SCREEN[0]},{FIRST_SCREEN[1]}"
+    result = run_chromium(["--virtual-time-budget=15000", size, "--dump-dom", probe.as_uri()], work / "profile-fs")
+    match = re.search(rf'<pre id="{FIRST_SCREEN_ID}">(.*?)</pre>', result.stdout, re.DOTALL)
+    assert match, f"Chromium returned no result (exit {result.returncode}): {result.stderr[-2000:]}"
+    shot = work / "first_screen.png"
+    run_chromium([f"--screenshot={shot}", size, html_path.as_uri()], work / "profile-fs-shot")
+    return json.loads(html_lib.unescape(match.group(1)))
+
+
+def assert_on_first_screen(view: dict) -> None:
+    assert view["verdict"] and view["figure"], f"the verdict or the headline figure is missing: {view}"
+    assert view["verdict"]["bottom"] <= FIRST_SCREEN[1], f"the verdict ends below the first screen: {view}"
+    assert view["figure"]["bottom"] <= FIRST_SCREEN[1], f"the headline figure ends below the first screen: {view}"
+
+
+@pytest.mark.slow
+def test_the_smoke_reports_first_screen_holds_the_verdict_and_the_headline_figure(smoke_run: Path,
+                                                                                   tmp_path: Path) -> None:
+    view = first_screen_view(smoke_run / "report.html", tmp_path / "browser")
+    assert_on_first_screen(view)
+    assert "real windows" in view["verdict_text"]
+    shutil.copy(tmp_path / "browser" / "first_screen.png", smoke_run / "report_first_screen.png")
+
+
+def test_the_first_screen_check_catches_a_figure_below_the_fold(tmp_path: Path) -> None:
+    """Not vacuous: a verdict followed by 1,000 px of text pushes the figure off the first screen."""
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAIAAAUAAeIhvDMAAAAASUVORK5CYII=")
+    page = tmp_path / "late.html"
+    page.write_text("<html><body><ul id='verdict-sentences'><li>With 250 real windows …</li></ul>"
+                    "<div style='height:1000px'></div><div id='headline-figure'>"
+                    f"<img style='width:400px;height:300px' src='data:image/png;base64,{png}'></div></body></html>",
+                    encoding="utf-8")
+    view = first_screen_view(page, tmp_path / "browser")
+    with pytest.raises(AssertionError, match="headline figure ends below"):
+        assert_on_first_screen(view)

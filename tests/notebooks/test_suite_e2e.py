@@ -4,7 +4,9 @@ The command-line logic is unit-tested in tests/code/test_cli.py; here only the o
 run_all.sh, a failing stage in a real kernel, and the bash wiring."""
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,24 @@ def test_run_all_hands_its_command_line_to_the_pipeline(args, rc: int, stream: s
     result = run_all(*args, timeout=60)
     assert result.returncode == rc
     assert text in getattr(result, stream) and "Traceback" not in result.stderr
+
+
+def visible_text(page: str) -> str:
+    """The report's text as a reader sees it: no tags, no embedded images, no style or script blocks."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"src=['\"]data:[^'\"]*['\"]", "", page)))
+
+
+@pytest.mark.slow
+def test_the_smoke_report_has_no_index_columns_long_numbers_or_dict_dumps(smoke_run: Path) -> None:
+    page = (smoke_run / "report.html").read_text(encoding="utf-8")
+    bodies = re.findall(r"<tbody>(.*?)</tbody>", page, flags=re.DOTALL)
+    assert bodies, "the report has no table"
+    assert not any("<th" in body for body in bodies), "a table has an index column (row headers)"
+    assert not re.search(r"<thead>\s*<tr[^>]*>\s*<th[^>]*>\s*</th>", page), "a table has a blank index header"
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for body in bodies for c in re.findall(r"<td.*?</td>", body)]
+    long = [c for c in cells for n in re.findall(r"\d+\.\d+", c) if len(n.replace(".", "").lstrip("0")) > 4]
+    assert not long, f"cells with more than 4 significant digits: {long[:5]}"
+    text = visible_text(page)
+    assert not re.search(r"\{\s*['\"]", text), "a dict or JSON dump is visible"
+    assert text.count("<details>") == 0 and page.count("<details>") >= 4  # the appendices are collapsed
