@@ -30,7 +30,7 @@ for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob
         break
 
 # %% tags=["parameters"]
-run = "smoke"
+run = ""  # empty: the profile's name, as in batch (outputs/<profile>/)
 outputs_dir = ""
 seed = 0
 profile = ""
@@ -137,9 +137,12 @@ backtest.regime_table(folds)
 
 # %% [markdown]
 # ## What this produced
+# Run by hand, the stage then records itself as finished the way a batch run does (parameters and completion
+# record), so that `bash run_all.sh --from 02` continues from it.
 
 # %%
 written = preprocess.save(out_dir, source, panel, window_sets, settings)
 written += backtest.save_folds(out_dir, source, folds, settings)
 for path in written:
     print(path.relative_to(run_path))
+finished = paths.finish_stage(run_path, 1, settings)

@@ -35,7 +35,7 @@ for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob
         break
 
 # %% tags=["parameters"]
-run = "smoke"
+run = ""  # empty: the profile's name, as in batch (outputs/<profile>/)
 outputs_dir = ""
 seed = 0
 profile = ""
@@ -68,7 +68,7 @@ gan_max_minutes = 0.0
 # %%
 import pandas as pd
 
-from salesgan_utils import gan, params, paths, plan, plots, preprocess, train, windows
+from salesgan_utils import console, gan, params, paths, plan, plots, preprocess, train, windows
 
 settings = params.notebook_settings(2, globals())
 run_path, (data_stage,), out_dir = paths.stage_folders(settings, 2)
@@ -110,8 +110,10 @@ counts
 # Resumes from `checkpoints/last.ckpt` when this run was interrupted before. Devices come from the profile
 # (`accelerator`, `devices`, `strategy`); on Kaggle T4×2 this resolves to `ddp_notebook`. Training stops at the
 # time limit min(this stage's share of `time_budget_min`, `gan_max_minutes`) (0 = none), keeping both checkpoints.
+# The first line printed is the TensorBoard command that shows the curves live, with the folder this run writes.
 
 # %%
+console.say(train.tensorboard_command(out_dir))
 max_minutes = plan.gan_minutes(settings["time_budget_min"], settings["gan_max_minutes"])
 result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs=settings["max_epochs"],
                          seed=settings["seed"], accelerator=settings["accelerator"], devices=settings["devices"],
@@ -119,15 +121,6 @@ result = train.train_gan(train_windows, val_windows, config, out_dir, max_epochs
                          limit_train_batches=settings["limit_train_batches"] or None, max_minutes=max_minutes)
 print(f"{result.generator_steps} generator steps" + (f"; stopped on its time budget of {max_minutes:g} min"
                                                      if result.stopped_on_budget else ""))
-
-# %% [markdown]
-# To watch training live in Kaggle or Jupyter, open the TensorBoard logs inline in a new cell (the folder is this
-# run's `02_train_gan/logs/tensorboard`; on Kaggle `/kaggle/working/outputs/<run>/02_train_gan/logs/tensorboard`):
-#
-# ```python
-# %load_ext tensorboard
-# %tensorboard --logdir /kaggle/working/outputs/kaggle/02_train_gan/logs/tensorboard
-# ```
 
 # %% [markdown]
 # ## D. Loss curves and the validation quality metric
@@ -149,7 +142,10 @@ history.round(4).tail()
 
 # %% [markdown]
 # ## What this produced
+# Run by hand, the stage then records itself as finished the way a batch run does (parameters and completion
+# record), so that `bash run_all.sh --from 03` continues from it.
 
 # %%
 for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
     print(path.relative_to(run_path))
+finished = paths.finish_stage(run_path, 2, settings)

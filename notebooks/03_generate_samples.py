@@ -37,7 +37,7 @@ for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob
         break
 
 # %% tags=["parameters"]
-run = "smoke"
+run = ""  # empty: the profile's name, as in batch (outputs/<profile>/)
 outputs_dir = ""
 seed = 0
 profile = ""
@@ -145,8 +145,11 @@ _ = plots.save(fig, out_dir, "pca_embedding")
 
 # %% [markdown]
 # ## What this produced
+# Run by hand, the stage then records itself as finished the way a batch run does (parameters and completion
+# record), so that `bash run_all.sh --from 04` continues from it.
 
 # %%
 paths.write_json_atomic(out_dir / quality.QUALITY_FILE, sample_quality)
 for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
     print(path.relative_to(run_path))
+finished = paths.finish_stage(run_path, 3, settings)

@@ -38,7 +38,7 @@ for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob
         break
 
 # %% tags=["parameters"]
-run = "smoke"
+run = ""  # empty: the profile's name, as in batch (outputs/<profile>/)
 outputs_dir = ""
 seed = 0
 profile = ""
@@ -151,7 +151,10 @@ print(result.verdict())
 
 # %% [markdown]
 # ## What this produced
+# Run by hand, the stage then records itself as finished the way a batch run does (parameters and completion
+# record), so that `bash run_all.sh --from 05` continues from it.
 
 # %%
 for path in result.save(out_dir).values():
     print(Path(path).relative_to(run_path))
+finished = paths.finish_stage(run_path, 4, settings)

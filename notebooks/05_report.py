@@ -28,7 +28,7 @@ for candidate in [Path.cwd(), *Path.cwd().parents, *Path("/kaggle/working").glob
         break
 
 # %% tags=["parameters"]
-run = "smoke"
+run = ""  # empty: the profile's name, as in batch (outputs/<profile>/)
 outputs_dir = ""
 seed = 0
 profile = ""
@@ -84,7 +84,9 @@ display(HTML(sections.reproducibility_section(facts)))
 # ## What this produced
 # The reproducibility facts as JSON beside this notebook; run_all.sh then exports this notebook, code hidden, to
 # `report.html` in the run folder.
+# Run by hand, the report then records itself as finished the way a batch run does.
 
 # %% tags=["remove_cell"]
 written = paths.write_json_atomic(out_dir / "reproducibility.json", facts)
 print(written.relative_to(run_path))
+finished = paths.finish_stage(run_path, 5, settings)

@@ -61,6 +61,11 @@ def failure_report(stage: str, seconds: float, cause: str, executed: Path, run_p
     ])
 
 
+def say(line: str) -> None:
+    """Print `line` from inside a stage so that a pipeline run shows it on the console too (as a progress line)."""
+    print(PROGRESS_PREFIX + line, flush=True)
+
+
 def duration(seconds: float) -> str:
     """`seconds` for a reader: "42s", "3m 05s", "1h 02m"."""
     seconds = max(0, int(round(seconds)))

@@ -462,6 +462,7 @@ def stage_params(stage: int | str, profile_params: dict, overrides: dict | None 
 
 
 PIPELINE_ENV = "SALESGAN_PIPELINE"  # set by the pipeline: papermill has injected the complete stage parameters
+HAND_RUN = "notebook"  # the run of a notebook run by hand with neither `run` nor `profile` set
 
 
 def notebook_settings(stage: int | str, namespace: dict, notebooks: str | Path | None = None) -> dict:
@@ -471,7 +472,8 @@ def notebook_settings(stage: int | str, namespace: dict, notebooks: str | Path |
     command line's overrides, so the namespace is taken as it is. Run by hand (Jupyter, Kaggle interactive), a
     non-empty `profile` in the parameters cell fills in that profile's values for every parameter still at the
     notebook's default, so that setting `profile = "kaggle"` is enough; a value edited in the cell wins. Inside
-    Kaggle with `profile` left empty, the `kaggle` profile is chosen.
+    Kaggle with `profile` left empty, the `kaggle` profile is chosen. An empty `run` is the profile's name, as in
+    batch (`outputs/<profile>/`), or HAND_RUN without a profile.
 
     Args:
         stage: stage number or name.
@@ -498,6 +500,10 @@ def notebook_settings(stage: int | str, namespace: dict, notebooks: str | Path |
             if key not in ("run", "profile") and settings[key] == declared[key]:
                 settings[key] = value
         source += f" with profile {profile.source}"
+    if not settings.get("run") and not os.environ.get(PIPELINE_ENV):
+        # run by hand, the run folder follows the profile as in batch (outputs/<profile>/); the notebooks' own
+        # defaults are no profile, so they get a run of their own
+        settings["run"] = load_profile(settings["profile"]).name if settings.get("profile") else HAND_RUN
     validate(settings, source=source, stage=number, notebooks=notebooks)
     return settings
 

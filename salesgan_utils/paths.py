@@ -103,12 +103,22 @@ class IncompleteStageError(FileNotFoundError):
     """An earlier stage's folder that no successful run of that stage finished (one line naming the fix)."""
 
 
+class BatchStageError(FileExistsError):
+    """A notebook run by hand about to rewrite a stage that a batch run (run_all.sh) finished (one line)."""
+
+
+# Who finished a stage, in its completion record: the pipeline (run_all.sh) or a notebook run by hand. A record
+# without the key is a batch run's (notebooks run by hand wrote none before).
+BY_BATCH, BY_HAND = "run_all", "hand"
+
+
 def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
     """`outputs/<run>/NN_name/` for stage NN; created only when asked.
 
     With `create` (the folder a stage writes into): under the pipeline, the stage's `NN_name.partial/` (see
     STAGE_PARTIAL_ENV); run by hand, `NN_name/` itself, whose completion marker is removed first (the folder is
-    being rewritten, so it is no longer the output of a finished run).
+    being rewritten, so it is no longer the output of a finished run). Run by hand, a stage that a batch run
+    finished is never rewritten: that is a BatchStageError naming the two ways out.
     """
     path = Path(run_path) / STAGES[stage]
     if create:
@@ -117,9 +127,60 @@ def stage_dir(run_path: str | Path, stage: int, create: bool = False) -> Path:
             provenance.start_writing(partial, STAGES[stage])  # its record names the earlier stages read
             return partial
         _recover_previous(path)
+        if finished_by(path) == BY_BATCH:
+            run = Path(run_path).name
+            raise BatchStageError(
+                f"{path} holds stage {stage:02d} as a batch run (bash run_all.sh) finished it; a notebook run by hand "
+                f"does not overwrite it. Give this notebook its own run: set run = \"{run}-notebook\" in the "
+                f"parameters cell, or rerun the stage in batch: bash run_all.sh --only {stage:02d} --run {run}")
         path.mkdir(parents=True, exist_ok=True)
         (path / COMPLETE_MARKER).unlink(missing_ok=True)
+        provenance.start_writing(path, STAGES[stage])  # run by hand, its record names the earlier stages too
     return path
+
+
+def finished_by(folder: str | Path) -> str | None:
+    """BY_BATCH or BY_HAND when `folder` holds a completion record, else None."""
+    marker = Path(folder) / COMPLETE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("by", BY_BATCH)
+    except (OSError, ValueError, AttributeError):
+        return BY_BATCH  # an unreadable record is treated as a batch run's: never silently overwritten
+
+
+def write_completion_record(folder: str | Path, stage: int, by: str = BY_BATCH) -> Path:
+    """Write stage NN's completion record in `folder` (`provenance.build_record`: its files' hashes and the earlier
+    stages it read, plus who finished it), last of all: the one record a batch stage (`publish_stage`) and a
+    notebook run by hand (`finish_stage`) write."""
+    folder = Path(folder)
+    record = {**provenance.build_record(folder, STAGES[stage]), "by": by}
+    written = write_json_atomic(folder / COMPLETE_MARKER, record)
+    (folder / provenance.INPUTS_FILE).unlink(missing_ok=True)
+    return written
+
+
+def write_stage_params(run_path: str | Path, stage: int, values: dict) -> Path:
+    """`outputs/<run>/params/NN_name.yaml`: the parameters stage NN ran with (batch or by hand)."""
+    import yaml
+
+    return write_text_atomic(stage_params_file(run_path, stage), yaml.safe_dump(dict(values), sort_keys=False))
+
+
+def finish_stage(run_path: str | Path, stage: int, settings: dict) -> Path | None:
+    """A notebook's last step: run by hand, record stage NN as finished the way a batch run does (its parameters
+    file, then the completion record), so that `bash run_all.sh --from NN+1` can continue from it.
+
+    Returns:
+        The stage folder, or None under the pipeline (which publishes the stage itself after success).
+    """
+    if os.environ.get(STAGE_PARTIAL_ENV):
+        return None
+    folder = stage_dir(run_path, stage)
+    write_stage_params(run_path, stage, settings)
+    write_completion_record(folder, stage, by=BY_HAND)
+    return folder
 
 
 def _recover_previous(final: Path) -> None:
@@ -165,8 +226,7 @@ def publish_stage(run_path: str | Path, stage: int) -> Path | None:
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
     if not partial.is_dir():
         return None
-    write_json_atomic(partial / COMPLETE_MARKER, provenance.build_record(partial, STAGES[stage]))
-    (partial / provenance.INPUTS_FILE).unlink(missing_ok=True)
+    write_completion_record(partial, stage, by=BY_BATCH)
     previous = final.with_name(final.name + PREVIOUS_SUFFIX)
     _recover_previous(final)
     shutil.rmtree(previous, ignore_errors=True)

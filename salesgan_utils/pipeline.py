@@ -111,14 +111,6 @@ def check_writable(folder: Path) -> None:
                             ) from None
 
 
-def write_stage_parameters(run_path: Path, chosen: dict[str, dict]) -> None:
-    import yaml
-
-    for name, values in chosen.items():
-        paths.write_text_atomic(paths.stage_params_file(run_path, paths.STAGES_BY_NAME[name]),
-                                yaml.safe_dump(values, sort_keys=False))
-
-
 # ----------------------------------------------------------------------------------------------------- stages
 class StageFailure(Exception):
     """A stage that did not finish: its name, wall time, executed notebook and the cause as one line;
@@ -329,7 +321,7 @@ def run_pipeline(invocation: Invocation, caller_dir: Path | None = None, kernel:
                                ) from None
         finally:
             os.environ.pop(paths.STAGE_PARTIAL_ENV, None)
-        write_stage_parameters(run_path, {name: chosen[name]})
+        paths.write_stage_params(run_path, paths.STAGES_BY_NAME[name], chosen[name])
         paths.record_stage_time(run_path, name, seconds, "ok")
         log(f"{name} done in {duration(seconds)}")
     report_path = export_report(run_path, invocation.run) if paths.STAGES[5] in invocation.stages else None

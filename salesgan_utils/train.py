@@ -45,6 +45,7 @@ from .windows import WindowSet
 # Artifact names of stage 02 (this module writes them; readers import these names).
 CHECKPOINT_DIR, BEST_CKPT, LAST_CKPT = "checkpoints", "best.ckpt", "last.ckpt"
 HISTORY_FILE, SUMMARY_FILE = "training_history.csv", "model_summary.json"
+LOG_DIR = "logs"  # CSV and TensorBoard logs of the training, in the stage folder
 
 # g_crps: the generator's CRPS term (units/day; NaN for designs without one, `GanConfig.crps_weight` = 0)
 HISTORY_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gp", "wasserstein", "real_score", "fake_score", "g_crps",
@@ -313,6 +314,16 @@ class _StepProgress(Callback):
             self.progress.step()
 
 
+def tensorboard_command(out_dir: str | Path) -> str:
+    """The command that shows this training's curves live, with the folder it writes now (under run_all.sh the
+    stage's working copy `02_train_gan.partial/`, renamed to `02_train_gan/` when the stage finishes)."""
+    folder = Path(out_dir) / LOG_DIR / "tensorboard"
+    moves = (f" (renamed to {folder.parent.parent.name.removesuffix('.partial')}/ when the stage finishes)"
+             if folder.parent.parent.name.endswith(".partial") else "")
+    return (f"live training curves: tensorboard --logdir {folder}{moves}; in Jupyter or Kaggle: %load_ext "
+            f"tensorboard, then %tensorboard --logdir {folder}")
+
+
 # ---- history -----------------------------------------------------------------------------------------------------
 def read_history(log_dir: str | Path) -> pd.DataFrame:
     """One row per epoch from the CSV logs of all runs (versions) in `log_dir`; a later run's row wins.
@@ -356,8 +367,16 @@ def _check_resume_compatible(ckpt: Path, config: GanConfig) -> None:
                          f"resume=False (params: resume) to start over.") from error
     saved = config_from_checkpoint(saved, ckpt)
     if saved != config:
-        raise ValueError(f"cannot resume from {ckpt}: it was trained with another configuration "
-                         f"({saved} vs {config}). Use another run name, or resume=False.")
+        raise ValueError(f"cannot resume from {ckpt}: it was trained with another configuration: "
+                         f"{config_differences(asdict(saved), asdict(config))}. Use another run name, or "
+                         f"resume=False.")
+
+
+def config_differences(saved: dict, current: dict) -> str:
+    """Only the fields that differ, as "field: saved → now" ("n_critic 5 → 3, lr_g 0.0001 → 0.0002")."""
+    keys = [key for key in dict.fromkeys([*saved, *current]) if saved.get(key) != current.get(key)]
+    return ", ".join(f"{key} {saved.get(key, '(absent)')!r} in the checkpoint, {current.get(key, '(absent)')!r} now"
+                     for key in keys)
 
 
 # ---- the entry point ---------------------------------------------------------------------------------------------
@@ -405,7 +424,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
     if config.batch_size % choice.n_devices:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {choice.n_devices} devices")
 
-    ckpt_dir, log_dir = out_dir / CHECKPOINT_DIR, out_dir / "logs"
+    ckpt_dir, log_dir = out_dir / CHECKPOINT_DIR, out_dir / LOG_DIR
     last = ckpt_dir / LAST_CKPT
     resumed_from = None
     if resume and last.is_file():

@@ -268,7 +268,7 @@ def test_notebook_settings_by_hand_fill_in_the_profile_but_keep_edits(notebooks:
 def test_notebook_settings_validate(notebooks: Path, monkeypatch) -> None:
     monkeypatch.setenv(params.PIPELINE_ENV, "1")
     with pytest.raises(params.ParamsError, match="`horizon` in the parameters of notebooks/01_eda_preprocess"):
-        params.notebook_settings(1, {"horizon": 0}, notebooks)
+        params.notebook_settings(1, {"horizon": 0, "run": "r"}, notebooks)
 
 
 def test_pick() -> None:
@@ -283,3 +283,14 @@ def test_closed_value_sets_match_their_owners() -> None:
     assert params.AUGMENTATION_NAMES == tuple(augment.AUGMENTATIONS)
     assert params.FORECASTER_LOSSES == tuple(forecaster.LOSSES)
     assert params.EXECUTORS == executor.EXECUTORS
+
+
+def test_a_notebook_run_by_hand_writes_to_its_profiles_run_folder(monkeypatch) -> None:
+    monkeypatch.delenv(params.PIPELINE_ENV, raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.setattr(params.paths, "is_kaggle", lambda: False)
+    defaults = params.notebook_parameters(5)
+    assert defaults["run"] == ""
+    assert params.notebook_settings(5, {**defaults, "profile": "quick"})["run"] == "quick"
+    assert params.notebook_settings(5, dict(defaults))["run"] == params.HAND_RUN
+    assert params.notebook_settings(5, {**defaults, "profile": "quick", "run": "mine"})["run"] == "mine"

@@ -266,14 +266,6 @@ def test_a_published_folder_that_lost_a_file_is_refused(tmp_path: Path, monkeypa
         paths.stage_folders({"run": "run", "outputs_dir": str(tmp_path), "gan_stage_dir": ""}, 3, gan_stage_dir=2)
 
 
-def test_a_stage_run_by_hand_writes_in_place_and_drops_the_old_marker(tmp_path: Path, monkeypatch) -> None:
-    run = tmp_path / "run"
-    _good_stage(run, monkeypatch)
-    monkeypatch.delenv(paths.STAGE_PARTIAL_ENV)
-    assert paths.stage_dir(run, 2, create=True) == run / "02_train_gan"
-    assert not (run / "02_train_gan" / paths.COMPLETE_MARKER).exists()
-
-
 # ----------------------------------------------------------------------------------------------- stage times
 def test_stage_times_record_merges_stages(tmp_path: Path) -> None:
     paths.record_stage_time(tmp_path, "02_train_gan", 12.34)
@@ -303,3 +295,44 @@ def test_a_fold_folder_of_a_finished_stage_is_checked_through_the_stage_record(t
     (fold / "windows_val.npz").write_bytes(b"changed by hand")
     with pytest.raises(paths.IncompleteStageError, match="fold_1/windows_val.npz is not the file"):
         paths.check_stage_complete(fold, 1)
+
+
+def _batch_finished(run_path: Path, stage: int) -> Path:
+    partial = run_path / (paths.STAGES[stage] + paths.PARTIAL_SUFFIX)
+    partial.mkdir(parents=True)
+    (partial / "a.txt").write_text("batch")
+    return paths.publish_stage(run_path, stage)
+
+
+def test_a_stage_run_by_hand_writes_the_record_a_batch_stage_writes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(paths.STAGE_PARTIAL_ENV, raising=False)
+    run = tmp_path / "smoke"
+    folder = paths.stage_dir(run, 1, create=True)
+    (folder / "panel.parquet").write_text("x")
+    assert paths.finish_stage(run, 1, {"seed": 3, "run": "smoke"}) == folder
+    record = json.loads((folder / paths.COMPLETE_MARKER).read_text())
+    assert record["stage"] == "01_eda_preprocess" and record["by"] == "hand" and list(record["files"]) == [
+        "panel.parquet"]
+    assert paths.stage_params_file(run, 1).read_text() == "seed: 3\nrun: smoke\n"
+    assert paths.stage_finished(folder, 1) and paths.finished_by(folder) == paths.BY_HAND
+    batch = json.loads((_batch_finished(run, 2) / paths.COMPLETE_MARKER).read_text())
+    assert set(batch) == set(record) and batch["by"] == "run_all"
+
+
+def test_under_the_pipeline_finish_stage_leaves_the_record_to_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(paths.STAGE_PARTIAL_ENV, "1")
+    assert paths.finish_stage(tmp_path, 1, {"seed": 0}) is None
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_a_stage_run_by_hand_never_overwrites_a_batch_stage(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(paths.STAGE_PARTIAL_ENV, raising=False)
+    run = tmp_path / "smoke"
+    folder = _batch_finished(run, 1)
+    with pytest.raises(paths.BatchStageError, match='set run = "smoke-notebook".*--only 01 --run smoke') as error:
+        paths.stage_dir(run, 1, create=True)
+    assert "\n" not in str(error.value) and paths.stage_finished(folder, 1)  # untouched
+    paths.stage_dir(run, 2, create=True)
+    paths.finish_stage(run, 2, {})  # a stage 02 finished by hand ...
+    assert paths.stage_dir(run, 2, create=True) == run / "02_train_gan"  # ... may be rewritten by hand in place
+    assert not (run / paths.STAGES[2] / paths.COMPLETE_MARKER).exists()  # and is no longer finished meanwhile

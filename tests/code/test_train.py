@@ -124,8 +124,10 @@ def test_resume_after_interruption_reaches_the_same_weights(reference, tmp_path)
 def test_resume_false_starts_over_and_mismatched_config_is_refused(reference, tmp_path):
     _run(tmp_path, max_epochs=1, limit_train_batches=1)
     other = GanConfig(**{**TINY, "critic_hidden": 12}).for_windows(TRAIN)
-    with pytest.raises(ValueError, match="another configuration.*resume=False"):
+    differing = r"another configuration: critic_hidden 8 in the checkpoint, 12 now\. Use "
+    with pytest.raises(ValueError, match=differing) as refusal:
         train_gan(TRAIN, VAL, other, tmp_path, max_epochs=1, seed=0, progress_bar=False, accelerator="cpu")
+    assert "n_critic" not in str(refusal.value)  # only the fields that differ
     fresh = train_gan(TRAIN, VAL, other, tmp_path, max_epochs=1, seed=0, progress_bar=False, accelerator="cpu",
                       resume=False, limit_train_batches=1)
     assert fresh.resumed_from is None and fresh.history["step"].tolist() == [1]
@@ -227,3 +229,12 @@ def test_counts_design_with_its_crps_term_trains_and_reruns_bit_identically(tmp_
     assert all(torch.equal(first[name], second[name]) for name in first)
     assert np.isfinite(runs[0].history["val_crps"]).all()
     assert (runs[0].history["g_crps"] > 0).all()  # the CRPS term is logged per epoch (units/day, positive)
+
+
+def test_tensorboard_command_names_the_folder_in_use(tmp_path) -> None:
+    from salesgan_utils.train import tensorboard_command
+
+    live = tensorboard_command(tmp_path / "02_train_gan.partial")
+    assert f"tensorboard --logdir {tmp_path / '02_train_gan.partial' / 'logs' / 'tensorboard'}" in live
+    assert "renamed to 02_train_gan/" in live
+    assert "renamed" not in tensorboard_command(tmp_path / "02_train_gan")
