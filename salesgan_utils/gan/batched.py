@@ -83,18 +83,20 @@ class StackedNetworks:
             b_ih, b_hh = self.params[f"{prefix}.bias_ih_l{layer}"], self.params[f"{prefix}.bias_hh_l{layer}"]
             hidden = w_hh.shape[2]
             m, b, steps = x.shape[:3]
-            inputs = _linear(x, w_ih, b_ih)  # (M, B, T, gates · hidden): every step's input part at once
+            # every step's input part at once; unbind, not inputs[:, :, t]: indexing's backward fills a zero tensor
+            # of the whole input per step (quadratic in T), unbind's stacks the T gradients once
+            inputs = _linear(x, w_ih, b_ih).unbind(dim=2)  # T × (M, B, gates · hidden)
             h = x.new_zeros(m, b, hidden)
             c = x.new_zeros(m, b, hidden)
             outputs = []
             for t in range(steps):
                 recurrent = torch.baddbmm(b_hh.unsqueeze(1), h, w_hh.transpose(1, 2))
                 if gates == 4:
-                    i, f, g, o = (inputs[:, :, t] + recurrent).chunk(4, dim=-1)
+                    i, f, g, o = (inputs[t] + recurrent).chunk(4, dim=-1)
                     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                     h = torch.sigmoid(o) * torch.tanh(c)
                 else:
-                    x_r, x_z, x_n = inputs[:, :, t].chunk(3, dim=-1)
+                    x_r, x_z, x_n = inputs[t].chunk(3, dim=-1)
                     h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
                     r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
                     n = torch.tanh(x_n + r * h_n)
