@@ -99,6 +99,11 @@ def _per_distinct_history(history: np.ndarray, horizon: int, forecast_one: Calla
     return forecasts[np.ravel(inverse)]
 
 
+def _statsforecast_mean(model, history: np.ndarray, horizon: int) -> np.ndarray:
+    """The mean forecast of a statsforecast model, fitted once per distinct history: (N, H)."""
+    return _per_distinct_history(_history(history), horizon, lambda y: model.forecast(y=y, h=horizon)["mean"])
+
+
 def croston_sba_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
     """Croston's method with the Syntetos-Boylan bias correction (statsforecast `CrostonSBA`).
 
@@ -115,8 +120,7 @@ def croston_sba_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
     from statsforecast.models import CrostonSBA
 
     model = CrostonSBA()
-    history = _history(history)
-    return _per_distinct_history(history, horizon, lambda y: model.forecast(y=y, h=horizon)["mean"])
+    return _statsforecast_mean(model, history, horizon)
 
 
 def tsb_forecast(history: np.ndarray, horizon: int = 7, alpha_d: float = 0.1, alpha_p: float = 0.1) -> np.ndarray:
@@ -136,8 +140,7 @@ def tsb_forecast(history: np.ndarray, horizon: int = 7, alpha_d: float = 0.1, al
     from statsforecast.models import TSB
 
     model = TSB(alpha_d=alpha_d, alpha_p=alpha_p)
-    history = _history(history)
-    return _per_distinct_history(history, horizon, lambda y: model.forecast(y=y, h=horizon)["mean"])
+    return _statsforecast_mean(model, history, horizon)
 
 
 def adida_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
@@ -154,8 +157,7 @@ def adida_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
     from statsforecast.models import ADIDA
 
     model = ADIDA()
-    history = _history(history)
-    return _per_distinct_history(history, horizon, lambda y: model.forecast(y=y, h=horizon)["mean"])
+    return _statsforecast_mean(model, history, horizon)
 
 
 def imapa_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
@@ -172,8 +174,7 @@ def imapa_forecast(history: np.ndarray, horizon: int = 7) -> np.ndarray:
     from statsforecast.models import IMAPA
 
     model = IMAPA()
-    history = _history(history)
-    return _per_distinct_history(history, horizon, lambda y: model.forecast(y=y, h=horizon)["mean"])
+    return _statsforecast_mean(model, history, horizon)
 
 
 POINT_BASELINES: dict[str, Callable[..., np.ndarray]] = {
