@@ -182,21 +182,51 @@ def run_stage(notebook: Path, executed: Path, parameters: dict, kernel: str = KE
 
     start = time.monotonic()
     handler = _papermill_logging(verbose, notebook.stem)
+    kernel_log = kernel_log_path(executed)
+    kernel_log.unlink(missing_ok=True)
     try:
-        # the kernel's own start-up warnings (e.g. "running over TCP") are noise unless --verbose
+        # The kernel process's own stderr (start-up warnings such as "running over TCP", and the tracebacks
+        # ipykernel logs when it is interrupted or shut down mid-cell) goes to a log file unless --verbose:
+        # a cell's output, warnings and errors reach the notebook through the kernel's messages, not this stream.
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=kernel,
                                    language="python", log_output=True, progress_bar=verbose,
                                    cwd=str(cwd or paths.project_root()),
-                                   extra_arguments=[] if verbose else ["--log-level=ERROR"])
+                                   extra_arguments=[] if verbose else ["--log-level=ERROR"],
+                                   **({} if verbose else {"kernel_manager_class": _kernel_writing_stderr_to(
+                                       kernel_log)}))
     except PapermillExecutionError as error:
         raise StageFailure(notebook.stem, time.monotonic() - start, executed,
                            f"{error.ename}: {error.evalue}") from None
     except Exception as error:  # noqa: BLE001  (a dead or missing kernel, an unreadable notebook: one line)
         raise StageFailure(notebook.stem, time.monotonic() - start, executed,
-                           f"papermill: {type(error).__name__}: {error}") from None
+                           f"papermill: {type(error).__name__}: {error}" + _kernel_log_hint(kernel_log)) from None
     finally:
         logging.getLogger("papermill").removeHandler(handler)
+        if kernel_log.exists() and not kernel_log.stat().st_size:
+            kernel_log.unlink()
     return time.monotonic() - start
+
+
+def kernel_log_path(executed: Path) -> Path:
+    """Where a stage's kernel process writes its own stderr: beside the executed notebook, NN_name.kernel.log."""
+    return executed.with_name(executed.name.split(".")[0] + ".kernel.log")
+
+
+def _kernel_log_hint(kernel_log: Path) -> str:
+    return f"\n  the kernel's own log: {kernel_log}" if kernel_log.exists() and kernel_log.stat().st_size else ""
+
+
+def _kernel_writing_stderr_to(log_path: Path) -> type:
+    """A jupyter_client kernel manager whose kernel process writes its stderr to `log_path` (appending)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelWithLoggedStderr(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            with open(log_path, "ab") as log:  # the kernel process holds its own copy of the descriptor
+                kw["stderr"] = log
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return KernelWithLoggedStderr
 
 
 def export_report(run_path: Path, run: str) -> Path:

@@ -145,10 +145,10 @@ def test_training_without_a_budget_is_not_marked(tmp_path) -> None:
 
 
 def test_the_report_says_whether_training_stopped_on_its_budget() -> None:
-    from salesgan_utils import report
+    from salesgan_utils.sections import training_stop_text
 
-    stopped = report.training_stop_markdown({"stopped_on_budget": True, "max_minutes": 1, "generator_steps": 1234})
-    assert "stopped on its time budget** (1 min) after 1,234 generator steps" in stopped
-    assert report.training_stop_markdown({"stopped_on_budget": False, "generator_steps": 465}) == (
+    stopped = training_stop_text({"stopped_on_budget": True, "max_minutes": 1, "generator_steps": 1234})
+    assert "stopped on its time budget (1 min) after 1,234 generator steps" in stopped
+    assert training_stop_text({"stopped_on_budget": False, "generator_steps": 465}) == (
         "Training ran all its epochs: 465 generator steps.")
-    assert report.training_stop_markdown({}) == ""  # a summary written before budgets existed
+    assert training_stop_text({}) == ""  # a summary written before budgets existed
