@@ -64,6 +64,10 @@ scarcity_sizes = [250, 0]
 active_days = 30
 wrmsse_weights = "units"
 practitioner_gbm = False
+fair_gan_sizes = []
+fair_gan_steps = 600
+fair_gan_val_every = 25
+analog_k = 0
 n_jobs = 0
 executor = "local"
 executor_address = ""
@@ -72,7 +76,7 @@ executor_address = ""
 import pandas as pd
 import yaml
 
-from salesgan_utils import benchmark, params, paths, plots, preprocess, sample, scoring
+from salesgan_utils import benchmark, fair_gan, gan, params, paths, plots, preprocess, sample, scoring, train
 
 settings = params.notebook_settings(4, globals())
 run_path, (data_stage, samples_stage), out_dir = paths.stage_folders(settings, 4)
@@ -99,6 +103,27 @@ if gan_params_file.is_file():  # which train windows stage 02 trained on: the sa
 print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train window:", gan_samples.k)
 
 # %% [markdown]
+# ### Fair generators
+# For each size in `fair_gan_sizes` and each seed, a generator of stage 02's design and size trained **only on that
+# fit's real windows** with the fit's seed, its checkpoint the lowest fair CRPS on the fit's share of the validation
+# windows (docs/analysis_plan.md); K samples per fit window. Stage 02's generator saw every train window: its arm
+# is "a generator trained on more data than the forecaster", beside its history-analog competitor (`analog_k`).
+
+# %%
+fair = {}
+if settings["fair_gan_sizes"]:
+    catalogue = gan.load_generator(paths.require_artifact(
+        paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
+    fair = fair_gan.train_fair_generators(
+        splits["train"], splits["val"], catalogue.config,
+        benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
+        benchmark.settings_from_params(settings)["seeds"], settings["fair_gan_steps"], gan_samples.k,
+        out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
+        val_every=settings["fair_gan_val_every"], log=print)
+pd.DataFrame([g.record() for g in fair.values()], columns=["n_real", "seed", "train_windows", "val_windows",
+                                                           "steps", "best_step", "best_val_crps"])
+
+# %% [markdown]
 # ## B. Run the protocol
 # A: loss × learning rate of the real-only LSTM on validation; B: GAN ratio and simple augmentation on validation;
 # C: the scarcity study on test. The fits of each phase run `n_jobs` at a time (0 = every core), each in its own
@@ -108,6 +133,7 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # %%
 result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled, train_df,
                                  entity_level=metadata["entity"], gan_train_index=gan_index, num_threads=1,
+                                 fair_gan=fair, analog_k=settings["analog_k"],
                                  **benchmark.settings_from_params(settings))
 
 # %% [markdown]

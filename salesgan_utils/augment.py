@@ -174,6 +174,30 @@ def synthetic_windows_from_samples(train: WindowSet, samples_scaled: np.ndarray)
     return out
 
 
+def analog_samples_scaled(real: WindowSet, pool: WindowSet, k: int, own_index: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """The history-analog augmentation's samples (the copy control as training material): for each real window,
+    the real targets of the `k` pool windows with the nearest histories (`baselines.history_analog_sampler`),
+    in the real window's own scaling, as `synthetic_windows_from_samples` reads them.
+
+    Args:
+        real: the fit's real windows (the conditions; their own targets are never used).
+        pool: the windows a lookup may copy from (the pool the compared generator saw).
+        k: analogs per window.
+        own_index: (len(real),) each real window's row in `pool` (excluded from its own analogs), or None when
+            the real windows are not in the pool.
+
+    Returns:
+        (len(real), k, H) float32 scaled samples.
+    """
+    from .baselines import history_analog_sampler
+
+    exclude = None if own_index is None else np.asarray(own_index, dtype=np.int64)
+    units = history_analog_sampler(real.to_units(real.history), pool.to_units(pool.history),
+                                   pool.to_units(pool.target), k, exclude=exclude)
+    return scaled_from_units(units, real.scale_min, real.scale_range).astype(np.float32)
+
+
 def mix(real: WindowSet, synthetic: WindowSet, ratio: float, seed: int = 0) -> WindowSet:
     """Real windows followed by exactly round(ratio * len(real)) synthetic ones.
 

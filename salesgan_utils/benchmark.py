@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from . import gbm
-from .augment import augment, mix, synthetic_windows_from_samples
+from .augment import analog_samples_scaled, augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .console import Progress
 from .executor import Engine
@@ -126,6 +126,8 @@ class _FitContext:
     val_stop: WindowSet
     gan: np.ndarray | None
     fit_settings: dict
+    fair: dict | None = None  # {(n_real, seed): (window_index, (n_real, K, H) scaled samples)} of fair generators
+    analog_k: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,16 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
     elif job.kind == "gan":
         train_set = mix(real, synthetic_windows_from_samples(real, context.gan[job.keep]), job.ratio,
                         seed=mixing_seed)
+    elif job.kind == "gan_fair":  # the generator trained on exactly these windows with this seed
+        window_index, samples = context.fair[(n_real, job.seed)]
+        if not np.array_equal(window_index, job.keep):
+            raise RuntimeError(f"the fair generator of n_real {n_real}, seed {job.seed} was trained on other windows "
+                               f"than its fit's")
+        train_set = mix(real, synthetic_windows_from_samples(real, samples), job.ratio, seed=mixing_seed)
+    elif job.kind in ANALOG_KINDS:  # "analog": the catalogue generator's pool; "analog_fit": the fit's own windows
+        pool, own = (context.train, job.keep) if job.kind == "analog" else (real, np.arange(n_real))
+        samples = analog_samples_scaled(real, pool, context.analog_k, own)
+        train_set = mix(real, synthetic_windows_from_samples(real, samples), job.ratio, seed=mixing_seed)
     else:
         # enough perturbed copies that `mix` can draw without replacement
         pool = augment(real, job.kind, copies=max(1, math.ceil(job.ratio)), seed=mixing_seed)
@@ -166,6 +178,9 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
             "fit_seconds": time.perf_counter() - started}
 
 
+ANALOG_KINDS = ("analog", "analog_fit")
+
+
 class _Runner:
     """Fits LSTM variants on nested seeded subsets of the real train windows, caching identical fits, and keeps
     every forecast (units, clipped at 0) on val and test. The fits of one phase are independent jobs run by an
@@ -173,11 +188,12 @@ class _Runner:
     `close`), gathered in the order they were asked for, so the forecasts are the same on every engine."""
 
     def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None,
-                 progress=False):
+                 progress=False, fair=None, analog_k=0):
         self.train, self.val, self.test, self.gan = train, val, test, gan
         # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
         self.val_stop = subsample(val, val_stop_windows, 0)
-        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings), **(engine or {}))
+        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings, fair, analog_k),
+                             **(engine or {}))
         self.fit_settings, self.say = fit_settings, say
         self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
@@ -269,8 +285,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, n_jobs: int = 1, executor: str = "local",
-                  executor_address: str = "", practitioner_gbm: bool = False,
-                  log: Callable[[str], None] | None = print) -> BenchmarkResult:
+                  executor_address: str = "", practitioner_gbm: bool = False, fair_gan: dict | None = None,
+                  analog_k: int = 0, log: Callable[[str], None] | None = print) -> BenchmarkResult:
     """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
 
     Args:
@@ -303,6 +319,11 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             process); the forecasts do not depend on it.
         executor: where the fits run (`executor.EXECUTORS`): "local" (this machine), "ray" or "dask".
         executor_address: the Ray/Dask cluster's address ("" = a local cluster of n_jobs workers).
+        practitioner_gbm: phase D, the global LightGBM (`gbm.py`), real-only at every size.
+        fair_gan: {(n_real, seed): `fair_gan.FairGenerator`} (`fair_gan.train_fair_generators`): the sizes it
+            covers get the fair-GAN arm, its ratio chosen on validation at each size (phase B2).
+        analog_k: analogs per window of the history-analog arms at the fair sizes ("analog": from every train
+            window, the catalogue generator's pool; "analog_fit": from the fit's own windows); 0 = no analog arms.
         log: progress lines; None for silence.
 
     Returns:
@@ -328,8 +349,9 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                             steps_per_epoch=steps_per_epoch, tweedie_power=tweedie_power, quantile=quantile)
         engine = dict(executor=executor, n_jobs=n_jobs, address=executor_address,
                       threads=num_threads or torch.get_num_threads())
+        fair = {key: (g.window_index, g.samples_scaled) for key, g in (fair_gan or {}).items()}
         runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows,
-                         engine, progress=log is not None)
+                         engine, progress=log is not None, fair=fair, analog_k=int(analog_k))
         stack.callback(runner.close)
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
@@ -368,9 +390,23 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             kind, ratio = chosen.rsplit("_r", 1)
             arms["simple"] = (kind, float(ratio))
 
+        # B2. at each size with fair generators: the fair GAN's and the history analogs' ratios, on validation
+        arms_by_size = {n: dict(arms) for n in sizes}
+        for n_real in sorted({n for n, _ in fair} & set(sizes)):
+            kinds = ["gan_fair"] * all((n_real, s) in fair for s in seeds) + list(ANALOG_KINDS) * (analog_k > 0)
+            runner.fit_all([(kind, r, n_real, seed, loss, lr) for kind in kinds for r in ratios for seed in tuning],
+                           "B2: fair GAN and analog ratios")
+            val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+            for kind in kinds:
+                grid_k = _mean_val(val_scores, model=[variant_name(kind, r) for r in ratios], config=best_config,
+                                   n_real=n_real)
+                arms_by_size[n_real][kind] = (kind, float(grid_k.iloc[0]["model"].rsplit("_r", 1)[1]))
+            say(f"[benchmark] B2: at {n_real} real windows: " + ", ".join(
+                f"{kind} ratio {arms_by_size[n_real][kind][1]:g}" for kind in kinds))
+
         # C. the scarcity study on test
         runner.fit_all([(kind, ratio, n_real, seed, loss, lr) for n_real in sizes for seed in seeds
-                        for kind, ratio in arms.values()], "C: scarcity study")
+                        for kind, ratio in arms_by_size[n_real].values()], "C: scarcity study")
         runner.close()  # the workers' memory back before the tables
         gbm_configs = _practitioner_gbm(runner, sizes, seeds, tuning, train_df, weights, say) \
             if practitioner_gbm else {}
@@ -387,11 +423,15 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         choices = {"config": best_config, "loss": loss, "lr": lr, "arms": {k: {"augmentation": v[0], "ratio": v[1],
                                                                                  "model": variant_name(*v)}
                                                                              for k, v in arms.items()},
-                   "gbm_config": gbm_configs}
+                   "gbm_config": gbm_configs,
+                   "arms_by_size": {int(n): {k: {"augmentation": v[0], "ratio": v[1], "model": variant_name(*v)}
+                                             for k, v in by.items()} for n, by in arms_by_size.items()}}
         gan_seen = _gan_overlap(runner, gan_train_index, sizes, seeds)
         tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
                                                 n_boot=n_boot, demand_class=_entity_classes(test),
                                                 gan_seen=gan_seen)
+        summary["fair_generators"] = [g.record() for _, g in sorted((fair_gan or {}).items())]
+        summary["settings"]["analog_k"] = int(analog_k)
         summary["stage_seconds"] = time.perf_counter() - started
         summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0
         return BenchmarkResult(forecasts=forecasts, fits=fits, tables=tables, summary=summary)

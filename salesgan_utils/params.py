@@ -375,6 +375,7 @@ def validate(params: dict, source: str | Path | None = None, stage: int | str | 
         fail("repair_warn_share", f"is {flat['repair_warn_share']}, above repair_error_share = "
              f"{flat['repair_error_share']}", "a loss must warn before it stops the run: use warn <= error")
     _check_samples_cover_ratios(flat, fail)
+    _check_fair_sizes(flat, fail)
     if isinstance(flat.get("seed"), int) and isinstance(flat.get("n_seeds"), int) and \
             flat["seed"] + flat["n_seeds"] - 1 > SEED_MAX:
         fail("seed", f"is {flat['seed']}: stage 04 uses seeds seed .. seed + n_seeds - 1, beyond {SEED_MAX}",
@@ -401,6 +402,16 @@ def _check_samples_cover_ratios(flat: dict, fail) -> None:
         if flat["n_samples"] < needed:
             fail("n_samples", f"is {flat['n_samples']}, below the largest ratio {max(flat['ratios'])}",
                  f"generate at least {needed} samples per window, or lower `ratios`")
+
+
+def _check_fair_sizes(flat: dict, fail) -> None:
+    fair, sizes = flat.get("fair_gan_sizes"), flat.get("scarcity_sizes")
+    if isinstance(fair, list) and isinstance(sizes, list) and set(fair) - set(sizes):
+        fail("fair_gan_sizes", f"holds {sorted(set(fair) - set(sizes))}, not among scarcity_sizes {sizes}",
+             "list sizes of the scarcity study (a fair generator serves the fits of its size)")
+    if isinstance(fair, list) and 0 in fair:
+        fail("fair_gan_sizes", "holds 0 (every train window)", "a fit on every window uses stage 02's generator, "
+             "which saw exactly its windows: list sizes below the train windows, e.g. [250]")
 
 
 def _section_stage(key: str) -> int | None:

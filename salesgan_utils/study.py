@@ -86,13 +86,14 @@ def fair_members(n_train: int, n_val: int, sizes: Sequence[int], seeds: Sequence
                        int(steps)) for n in sizes for s in seeds]
 
 
-def ensemble_specs(members: Sequence[FairMember], batch_size: int) -> list:
+def ensemble_specs(members: Sequence[FairMember], batch_size: int, val_every: int = 0) -> list:
     """The fair generators as `gan.ensemble.MemberSpec`s (train windows, seed, step budget, validation windows,
     name): one batched training of every member (`train.train_ensemble`).
 
     Args:
         members: `fair_members` output.
         batch_size: the GAN's batch size (each member needs at least that many windows).
+        val_every: validate each member every this many steps (0: at its epoch ends).
 
     Returns:
         [MemberSpec], one per member, same order.
@@ -107,7 +108,7 @@ def ensemble_specs(members: Sequence[FairMember], batch_size: int) -> list:
                              f"the GAN's batch_size {batch_size}; use a smaller batch_size for small n")
         specs.append(MemberSpec(windows=member.window_index, seed=member.seed,
                                 max_epochs=-(-member.steps // batches), max_steps=member.steps,
-                                val_windows=member.val_index, name=member.name))
+                                val_windows=member.val_index, name=member.name, val_every=int(val_every)))
     return specs
 
 
@@ -411,14 +412,17 @@ def summarize_folds(folds: dict, level: float = 0.95) -> dict:
         table = scoring.score_forecasts(combined, train_df, weights).table
         fold_sizes = [int(n) for n in summary["settings"]["scarcity_sizes"]]
         sizes = fold_sizes if sizes is None else [n for n in sizes if n in fold_sizes]
-        arms = {arm: spec["model"] for arm, spec in summary["validation_choices"]["arms"].items()}
-        arms["level"] = LEVEL_MODEL
-        choices[fold] = {"config": config, "gbm_config": summary["validation_choices"].get("gbm_config", ""),
-                         "arms": {n: dict(arms) for n in fold_sizes}}
+        chosen = summary["validation_choices"]
+        # each size's arms (the fair GAN's and the analogs' ratios are chosen per size); older runs: one set
+        by_size = {int(n): arms for n, arms in (chosen.get("arms_by_size") or {}).items()}
+        arms = {n: {arm: spec["model"] for arm, spec in by_size.get(n, chosen["arms"]).items()} | {
+            "level": LEVEL_MODEL} for n in fold_sizes}
+        choices[fold] = {"config": config, "gbm_config": chosen.get("gbm_config", ""), "arms": arms}
         tables[fold] = table
         per_fold[fold] = {"split_dates": json.loads((data_dir / preprocess.METADATA_FILE).read_text())
                           .get("split_dates"), "regime": summary.get("regime"),
                           "gan_training": summary.get("gan_training", {}), "choices": choices[fold],
+                          "fair_generators": summary.get("fair_generators", []),
                           "level_factors": factors.to_dict(orient="records"),
                           "gate": {n: gate(table, config, n, level) for n in fold_sizes},
                           "rank_agreement": {n: rank_agreement_of(table, n) for n in fold_sizes}}

@@ -46,6 +46,9 @@ class MemberSpec:
         patience: validations in a row without a lower validation CRPS before it stops (0 = never).
         val_windows: indices into the validation windows it is scored on (None = all).
         name: its label (e.g. its output folder).
+        val_every: validate (and maybe checkpoint) every this many steps instead of at each epoch end (0); a
+            member on few windows has an epoch of one or two steps, and validating each would cost more than
+            training. The last step is always validated.
     """
 
     windows: np.ndarray
@@ -55,6 +58,7 @@ class MemberSpec:
     patience: int = 0
     val_windows: np.ndarray | None = None
     name: str = ""
+    val_every: int = 0
 
 
 @dataclass
@@ -280,14 +284,15 @@ class GanEnsemble:
         return gan_validation_scores(history_units, target_units, sample_units)
 
     def run(self) -> Iterator[Validation]:
-        """Train every member to its end; yields each member's `Validation` at each of its epoch ends."""
+        """Train every member to its end; yields each member's `Validation` at each of its epoch ends (or every
+        `val_every` steps) and at its last step."""
         while self.running:
             self.step()
             ended = []
             for j in list(self.running):
-                at_epoch_end = self.steps[j] % self.per_epoch[j] == 0
+                at_check = self.steps[j] % (self.specs[j].val_every or self.per_epoch[j]) == 0
                 out_of_budget = self.steps[j] >= self._budget(j)
-                if not (at_epoch_end or out_of_budget):
+                if not (at_check or out_of_budget):
                     continue
                 scores = self.validate(j)
                 improved = scores["val_crps"] < self.best[j]

@@ -115,3 +115,20 @@ def test_mix_refuses_windows_of_other_entities():
     real, other = random_windowset(4, seed=0), random_windowset(4, seed=1, n_entities=5)
     with pytest.raises(ValueError, match="entity_ids"):
         au.mix(real, other, 1.0)
+
+
+def test_analog_samples_are_the_real_targets_of_the_nearest_histories_in_the_window_s_scaling():
+    pool = random_windowset(30, seed=3)
+    real = pool.subset(np.array([4, 9]))
+    real.scale_min, real.scale_range = real.scale_min + 1.0, real.scale_range * 2.0  # another scaling
+    real.history = pool.history[[4, 9]] * pool.scale_range[[4, 9], None] / real.scale_range[:, None] + (
+        pool.scale_min[[4, 9], None] - real.scale_min[:, None]) / real.scale_range[:, None]  # same units
+    samples = au.analog_samples_scaled(real, pool, 3, own_index=np.array([4, 9]))
+    units = real.to_units(samples)
+    pool_units = pool.to_units(pool.history)
+    for row, own in enumerate((4, 9)):
+        relative = pool_units / (1 + pool_units.mean(axis=1, keepdims=True))
+        distance = ((relative - relative[own]) ** 2).sum(axis=1)
+        distance[own] = np.inf  # a window never copies its own target
+        nearest = np.argsort(distance, kind="stable")[:3]
+        np.testing.assert_allclose(units[row], pool.to_units(pool.target)[nearest], atol=1e-4)

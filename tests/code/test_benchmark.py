@@ -1,6 +1,7 @@
 """The stage-04 protocol: what each fit trains on, validation-only choices, the long forecast table, and scores that
 can be recomputed by hand from it."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -288,3 +289,35 @@ def test_lightgbm_trains_on_each_lstm_fits_windows_and_is_chosen_on_validation(m
     # per size: 4 grid points x 2 tuning seeds, then the chosen one for the third seed
     assert rows.groupby(["n_real"], observed=True)[["config", "seed"]].apply(
         lambda g: len(g.drop_duplicates())).to_dict() == {8: 9, 24: 9}
+
+
+def _fair(train, sizes=(8,), seeds=(0, 1, 2), shift=0):
+    from salesgan_utils.fair_gan import FairGenerator
+
+    return {(n, s): FairGenerator(n, s, 0, (study.fit_windows(len(train), s, n) + shift) % len(train),
+                                  np.zeros(1, int), np.full((n, 5, train.horizon), SENTINEL, np.float32), 1, 1,
+                                  0.0, Path(f"n{n}_seed{s}")) for n in sizes for s in seeds}
+
+
+def test_the_fair_gan_and_analog_arms_are_chosen_per_size_on_validation(monkeypatch, splits, train_df):
+    recorder = _Recorder(splits[1])
+    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+    result = _run(splits, train_df, fair_gan=_fair(splits[0]), analog_k=2)
+    arms = result.summary["validation_choices"]["arms_by_size"]
+    assert set(arms[8]) == {"real", "gan", "simple", "gan_fair", "analog", "analog_fit"}
+    assert "gan_fair" not in arms[len(splits[0])]  # no fair generator at every window
+    assert arms[8]["gan_fair"]["ratio"] == 5  # the recorder makes ratio 5 the best GAN ratio on validation
+    fair_fits = result.fits[result.fits["augmentation"] == "gan_fair"]
+    assert set(fair_fits["n_real"]) == {8} and set(fair_fits["seed"]) == {0, 1, 2}
+    # every fair fit mixed in its generator's samples (the only sentinel targets), the analogs real targets
+    sentinels = [c["n_gan"] for c in recorder.calls if c["n_gan"]]
+    assert len(sentinels) == len(fair_fits) + len(result.fits[result.fits["augmentation"] == "gan"])
+    analog = result.fits[result.fits["augmentation"].isin(["analog", "analog_fit"])]
+    assert len(analog) and (analog["n_train_synthetic"] > 0).all()
+    assert {"lstm_gan_fair_r5", "lstm_analog_fit_r1"} <= set(result.forecasts["model"].astype(str))
+
+
+def test_a_fair_generator_trained_on_other_windows_than_its_fit_is_refused(monkeypatch, splits, train_df):
+    monkeypatch.setattr(bm, "fit_forecaster", _Recorder(splits[1]))
+    with pytest.raises(RuntimeError, match="trained on other windows"):
+        _run(splits, train_df, fair_gan=_fair(splits[0], shift=1))

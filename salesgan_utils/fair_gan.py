@@ -1,0 +1,140 @@
+"""Stage 04's fair generators (docs/analysis_plan.md, section 3, arm 2): for every (size n, seed) of the fits that
+use GAN samples, a generator trained **only on that fit's n real windows** (`study.fit_windows`) with the fit's
+seed, its checkpoint the lowest fair CRPS on the fit's proportional validation subset (`study.validation_subset`),
+within a step budget; then K samples per fit window from that checkpoint, which that fit (and only it) mixes in.
+
+All members of one stage train as one batched computation (`train.train_ensemble`), each writing what stage 02
+writes into `<out_dir>/<member name>/` (checkpoints, training_history.csv, model_summary.json) and its samples
+into `<out_dir>/<member name>/samples_fit/` (`sample.generate_samples`). `FairGenerator.record` is what
+summary.json says each generator was trained on (windows, steps, seed).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .gan import GanConfig, load_generator
+from .windows import WindowSet
+
+FAIR_FOLDER = "fair_generators"
+SAMPLES_FOLDER = "samples_fit"
+
+
+@dataclass
+class FairGenerator:
+    """One trained fair generator and its samples of its fit's windows.
+
+    Attributes:
+        n_real, seed, fold: the fit it belongs to.
+        window_index: indices into the train windows it was trained on (= the fit's real windows).
+        val_index: indices into the validation windows its checkpoint was chosen on.
+        samples_scaled: (n_real, K, H) scaled samples, row i conditioned on train window window_index[i].
+        steps: training steps run; best_step: the step of the chosen checkpoint; best_val_crps: its score.
+        folder: its output folder.
+    """
+
+    n_real: int
+    seed: int
+    fold: int
+    window_index: np.ndarray
+    val_index: np.ndarray
+    samples_scaled: np.ndarray
+    steps: int
+    best_step: int
+    best_val_crps: float
+    folder: Path
+
+    def record(self) -> dict:
+        """What summary.json says about this generator: what it was trained on (the train-window indices, its
+        fit's), its budget, its chosen checkpoint and its samples."""
+        return {"fold": self.fold, "n_real": self.n_real, "seed": self.seed,
+                "train_windows": int(len(self.window_index)),
+                "window_index": [int(i) for i in self.window_index],
+                "val_windows": int(len(self.val_index)), "steps": self.steps, "best_step": self.best_step,
+                "best_val_crps": self.best_val_crps, "k": int(self.samples_scaled.shape[1]),
+                "folder": f"{FAIR_FOLDER}/{Path(self.folder).name}"}
+
+
+def fair_config(config: GanConfig, sizes: Sequence[int], train: WindowSet) -> GanConfig:
+    """The catalogue generator's design and size for the fair generators, on these train windows; the batch is at
+    most the smallest size (members share one batch size and each needs one full batch)."""
+    config = dataclasses.replace(config, batch_size=min(int(config.batch_size), min(int(n) for n in sizes)))
+    return config.for_windows(train)
+
+
+def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
+                          seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
+                          val_every: int = 25,
+                          sample_batch_size: int = 1024, log: Callable[[str], None] | None = None
+                          ) -> dict[tuple[int, int], FairGenerator]:
+    """Train one fair generator per (n in `sizes`, seed in `seeds`) and sample K per fit window.
+
+    Args:
+        train: the stage's train windows (the fits' windows index into them).
+        val: the stage's validation windows (each member reads its fit's proportional subset).
+        config: the catalogue generator's configuration (stage 02's checkpoint); `fair_config` adapts it.
+        sizes: fit sizes n (each < len(train); `benchmark.resolve_sizes` output).
+        seeds: the fits' seeds (a generator's seed = its fit's seed).
+        steps: each generator's step budget.
+        k: samples per fit window.
+        out_dir: parent folder of the members' folders.
+        fold: the backtest fold of these windows (stage 01's metadata; names and records only).
+        val_every: validation (checkpoint choice) every this many steps.
+        sample_batch_size: generated sequences per forward when sampling.
+        log: progress lines (None: silent).
+
+    Returns:
+        {(n_real, seed): FairGenerator}.
+    """
+    from . import study
+    from . import train as training
+    from .sample import generate_samples
+
+    sizes, seeds = [int(n) for n in sizes], [int(s) for s in seeds]
+    if not sizes or not seeds or steps < 1 or k < 1:
+        raise ValueError(f"train_fair_generators: sizes {sizes} and seeds {seeds} must be non-empty, steps {steps} "
+                         f"and k {k} >= 1")
+    too_big = [n for n in sizes if n >= len(train)]
+    if too_big:
+        raise ValueError(f"train_fair_generators: sizes {too_big} are not below the {len(train)} train windows: a "
+                         f"fit on every window uses the catalogue generator (stage 02), which saw exactly its windows")
+    config = fair_config(config, sizes, train)
+    members = study.fair_members(len(train), len(val), sizes, seeds, steps, fold=fold)
+    specs = study.ensemble_specs(members, config.batch_size, val_every=val_every)
+    out_dir = Path(out_dir)
+    if log:
+        log(f"[fair GAN] {len(members)} generators (sizes {sizes} x seeds {seeds}), {steps} steps each, batch "
+            f"{config.batch_size}, validated every {val_every} steps on each fit's validation subset")
+    results = training.train_ensemble(train, val, config, specs, out_dir,
+                                      log=None if log is None else _every_tenth(log))
+    fair = {}
+    for member, result in zip(members, results):
+        history = result.history
+        best = history.loc[history["val_crps"].idxmin()]
+        windows = train.subset(member.window_index)
+        samples = generate_samples(load_generator(result.best_ckpt), windows, k, result.out_dir / SAMPLES_FOLDER,
+                                   seed=member.seed, batch_size=sample_batch_size)
+        fair[(member.n_real, member.seed)] = FairGenerator(
+            n_real=member.n_real, seed=member.seed, fold=int(fold), window_index=member.window_index,
+            val_index=member.val_index,
+            samples_scaled=np.array(samples.scaled), steps=int(result.generator_steps),
+            best_step=int(best["step"]), best_val_crps=float(best["val_crps"]), folder=result.out_dir)
+        if log:
+            log(f"[fair GAN] {member.name}: {len(member.window_index)} windows, best val_crps "
+                f"{float(best['val_crps']):.4g} at step {int(best['step'])} of {result.generator_steps}")
+    return fair
+
+
+def _every_tenth(log: Callable[[str], None]) -> Callable[[str], None]:
+    """The ensemble's per-validation lines, thinned to every tenth (a run validates hundreds of times)."""
+    count = [0]
+
+    def thinned(line: str) -> None:
+        count[0] += 1
+        if count[0] % 10 == 1:
+            log(line)
+    return thinned
