@@ -492,52 +492,7 @@ def _gan_overlap(runner: _Runner, gan_index, sizes, seeds) -> dict:
     return {"gan_train_windows": int(seen.sum()), "share_of_lstm_windows_seen_by_gan": share}
 
 
-# ---------------------------------------------------------------------------------------------- tables
-
-
-def planned_fits(settings: dict, n_train: int) -> list[dict]:
-    """The LSTM fits `run_benchmark` will make for notebook-04 parameters, before any choice is known (phase C
-    assumes the largest ratio for the augmented arms): for time planning (`salesgan_utils.plan`).
-
-    Args:
-        settings: notebook 04's parameters.
-        n_train: real train windows.
-
-    Returns:
-        One dict per fit: phase ("A", "B", "C"), n_real, n_windows (real + synthetic) and batches per epoch (an
-        upper bound on the work: epochs x batches, before early stopping).
-    """
-    kw = settings_from_params(settings)
-    ref = resolve_sizes([kw["reference_size"]], n_train)[0]
-    tuning = list(kw["seeds"])[:max(1, kw["tune_seeds"])]
-    top = max(kw["ratios"]) if kw["ratios"] else 0.0
-    planned, seen = [], set()
-
-    def add(phase, kind, ratio, n_real, seed, config):
-        key = (kind, ratio, n_real, seed, config)
-        if key in seen:
-            return
-        seen.add(key)
-        n_windows = n_real + int(round(ratio * n_real))
-        batches = kw["steps_per_epoch"] or -(-n_windows // kw["batch_size"])
-        planned.append({"phase": phase, "n_real": n_real, "n_windows": n_windows, "batches_per_epoch": batches,
-                        "epochs": kw["epochs"]})
-
-    chosen = (kw["losses"][0], kw["lrs"][0])  # any one: the chosen config's fits are cached the same way
-    for loss in kw["losses"]:
-        for lr in kw["lrs"]:
-            for seed in tuning:
-                add("A", "real", 0.0, ref, seed, (loss, lr))
-    kinds = ["gan"] + list(kw["augmentations"])
-    for kind in kinds:
-        for ratio in kw["ratios"]:
-            for seed in tuning:
-                add("B", kind, ratio, ref, seed, chosen)
-    for n_real in resolve_sizes(kw["scarcity_sizes"], n_train):
-        for seed in kw["seeds"]:
-            for kind, ratio in (("real", 0.0), ("gan", top), (kinds[-1], top)):
-                add("C", kind, ratio, n_real, seed, chosen)
-    return planned
+# ---------------------------------------------------------------------------------------------- parameters
 
 
 def settings_from_params(settings: dict) -> dict:

@@ -30,6 +30,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 
 BUDGET_SHARES = {1: 0.05, 2: 0.45, 3: 0.10, 4: 0.35, 5: 0.05}
@@ -149,18 +150,52 @@ def gan_steps(n_train: int, batch_size: int, max_epochs: int, limit_train_batche
     return int(max_epochs) * batches
 
 
-def benchmark_fits(settings: dict, n_train: int) -> list[int]:
-    """Training windows of each LSTM fit of stage 04: per seed, one real-only fit and, per ratio r, one fit per
-    augmentation and one with GAN samples on n_real × (1 + r) windows (n_real = min(train windows,
-    max_train_windows)); plus the tuning fits (losses × learning rates × tune_seeds) when the protocol has them.
-    An approximation of benchmark.run_benchmark's protocol, which its own module owns."""
-    n_real = min(n_train, int(settings.get("max_train_windows") or n_train))
-    kinds = len(settings.get("augmentations", [])) + 1  # + the GAN variant
-    per_seed = [n_real] + [int(n_real * (1 + r)) for r in settings.get("ratios", []) for _ in range(kinds)]
-    fits = per_seed * int(settings.get("n_seeds", 1))
-    tuning = (len(settings.get("forecaster_losses", [])) * len(settings.get("forecaster_lrs", []))
-              * int(settings.get("tune_seeds", 0) or 0))
-    return fits + [n_real] * tuning
+def planned_fits(settings: dict, n_train: int) -> list[dict]:
+    """The LSTM fits `benchmark.run_benchmark` will make for notebook-04 parameters, before any choice is known
+    (phase C assumes the largest ratio for the augmented arms).
+
+    Args:
+        settings: notebook 04's parameters.
+        n_train: real train windows.
+
+    Returns:
+        One dict per fit: phase ("A", "B", "B2", "C"), n_real, n_windows (real + synthetic) and batches per epoch (an
+        upper bound on the work: epochs x batches, before early stopping).
+    """
+    from salesgan_utils.benchmark import ANALOG_KINDS, resolve_sizes, settings_from_params
+
+    kw = settings_from_params(settings)
+    ref = resolve_sizes([kw["reference_size"]], n_train)[0]
+    tuning = list(kw["seeds"])[:max(1, kw["tune_seeds"])]
+    top = max(kw["ratios"]) if kw["ratios"] else 0.0
+    planned, seen = [], set()
+
+    def add(phase, kind, ratio, n_real, seed, config):
+        key = (kind, ratio, n_real, seed, config)
+        if key in seen:
+            return
+        seen.add(key)
+        n_windows = n_real + int(round(ratio * n_real))
+        batches = kw["steps_per_epoch"] or -(-n_windows // kw["batch_size"])
+        planned.append({"phase": phase, "n_real": n_real, "n_windows": n_windows, "batches_per_epoch": batches,
+                        "epochs": kw["epochs"]})
+
+    chosen = (kw["losses"][0], kw["lrs"][0])  # any one: the chosen config's fits are cached the same way
+    for loss, lr, seed in product(kw["losses"], kw["lrs"], tuning):
+        add("A", "real", 0.0, ref, seed, (loss, lr))
+    kinds = ["gan"] + list(kw["augmentations"])
+    for kind, ratio, seed in product(kinds, kw["ratios"], tuning):
+        add("B", kind, ratio, ref, seed, chosen)
+    fair = set(resolve_sizes(settings.get("fair_gan_sizes") or [], n_train))
+    extra = ["gan_fair"] + list(ANALOG_KINDS) * (int(settings.get("analog_k", 0) or 0) > 0)
+    for n_real, kind, ratio, seed in product(sorted(fair), extra, kw["ratios"], tuning):
+        add("B2", kind, ratio, n_real, seed, chosen)
+    for n_real in resolve_sizes(kw["scarcity_sizes"], n_train):
+        arms = [("real", 0.0), ("gan", top), (kinds[-1], top)] + [(k, top) for k in extra] * (n_real in fair)
+        for seed, (kind, ratio) in product(kw["seeds"], arms):
+            add("C", kind, ratio, n_real, seed, chosen)
+    return planned
+
 
 
 # ------------------------------------------------------------------------------------------------- calibration
@@ -363,7 +398,7 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
                    + learned / int(s4.get("forecaster_batch_size", 128)) * rates["lstm_batch_s"]) if rates else None
         return StageEstimate(name, work, seconds, note="rough")
     if number == 4:
-        fits = benchmark_fits(s4, counts["train"])
+        fits = [fit["n_windows"] for fit in planned_fits(s4, counts["train"])]
         epochs = int(s4.get("forecaster_epochs", 30))
         per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
         batch = int(s4.get("forecaster_batch_size", 128))
@@ -374,7 +409,14 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         workers = min(resolve_n_jobs(int(s4.get("n_jobs", 0))), max(1, len(fits)))
         work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
                 f"windows/fit), {workers} at a time")
-        seconds = KERNEL_START_S + batches * rates["lstm_batch_s"] / workers if rates else None
+        # fair generators: one per fair size x seed, each fair_gan_steps steps (costed as steps of stage 02's
+        # generator one after another; the batched ensemble's speed-up is not assumed)
+        fair_steps = (len(s4.get("fair_gan_sizes") or []) * int(s4.get("n_seeds", 1))
+                      * int(s4.get("fair_gan_steps", 0) or 0))
+        if fair_steps:
+            work += f"; fair generators: {fair_steps:,} GAN steps"
+        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_steps * rates["step_s"]
+                   if rates else None)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 

@@ -229,18 +229,6 @@ def test_resolve_sizes_and_subsample_index(splits):
     assert len(index) == 10 and list(bm.subsample_index(train, 0, 3)) == list(range(len(train)))
 
 
-def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
-    _, result = recorded
-    settings = {"seed": 0, "n_seeds": 3, "tune_seeds": 2, "ratios": [1.0, 5.0], "augmentations": ["jitter"],
-                "forecaster_losses": ["mse", "poisson"], "forecaster_lrs": [1e-3], "scarcity_sizes": [8, 0],
-                "max_train_windows": 16, "forecaster_hidden": 4, "forecaster_layers": 1, "forecaster_epochs": 2,
-                "forecaster_patience": 1, "forecaster_batch_size": 8, "forecaster_steps_per_epoch": 0,
-                "tweedie_power": 1.5, "forecaster_quantile": 0.5, "active_days": 30, "wrmsse_weights": "units"}
-    planned = bm.planned_fits(settings, 24)
-    assert len(planned) == len(result.fits)
-    assert [p["phase"] for p in planned].count("A") == 4 and max(p["n_windows"] for p in planned) == 24 * 6
-
-
 def test_study_summarizes_saved_folds_without_refitting(recorded, splits, train_df, tmp_path):
     _, result = recorded
     folds = {}
@@ -289,6 +277,36 @@ def test_lightgbm_trains_on_each_lstm_fits_windows_and_is_chosen_on_validation(m
     # per size: 4 grid points x 2 tuning seeds, then the chosen one for the third seed
     assert rows.groupby(["n_real"], observed=True)[["config", "seed"]].apply(
         lambda g: len(g.drop_duplicates())).to_dict() == {8: 9, 24: 9}
+
+
+def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):
+    from salesgan_utils.plan import planned_fits
+
+    _, result = recorded
+    settings = {"seed": 0, "n_seeds": 3, "tune_seeds": 2, "ratios": [1.0, 5.0], "augmentations": ["jitter"],
+                "forecaster_losses": ["mse", "poisson"], "forecaster_lrs": [1e-3], "scarcity_sizes": [8, 0],
+                "max_train_windows": 16, "forecaster_hidden": 4, "forecaster_layers": 1, "forecaster_epochs": 2,
+                "forecaster_patience": 1, "forecaster_batch_size": 8, "forecaster_steps_per_epoch": 0,
+                "tweedie_power": 1.5, "forecaster_quantile": 0.5, "active_days": 30, "wrmsse_weights": "units"}
+    planned = planned_fits(settings, 24)
+    assert len(planned) == len(result.fits)
+    assert [p["phase"] for p in planned].count("A") == 4 and max(p["n_windows"] for p in planned) == 24 * 6
+
+
+def test_planned_fits_count_the_fair_and_analog_arms(monkeypatch, splits, train_df):
+    from salesgan_utils.plan import planned_fits
+
+    monkeypatch.setattr(bm, "fit_forecaster", _Recorder(splits[1]))
+    result = _run(splits, train_df, fair_gan=_fair(splits[0]), analog_k=2)
+    settings = {"seed": 0, "n_seeds": 3, "tune_seeds": 2, "ratios": [1.0, 5.0], "augmentations": ["jitter"],
+                "forecaster_losses": ["mse", "poisson"], "forecaster_lrs": [1e-3], "scarcity_sizes": [8, 0],
+                "max_train_windows": 16, "forecaster_hidden": 4, "forecaster_layers": 1, "forecaster_epochs": 2,
+                "forecaster_patience": 1, "forecaster_batch_size": 8, "forecaster_steps_per_epoch": 0,
+                "tweedie_power": 1.5, "forecaster_quantile": 0.5, "active_days": 30, "wrmsse_weights": "units",
+                "fair_gan_sizes": [8], "analog_k": 2}
+    planned = planned_fits(settings, 24)
+    assert len(planned) == len(result.fits)
+    assert [p["phase"] for p in planned].count("B2") == 3 * 2 * 2
 
 
 def _fair(train, sizes=(8,), seeds=(0, 1, 2), shift=0):
