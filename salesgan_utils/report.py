@@ -109,7 +109,7 @@ def gather(run_path) -> dict:
         paths.IncompleteStageError: one line naming the folder and the stage to rerun.
     """
     # the writers own the artifact names; imported here, not at module level, so report stays light to import
-    from . import preprocess, quality, scoring, train
+    from . import preprocess, quality, scoring, study, train
     from .paths import STAGES, check_stage_complete, stage_dir
 
     run_path = Path(run_path)
@@ -127,6 +127,7 @@ def gather(run_path) -> dict:
         "paired": _read_csv(s[4] / scoring.PAIRED_FILE),
         "by_class": _read_csv(s[4] / scoring.BY_CLASS_FILE),
         "summary": _read_json(s[4] / scoring.SUMMARY_FILE),
+        "study": _read_json(s[4] / study.STUDY_FILE),  # the backtest over every fold, when it has been summarised
         "stage_times": paths.read_stage_times(run_path),
         "figures": {n: sorted((s[n] / "figures").glob("*.png")) for n in STAGES},
     }

@@ -280,6 +280,13 @@ def tables_from_forecasts(forecasts: pd.DataFrame, train_df: pd.DataFrame, weigh
     return tables, summary
 
 
+def arms_at(choices: dict, n_real: int) -> dict:
+    """The arms chosen on validation at one size: `choices["arms_by_size"][n_real]` (the fair GAN's and the
+    history analogs' ratios are chosen per size) or, for a size without its own entry, `choices["arms"]`."""
+    by_size = choices.get("arms_by_size") or {}
+    return by_size.get(int(n_real)) or by_size.get(str(int(n_real))) or choices["arms"]
+
+
 def _results_table(table: pd.DataFrame, level: float) -> pd.DataFrame:
     """results.csv: every model x config x size x subset on test, mean and t-interval over seeds."""
     rows = []
@@ -319,8 +326,6 @@ def _paired_table(scores: Scores, weights: pd.Series, choices: dict, settings: d
     """paired_tests.csv: each chosen arm and each baseline against real-only, per size and window subset."""
     table, config = scores.table, choices["config"]
     baselines = sorted(table.loc[table["seed"] == BASELINE_SEED, "model"].unique())
-    candidates = [(arm, spec["model"]) for arm, spec in choices["arms"].items() if arm != "real"]
-    candidates += [("baseline", name) for name in baselines]
     rows = []
     for subset in SUBSETS:
         if ("test", subset) not in scores.per_series:
@@ -336,7 +341,8 @@ def _paired_table(scores: Scores, weights: pd.Series, choices: dict, settings: d
                 continue
             ref_ids = [_fit_id(REFERENCE, config, s, n_real) for s in seeds]
             reference = np.array([test[(REFERENCE, config, s, n_real)] for s in seeds])
-            for arm, model in candidates:
+            candidates = [(arm, spec["model"]) for arm, spec in arms_at(choices, n_real).items() if arm != "real"]
+            for arm, model in candidates + [("baseline", name) for name in baselines]:
                 if arm == "baseline":
                     ids = [_fit_id(model, "", BASELINE_SEED, 0)] * len(seeds)
                     keys = [(model, "", BASELINE_SEED, 0)] * len(seeds)
@@ -367,7 +373,7 @@ def _by_size_table(table: pd.DataFrame, paired: pd.DataFrame, choices: dict, set
     test = table[table["split"] == "test"]
     for subset in SUBSETS:
         for n_real in settings["scarcity_sizes"]:
-            for arm, spec in choices["arms"].items():
+            for arm, spec in arms_at(choices, n_real).items():
                 group = test[(test["subset"] == subset) & (test["model"] == spec["model"])
                              & (test["config"] == choices["config"]) & (test["n_real"] == n_real)]
                 if group.empty:

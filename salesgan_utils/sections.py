@@ -116,6 +116,10 @@ def first_screen(artifacts: dict, profile: str = "") -> str:
     line = answer.data_line(meta, profile, Path(artifacts["run_path"]).name)
     verdict = "".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.verdict_sentences(summary))
     verdict += "".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.verdict_parts(summary))
+    study = artifacts.get("study")
+    if study:  # the backtest over every fold leads; this run's own test period follows
+        verdict = ("".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
+                   + f"<li>This run's own test period (fold 0 alone):<ul>{verdict}</ul></li>")
     figure_path = Path(artifacts["run_path"]) / STAGES[4] / "figures" / HEADLINE_FIGURE
     figure = (image(figure_path, "width:100%;max-width:700px") if figure_path.is_file()
               else "<p><i>No headline figure: stage 04 has not drawn it in this run.</i></p>")
@@ -162,8 +166,17 @@ def main_tables(artifacts: dict) -> str:
     summary, results = artifacts["summary"], artifacts["results"]
     if summary is None or results is None:
         return missing(4)
-    parts = [table(answer.change_table(summary), "Change in test WRMSSE versus the real-only LSTM trained on the "
-                                                 "same real windows (active test windows; 95% CI and p over seeds)")]
+    parts = []
+    study = artifacts.get("study")
+    if study:
+        parts += [table(answer.study_table(study), "The backtest study: change in test WRMSSE pooled over the "
+                                                   "(fold, seed) pairs of the folds that pass the gate (95% CI with "
+                                                   "folds as blocks; Holm over the comparisons)"),
+                  table(answer.fold_table(study), "The folds: test period, demand regime, the gate and whether "
+                                                  "validation ranks the models as test does")]
+    parts.append(table(answer.change_table(summary), "Change in test WRMSSE versus the real-only LSTM trained on the "
+                                                     "same real windows (active test windows; 95% CI and p over "
+                                                     "seeds)" + (" — this run's fold alone" if study else "")))
     reference = (summary.get("settings") or {}).get("reference_size")
     if reference is not None and "wrmsse" in results:
         parts.append(table(_headline_rows(results, reference),

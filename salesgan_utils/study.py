@@ -414,8 +414,7 @@ def summarize_folds(folds: dict, level: float = 0.95) -> dict:
         sizes = fold_sizes if sizes is None else [n for n in sizes if n in fold_sizes]
         chosen = summary["validation_choices"]
         # each size's arms (the fair GAN's and the analogs' ratios are chosen per size); older runs: one set
-        by_size = {int(n): arms for n, arms in (chosen.get("arms_by_size") or {}).items()}
-        arms = {n: {arm: spec["model"] for arm, spec in by_size.get(n, chosen["arms"]).items()} | {
+        arms = {n: {arm: spec["model"] for arm, spec in scoring.arms_at(chosen, n).items()} | {
             "level": LEVEL_MODEL} for n in fold_sizes}
         choices[fold] = {"config": config, "gbm_config": chosen.get("gbm_config", ""), "arms": arms}
         tables[fold] = table

@@ -333,6 +333,13 @@ def test_the_fair_gan_and_analog_arms_are_chosen_per_size_on_validation(monkeypa
     analog = result.fits[result.fits["augmentation"].isin(["analog", "analog_fit"])]
     assert len(analog) and (analog["n_train_synthetic"] > 0).all()
     assert {"lstm_gan_fair_r5", "lstm_analog_fit_r1"} <= set(result.forecasts["model"].astype(str))
+    # the summary's headline at each size scores that size's arms against real-only; the other size has none
+    heads = {entry["n_real"]: entry["active"] for entry in result.summary["regimes"]}
+    assert {"gan_fair", "analog", "analog_fit"} <= set(heads[8]) and heads[8]["gan_fair"]["model"] == \
+        arms[8]["gan_fair"]["model"]
+    assert not {"gan_fair", "analog", "analog_fit"} & set(heads[len(splits[0])])
+    paired = result.tables["paired_tests.csv"]
+    assert set(paired.loc[paired["n_real"] == 8, "arm"]) >= {"gan_fair", "analog_fit"}
 
 
 def test_a_fair_generator_trained_on_other_windows_than_its_fit_is_refused(monkeypatch, splits, train_df):

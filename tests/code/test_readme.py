@@ -21,7 +21,7 @@ def test_readmes_result_block_is_rendered_from_the_committed_records() -> None:
     records = json.loads((ROOT / answer.RECORDS_FILE).read_text(encoding="utf-8"))
     start, end = readme.index(answer.RESULT_START), readme.index(answer.RESULT_END) + len(answer.RESULT_END)
     assert readme[start:end] == answer.readme_block(records["summary"], records["model_summary"],
-                                                    records["metadata"], records["source"]), (
+                                                    records["metadata"], records["source"], records.get("study")), (
         "README.md's result block was edited by hand or its records changed: regenerate it with "
         "python -m salesgan_utils.answer readme outputs/<run>")
 
