@@ -348,15 +348,17 @@ class _Windows:
     train: object | None = None  # a WindowSet for the calibration, when one is at hand
 
 
-def _stage01_windows(settings01: dict, stages: list[str], run_path: Path | None, scratch: Path,
+def _stage01_windows(settings01: dict, stages: list[str], data_dir: Path | None, scratch: Path,
                      want_train: bool) -> _Windows:
-    """Stage 01's windows: read from the run's metadata.json when stage 01 is not rerun, else built as it would."""
+    """Stage 01's windows: read from the metadata.json of the stage-01 folder the later stages read (`data_dir`:
+    the run's own, or the one `data_stage_dir` names, e.g. a backtest fold's) when stage 01 is not rerun, else
+    built as it would."""
     import json
 
     from salesgan_utils import paths, preprocess, windows
 
-    metadata = Path(run_path or "") / paths.STAGES[1] / preprocess.METADATA_FILE
-    if paths.STAGES[1] not in stages and run_path is not None and metadata.is_file():
+    metadata = Path(data_dir or "") / preprocess.METADATA_FILE
+    if paths.STAGES[1] not in stages and data_dir is not None and metadata.is_file():
         meta = json.loads(metadata.read_text())
         train_file = metadata.parent / preprocess.windows_file("train")
         train = windows.WindowSet.load(train_file) if want_train and train_file.is_file() else None
@@ -472,7 +474,8 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
         chosen: {stage name: parameters} of all five stages (the pipeline's `stage_parameters`).
         profile: profile name, for the heading.
         stages: the selected stage names.
-        run_path: the run folder: when stage 01 is not selected, its metadata.json gives the window counts.
+        run_path: the run folder: when stage 01 is not selected, its stage-01 metadata.json (or that of the folder
+            stage 02's `data_stage_dir` names) gives the window counts.
         calibrate: time GAN steps and LSTM batches on this machine; False gives the work without times (except
             stage 01's build).
         reuse: take the rates of an earlier calibration of the same sizes on this machine (CALIBRATION_FILE in the
@@ -496,7 +499,9 @@ def make_plan(chosen: dict[str, dict], profile: str, stages: list[str], run_path
     key = calibration_key(s2, s4, device) if calibrate else ""
     rates: dict = _cached_rates(key) if calibrate and reuse else {}
     with tempfile.TemporaryDirectory(prefix="salesgan-plan.") as scratch:
-        found = _stage01_windows(s1, stages, run_path, Path(scratch), want_train=calibrate and not rates)
+        data_dir = Path(s2["data_stage_dir"]) if s2.get("data_stage_dir") else \
+            (run_path / names[1] if run_path is not None else None)
+        found = _stage01_windows(s1, stages, data_dir, Path(scratch), want_train=calibrate and not rates)
         if calibrate and not rates and found.train is not None:
             sample = windows.subsample(found.train, 4096, 0)
             rates = {**time_gan(s2, sample, device), "lstm_batch_s": time_lstm(s4, sample)}

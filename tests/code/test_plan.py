@@ -90,6 +90,22 @@ def test_the_plan_reads_window_counts_of_an_earlier_stage_01(smoke_parameters, t
     assert "over 7 windows" in result.text()
 
 
+def test_the_plan_of_a_fold_run_reads_the_stage_01_folder_that_data_stage_dir_names(smoke_parameters,
+                                                                                     tmp_path) -> None:
+    import copy
+
+    fold = tmp_path / "other_run" / NAMES[0] / "fold_1"  # a backtest fold of another run (docs/analysis_plan.md)
+    fold.mkdir(parents=True)
+    (fold / "metadata.json").write_text(json.dumps({
+        "windows": {"train": 11, "val": 3, "test": 2}, "data_source": {"folder": "x"}, "n_entities": 1,
+        "entity": "product"}))
+    chosen = copy.deepcopy(smoke_parameters)
+    for name in NAMES[1:4]:
+        chosen[name]["data_stage_dir"] = str(fold)
+    result = plan.make_plan(chosen, "smoke", NAMES[1:], run_path=tmp_path / "fold_run", calibrate=False)
+    assert "over 11 windows" in result.text()
+
+
 @pytest.mark.slow
 def test_the_calibrated_plan_times_every_stage(smoke_parameters) -> None:
     torch.set_num_threads(1)
