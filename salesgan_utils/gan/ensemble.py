@@ -29,7 +29,7 @@ from . import scaling
 from .batched import StackedNetworks
 from .config import GanConfig
 from .losses import sample_crps
-from .module import _VAL_STREAM, WGANGP, seeded_generator
+from .module import VAL_STREAM, WGANGP, seeded_generator
 
 STAT_NAMES = ("d_loss", "gp", "wasserstein", "real_score", "fake_score", "g_loss", "g_crps")
 
@@ -271,7 +271,7 @@ class GanEnsemble:
         module = self.member_module(j)
         val = self.val_windows if self.val[j] is None else self.val_windows.subset(self.val[j])
         history, calendar, reviews, target, scale_min, scale_range = _window_tensors(val)
-        generator = seeded_generator(self.specs[j].seed, _VAL_STREAM)
+        generator = seeded_generator(self.specs[j].seed, VAL_STREAM)
         parts = []
         for start in range(0, len(history), self.val_batch):
             part = slice(start, start + self.val_batch)

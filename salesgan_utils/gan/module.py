@@ -24,7 +24,7 @@ from .config import GanConfig
 from .losses import gradient_penalty, sample_crps
 from .networks import ConditionEncoder, Critic, Generator
 
-_VAL_STREAM = 7_777  # key of the validation noise stream, apart from the training steps' keys
+VAL_STREAM = 7_777  # key of the validation noise stream, apart from the training steps' keys
 
 
 def _tile(scales, times: int) -> list:
@@ -274,7 +274,7 @@ class WGANGP(pl.LightningModule):
     # ---- validation: sample quality in units -----------------------------------------------------------------
     def on_validation_epoch_start(self):
         # the same noise every epoch: differences between epochs then reflect the model, not the draw
-        self._val_generator = seeded_generator(self.noise_seed, _VAL_STREAM)
+        self._val_generator = seeded_generator(self.noise_seed, VAL_STREAM)
         self._val_parts = []
 
     def validation_step(self, batch, batch_idx):
