@@ -215,14 +215,18 @@ def acf_comparison(quality: dict) -> plt.Figure:
 def wrmsse_change_by_size(by_size: pd.DataFrame, subset: str = "active") -> plt.Figure:
     """Change in test WRMSSE versus real-only (%, mean and 95% CI over seeds) against the real training windows.
 
-    One line per augmentation arm (GAN at its validation-chosen ratio, the validation-chosen simple augmentation);
-    0 is the real-only LSTM trained on the same windows and seeds; below 0 the augmentation helped.
+    One line per augmentation arm (each at its validation-chosen ratio: the GAN, the fair GAN and the history
+    analogs where they ran, the validation-chosen simple augmentation); 0 is the real-only LSTM trained on the
+    same windows and seeds; below 0 the augmentation helped.
     """
     fig, ax = _figure(width=8, height=4.2)
     part = by_size[(by_size["subset"] == subset) & (by_size["arm"] != "real")]
-    colours = {"gan": "#c44e52", "simple": "#4c72b0"}
+    colours = {"gan": "#c44e52", "simple": "#4c72b0", "gan_fair": "#dd8452", "analog": "#55a868",
+               "analog_fit": "#8172b3"}
     sizes = sorted(by_size["n_real"].unique())
-    for offset, (arm, group) in zip((-0.03, 0.03), part.groupby("arm", sort=True)):
+    arms = sorted(part["arm"].unique())
+    offsets = np.linspace(-0.03, 0.03, len(arms)) if len(arms) > 1 else [0.0]
+    for offset, (arm, group) in zip(offsets, part.groupby("arm", sort=True)):
         group = group.sort_values("n_real")
         x = group["n_real"].to_numpy(float) * (1.0 + offset)  # side by side on the log axis
         err = np.vstack([group["pct"] - group["pct_low"], group["pct_high"] - group["pct"]])
@@ -237,4 +241,47 @@ def wrmsse_change_by_size(by_size: pd.DataFrame, subset: str = "active") -> plt.
     ax.set(xlabel="real training windows", ylabel="change in test WRMSSE vs real only (%)",
            title=f"Change in WRMSSE vs real training windows\n({subset} test windows; mean and 95% CI over seeds)")
     ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def study_changes(study: dict) -> plt.Figure:
+    """The backtest's headline comparisons as a forest plot, one panel per size: each fold's change in test WRMSSE
+    (%, mean and 95% t-interval over its seeds; hollow = a fold that failed the gate, left out of the pool) and
+    the pooled estimate over the gated folds (black, interval with folds as blocks)."""
+    from .answer import COMPARISON_NAMES
+
+    rows = study.get("comparisons") or []
+    sizes = sorted({int(r["n_real"]) for r in rows})
+    names = [name for name in COMPARISON_NAMES if any(r["comparison"] == name for r in rows)]
+    fig, axes = _figure(width=9.0, height=0.55 * len(names) + 1.6, ncols=max(1, len(sizes)))
+    axes = np.atleast_1d(axes)
+    folds = sorted({int(f) for r in rows for f in (r.get("per_fold") or {})})
+    palette = dict(zip(folds, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")))
+    for ax, size in zip(axes, sizes):
+        for y, name in enumerate(reversed(names)):
+            row = next((r for r in rows if r["comparison"] == name and int(r["n_real"]) == size), None)
+            if row is None:
+                continue
+            for k, fold in enumerate(folds):
+                values = (row.get("per_fold") or {}).get(str(fold), (row.get("per_fold") or {}).get(fold))
+                if not values or values[0] is None:
+                    continue
+                mean, low, high = (np.nan if v is None else float(v) for v in values)
+                gated = fold in {int(f) for f in row.get("gated_folds") or []}
+                ax.errorbar([mean], [y + 0.18 + 0.12 * k], xerr=np.nan_to_num([[mean - low], [high - mean]]),
+                            fmt="o", ms=4, capsize=2, color=palette[fold], mfc=palette[fold] if gated else "white",
+                            label=f"fold {fold}" if y == 0 else None)
+            if row.get("pct") is not None and np.isfinite(float(row["pct"])):
+                ax.errorbar([row["pct"]], [y - 0.15], xerr=[[row["pct"] - row["pct_low"]],
+                                                            [row["pct_high"] - row["pct"]]],
+                            fmt="D", ms=6, capsize=3, color="black", label="pooled (gated folds)" if y == 0 else None)
+        ax.axvline(0, color="grey", lw=1)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels([COMPARISON_NAMES[n] for n in reversed(names)] if ax is axes[0] else [], fontsize=8)
+        ax.set(xlabel="change in test WRMSSE (%)", title=f"{size:,} real windows")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        axes[-1].legend(handles, labels, fontsize=7, loc="best")
+    fig.suptitle("Backtest: each fold (mean, 95% CI over seeds; hollow = failed the gate) and the pool",
+                 fontsize=10)
     return fig

@@ -121,6 +121,10 @@ def first_screen(artifacts: dict, profile: str = "") -> str:
         verdict = ("".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
                    + f"<li>This run's own test period (fold 0 alone):<ul>{verdict}</ul></li>")
     figure_path = Path(artifacts["run_path"]) / STAGES[4] / "figures" / HEADLINE_FIGURE
+    if study:  # the backtest's forest plot leads (written by `python -m salesgan_utils.study`)
+        from .study import STUDY_FIGURE
+
+        figure_path = figure_path.with_name(f"{STUDY_FIGURE}.png")
     figure = (image(figure_path, "width:100%;max-width:700px") if figure_path.is_file()
               else "<p><i>No headline figure: stage 04 has not drawn it in this run.</i></p>")
     notes = "".join(f"<li>{_markdown_inline(note)}</li>" for note in answer.caveats(
@@ -272,7 +276,9 @@ def benchmark_section(artifacts: dict) -> str:
         return missing(4)
     import pandas as pd
 
-    parts = [figures(artifacts["figures"][4], skip=(HEADLINE_FIGURE,))]
+    from .study import STUDY_FIGURE
+
+    parts = [figures(artifacts["figures"][4], skip=(HEADLINE_FIGURE, f"{STUDY_FIGURE}.png"))]
     by_class = artifacts["by_class"]
     if by_class is not None and len(by_class):
         by_class = by_class.assign(model=[answer.model_name(m) for m in by_class["model"]])

@@ -237,8 +237,8 @@ def compare(tables: dict, choices: dict, sizes: Sequence[int], level: float = 0.
 
     Returns:
         One row per comparison x size: name, n_real, candidate/reference models per fold, gated folds, the blocked
-        estimate, interval, p, Holm-adjusted p (over the whole table), the across-fold interval and the estimate
-        over every fold (gated or not).
+        estimate, interval, p, Holm-adjusted p (over the whole table), the across-fold interval, the estimate
+        over every fold (gated or not) and each fold's own seed interval (`per_fold`: {fold: [mean, low, high]}).
     """
     rows = []
     for n_real in sizes:
@@ -267,9 +267,11 @@ def compare(tables: dict, choices: dict, sizes: Sequence[int], level: float = 0.
                 test = stats.blocked_paired_test(changes, level)
                 row.update({k: test[k] for k in ("pct", "pct_low", "pct_high", "p", "df", "n_pairs")})
                 row["across_low"], row["across_high"] = test["across"][1], test["across"][2]
-                row["per_fold"] = {f: test["per_fold"][f][0] for f in changes}
             if changes_all:
-                row["pct_all_folds"] = stats.blocked_paired_test(changes_all, level)["pct"]
+                every = stats.blocked_paired_test(changes_all, level)
+                row["pct_all_folds"] = every["pct"]
+                # every fold that ran, gated or not: (mean, low, high) of its seed t-interval
+                row["per_fold"] = {f: [float(v) for v in every["per_fold"][f]] for f in changes_all}
             rows.append(row)
     out = pd.DataFrame(rows)
     if "p" not in out:
@@ -433,6 +435,7 @@ def summarize_folds(folds: dict, level: float = 0.95) -> dict:
 
 
 STUDY_FILE = "study_summary.json"
+STUDY_FIGURE = "study_changes"  # figures/<name>.png beside it: the report's headline figure when there is a study
 
 
 def _plain(value):
@@ -474,8 +477,13 @@ def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
             missing.append(index)
     if not folds:
         raise FileNotFoundError(f"no fold of {run_path} has a stage-04 summary.json: run stage 04 first")
-    summary = {**summarize_folds(folds), "folds_missing": missing}
-    (bench_stage / STUDY_FILE).write_text(json.dumps(_plain(summary), indent=2, allow_nan=False) + "\n")
+    summary = _plain({**summarize_folds(folds), "folds_missing": missing})
+    paths.write_text_atomic(bench_stage / STUDY_FILE, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    from . import plots
+
+    figure = plots.study_changes(summary)
+    plots.save(figure, bench_stage, STUDY_FIGURE)
+    plots.plt.close(figure)
     return summary
 
 

@@ -104,3 +104,19 @@ def test_the_source_banner_escapes_the_data_folder_name() -> None:
 def test_a_missing_stage_is_named_with_the_command_that_runs_it(artifacts) -> None:
     page = sections.quality_section(artifacts)
     assert "Stage 03 did not run" in page and "bash run_all.sh --only 03" in page
+
+
+def test_with_a_backtest_study_the_first_screen_leads_with_it_and_its_forest_plot(artifacts) -> None:
+    from test_answer import STUDY
+
+    from salesgan_utils.study import STUDY_FIGURE
+
+    figures = artifacts["run_path"] / paths.STAGES[4] / "figures"
+    (figures / f"{STUDY_FIGURE}.png").write_bytes(PNG + b"study")
+    page = sections.first_screen({**artifacts, "study": STUDY}, "study")
+    study, fold0 = page.index("Backtest over 2 rolling-origin folds"), page.index("This run's own test period")
+    assert study < page.index("(a) A words.") < fold0 < page.index("With 250 real windows")
+    assert "alt='study changes'" in page and "alt='wrmsse change by size'" not in page  # the study's figure
+    tables = sections.main_tables({**artifacts, "study": STUDY})
+    assert tables.index("fair GAN vs real-only") < tables.index("fold alone")
+    assert "2018-01-01 – 2018-02-28" in tables

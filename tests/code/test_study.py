@@ -153,3 +153,25 @@ def test_ensemble_specs_carry_each_fits_windows_seed_and_step_budget():
         assert (spec.seed, spec.max_steps, spec.max_epochs, spec.name) == (member.seed, 900, 900, member.name)
     with pytest.raises(ValueError, match="batch_size 512"):
         study.ensemble_specs(members, batch_size=512)
+
+
+def test_each_comparison_keeps_every_folds_own_interval_and_the_forest_plot_draws_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from salesgan_utils import plots
+
+    rng = np.random.default_rng(4)
+    tables = {0: _fold_table(rng, real_val=1.2), 1: _fold_table(rng), 2: _fold_table(rng)}  # fold 0 fails the gate
+    table = study.compare(tables, _choices(tables), sizes=[250])
+    real = table.set_index("comparison").loc["gan_vs_real"]
+    assert real["gated_folds"] == [1, 2] and sorted(real["per_fold"]) == [0, 1, 2]
+    for mean, low, high in real["per_fold"].values():
+        assert low < mean < high and mean == pytest.approx(-10.0, abs=2.0)  # the planted 10% gain in every fold
+    summary = study._plain({"comparisons": table.to_dict(orient="records")})
+    figure = plots.study_changes(summary)
+    axis = figure.axes[0]
+    # per comparison: 3 fold points and the pooled diamond
+    assert len(axis.lines) >= 4 * len({r["comparison"] for r in summary["comparisons"]})
+    assert axis.get_title() == "250 real windows"
+    plots.plt.close(figure)
