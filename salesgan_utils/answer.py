@@ -135,7 +135,10 @@ def arm_title(summary: dict, arm: str, n_real: int | None = None) -> str:
                 "analog_fit": "history analogs from the fit's own windows"}[arm]
     else:
         name = AUGMENTATIONS.get(spec.get("augmentation", ""), "simple augmentation")
-    return f"{name} (ratio {spec['ratio']:g}, chosen on validation)" if "ratio" in spec else name
+    if "ratio" not in spec:
+        return name
+    chosen = f"ratio {spec['ratio']:g}, chosen on validation"
+    return f"{name[:-1]}; {chosen})" if name.endswith(")") else f"{name} ({chosen})"
 
 
 def verdict_sentences(summary: dict | None) -> list[str]:

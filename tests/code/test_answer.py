@@ -94,7 +94,7 @@ def test_a_fair_arm_is_named_with_its_own_ratio_and_the_stage_02_generator_becom
     summary = _with_fair_arm(summary)
     first = answer.verdict_sentences(summary)[0]
     assert first.startswith("With 250 real windows, fair-GAN samples (each generator trained only on the fit's own "
-                            "windows) (ratio 1, chosen on validation) made no measurable change (-2.9%; 95% interval "
+                            "windows; ratio 1, chosen on validation) made no measurable change (-2.9%; 95% interval "
                             "over 5 seeds: -6.4% to +0.6%); catalogue-GAN samples (ratio 5, chosen on validation) "
                             "lowered test WRMSSE by 5.3%")
     table = answer.change_table(summary)
