@@ -142,6 +142,9 @@ def test_verdict_is_not_measurable_when_the_gate_fails():
     table = study.compare(tables, _choices(tables), sizes=[250])
     assert table.set_index("comparison").loc["gan_vs_real", "gated_folds"] == []
     assert study.verdict(table, 250)["a_word"] == "not measurable"
+    # the catalogue arm's sentence says it was compared, ungated, not that it was not compared
+    assert "not measurable (fewer than 2 folds pass the gate); over every fold, ungated" in \
+        study.verdict(table, 250)["catalogue"]
 
 
 def test_ensemble_specs_carry_each_fits_windows_seed_and_step_budget():
