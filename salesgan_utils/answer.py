@@ -124,17 +124,13 @@ def arm_title(summary: dict, arm: str, n_real: int | None = None) -> str:
     from .scoring import arms_at
 
     choices = summary.get("validation_choices") or {}
-    spec = (arms_at(choices, n_real) if n_real is not None and choices.get("arms") else choices.get("arms") or {}
-            ).get(arm) or {}
-    if arm == "gan":
-        name = "catalogue-GAN samples" if _has_fair(summary) else "GAN samples"
-    elif arm == "gan_fair":
-        name = "fair-GAN samples (each generator trained only on the fit's own windows)"
-    elif arm in ("analog", "analog_fit"):
-        name = {"analog": "history analogs from every train window",
-                "analog_fit": "history analogs from the fit's own windows"}[arm]
-    else:
-        name = AUGMENTATIONS.get(spec.get("augmentation", ""), "simple augmentation")
+    arms = arms_at(choices, n_real) if n_real is not None and choices.get("arms") else choices.get("arms") or {}
+    spec = arms.get(arm) or {}
+    names = {"gan": "catalogue-GAN samples" if _has_fair(summary) else "GAN samples",
+             "gan_fair": "fair-GAN samples (each generator trained only on the fit's own windows)",
+             "analog": "history analogs from every train window",
+             "analog_fit": "history analogs from the fit's own windows"}
+    name = names.get(arm) or AUGMENTATIONS.get(spec.get("augmentation", ""), "simple augmentation")
     if "ratio" not in spec:
         return name
     chosen = f"ratio {spec['ratio']:g}, chosen on validation"
@@ -454,12 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from salesgan_utils import paths
+    from salesgan_utils.study import STUDY_FILE
 
     run_path = Path(argv[1])
     summary, model_summary, metadata, study = run_records(run_path)
     source = f"outputs/{run_path.name}/{paths.STAGES[4]}/summary.json"
     if study:
-        source += " and study_summary.json"
+        source += f" and {STUDY_FILE}"
     block = readme_block(summary, model_summary, metadata, source, study)
     if argv[0] == "print":
         print(block)

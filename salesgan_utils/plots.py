@@ -262,8 +262,9 @@ def study_changes(study: dict) -> plt.Figure:
             row = next((r for r in rows if r["comparison"] == name and int(r["n_real"]) == size), None)
             if row is None:
                 continue
+            per_fold = {int(f): v for f, v in (row.get("per_fold") or {}).items()}  # JSON keys are strings
             for k, fold in enumerate(folds):
-                values = (row.get("per_fold") or {}).get(str(fold), (row.get("per_fold") or {}).get(fold))
+                values = per_fold.get(fold)
                 if not values or values[0] is None:
                     continue
                 mean, low, high = (np.nan if v is None else float(v) for v in values)

@@ -116,14 +116,13 @@ def first_screen(artifacts: dict, profile: str = "") -> str:
     line = answer.data_line(meta, profile, Path(artifacts["run_path"]).name)
     verdict = "".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.verdict_sentences(summary))
     verdict += "".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.verdict_parts(summary))
-    study = artifacts.get("study")
-    if study:  # the backtest over every fold leads; this run's own test period follows
-        verdict = ("".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
-                   + f"<li>This run's own test period (fold 0 alone):<ul>{verdict}</ul></li>")
     figure_path = Path(artifacts["run_path"]) / STAGES[4] / "figures" / HEADLINE_FIGURE
-    if study:  # the backtest's forest plot leads (written by `python -m salesgan_utils.study`)
+    study = artifacts.get("study")
+    if study:  # the backtest over every fold and its forest plot lead; this run's own test period follows
         from .study import STUDY_FIGURE
 
+        verdict = ("".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
+                   + f"<li>This run's own test period (fold 0 alone):<ul>{verdict}</ul></li>")
         figure_path = figure_path.with_name(f"{STUDY_FIGURE}.png")
     figure = (image(figure_path, "width:100%;max-width:700px") if figure_path.is_file()
               else "<p><i>No headline figure: stage 04 has not drawn it in this run.</i></p>")
