@@ -178,7 +178,49 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
             "fit_seconds": time.perf_counter() - started}
 
 
+@dataclass(frozen=True)
+class _GbmJob:
+    """One LightGBM fit (phase D): its real windows (indices into train), seed and grid point."""
+
+    n_real: int
+    seed: int
+    keep: np.ndarray
+    params: dict
+
+
+def _gbm_job(context: _FitContext, job: _GbmJob) -> dict:
+    """Fit one LightGBM on the job's real windows, early-stopped on the validation subset a user with that many
+    windows holds out (`study.validation_subset`), and forecast val and test (one LightGBM thread: the same result
+    in any process)."""
+    stop = context.val.subset(validation_subset(len(context.val), len(context.train), job.n_real, job.seed))
+    return gbm.forecast_fit(context.train.subset(job.keep), stop, {"val": context.val, "test": context.test},
+                            seed=job.seed, params=job.params)
+
+
+def _run_job(context: _FitContext, job: _FitJob | _GbmJob) -> dict:
+    """The engine's one job function: an LSTM fit or a LightGBM fit."""
+    return _fit_job(context, job) if isinstance(job, _FitJob) else _gbm_job(context, job)
+
+
+def _job_cost(job: _FitJob | _GbmJob) -> float:
+    """The windows a job trains on (real + synthetic), the pool's longest-first hint: an LSTM epoch is a fixed
+    number of batches, but building a large mixed training set and a LightGBM fit grow with it."""
+    if isinstance(job, _FitJob):
+        return len(job.keep) * (1.0 + job.ratio)
+    return float(len(job.keep))
+
+
 ANALOG_KINDS = ("analog", "analog_fit")
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict, name: str):
+    """Add the block's wall time to `seconds[name]` (summary.json's `phase_seconds`)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
 
 
 class _Runner:
@@ -197,7 +239,8 @@ class _Runner:
         self.fit_settings, self.say = fit_settings, say
         self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
-        self.parts, self.fit_rows, self.done = [], [], set()
+        self.parts, self.fit_rows, self.done, self.gbm_parts = [], [], set(), []
+        self.seconds: dict[str, float] = {}  # wall time per part of the stage (summary.json's phase_seconds)
 
     def subset(self, seed: int, n_real: int) -> np.ndarray:
         """Seed `seed`'s fit on n_real windows (`study.fit_windows`: sizes are nested within a seed)."""
@@ -219,8 +262,10 @@ class _Runner:
             for name, forecast in all_point_baselines(history, windows.horizon, ma_window).items():
                 self.add(name, "", BASELINE_SEED, 0, {split: forecast})
 
-    def fit_all(self, specs: Sequence[tuple], phase: str) -> None:
-        """Fit every (kind, ratio, n_real, seed, loss, lr) of `specs` not fitted before, as parallel jobs."""
+    def fit_all(self, specs: Sequence[tuple], phase: str, gbm_specs: Sequence[tuple] = ()) -> None:
+        """Fit every (kind, ratio, n_real, seed, loss, lr) of `specs` not fitted before, and every LightGBM
+        (n_real, seed, params) of `gbm_specs`, as one call of parallel jobs (costliest first); their forecasts
+        are kept in the order of the specs, LSTM fits first."""
         todo, keys = [], set()
         for kind, ratio, n_real, seed, loss, lr in specs:
             key = (variant_name(kind, ratio), config_label(loss, lr), seed, n_real)
@@ -239,8 +284,19 @@ class _Runner:
                      f"{out['n_train_synthetic']} synthetic windows, best epoch {out['best_epoch']}/"
                      f"{out['epochs_run']} ({out['fit_seconds']:.1f}s)")
 
-        results = self.engine.run(_fit_job, [job for _, job in todo], on_result=report)
-        for ((model, config, seed, n_real), job), out in zip(todo, results):
+        gbm_jobs = [_GbmJob(int(n_real), int(seed), self.subset(seed, n_real), dict(params))
+                    for n_real, seed, params in gbm_specs]
+
+        def report_any(index: int, out: dict) -> None:
+            if index < len(todo):
+                report(index, out)
+
+        jobs = [job for _, job in todo] + gbm_jobs
+        with _timed(self.seconds, f"fits {phase}"):
+            results = self.engine.run(_run_job, jobs, on_result=report_any, cost=[_job_cost(j) for j in jobs])
+        for job, out in zip(gbm_jobs, results[len(todo):]):
+            self.gbm_parts.append((gbm.config_label(job.params), job.seed, job.n_real, out["forecasts"]))
+        for ((model, config, seed, n_real), job), out in zip(todo, results[:len(todo)]):
             self.add(model, config, seed, n_real, out["forecasts"])
             self.done.add((model, config, seed, n_real))
             self.fit_rows.append({"model": model, "config": config, "seed": seed, "n_real": n_real,
@@ -248,6 +304,14 @@ class _Runner:
                                   "n_train_synthetic": out["n_train_synthetic"], "best_epoch": out["best_epoch"],
                                   "epochs_run": out["epochs_run"], "best_val_loss": out["best_val_loss"],
                                   "fit_seconds": out["fit_seconds"], "phase": phase})
+        for config, seed, n_real, forecasts in self.gbm_parts:
+            self.add(gbm.MODEL, config, seed, n_real, forecasts)
+        self.gbm_parts = []
+
+    def val_scores(self, train_df: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
+        """WRMSSE (headline subset) of every validation forecast so far (the input of each validation choice)."""
+        with _timed(self.seconds, "validation scoring"):
+            return score_forecasts(self.frame("val"), train_df, weights, (HEADLINE,)).table
 
     def close(self) -> None:
         self.engine.close()
@@ -358,12 +422,13 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         ref = resolve_sizes([reference_size], len(train))[0]
         seeds = [int(s) for s in seeds]
         tuning = seeds[:max(1, int(tune_seeds))]
-        runner.baselines(ma_window)
+        with _timed(runner.seconds, "baselines"):
+            runner.baselines(ma_window)
 
         # A. the real-only LSTM's loss and learning rate, on validation
         runner.fit_all([("real", 0.0, ref, seed, loss, lr) for loss in losses for lr in lrs for seed in tuning],
                        "A: loss and learning rate")
-        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+        val_scores = runner.val_scores(train_df, weights)
         grid = _mean_val(val_scores, model=REFERENCE, n_real=ref)
         best_config = grid.iloc[0]["config"]
         loss, lr = best_config.split(" lr=")[0], float(best_config.split(" lr=")[1])
@@ -375,7 +440,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         plan += [(a, r) for a in augmentations for r in ratios]
         runner.fit_all([(kind, ratio, ref, seed, loss, lr) for kind, ratio in plan for seed in tuning],
                        "B: augmentation ratio")
-        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+        val_scores = runner.val_scores(train_df, weights)
         gan_models = [variant_name("gan", r) for r in ratios] if gan_samples_scaled is not None else []
         simple_models = [variant_name(a, r) for a in augmentations for r in ratios]
         gan_grid = _mean_val(val_scores, model=gan_models, config=best_config, n_real=ref)
@@ -396,7 +461,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             kinds = ["gan_fair"] * all((n_real, s) in fair for s in seeds) + list(ANALOG_KINDS) * (analog_k > 0)
             runner.fit_all([(kind, r, n_real, seed, loss, lr) for kind in kinds for r in ratios for seed in tuning],
                            "B2: fair GAN and analog ratios")
-            val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
+            val_scores = runner.val_scores(train_df, weights)
             for kind in kinds:
                 grid_k = _mean_val(val_scores, model=[variant_name(kind, r) for r in ratios], config=best_config,
                                    n_real=n_real)
@@ -404,12 +469,14 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             say(f"[benchmark] B2: at {n_real} real windows: " + ", ".join(
                 f"{kind} ratio {arms_by_size[n_real][kind][1]:g}" for kind in kinds))
 
-        # C. the scarcity study on test
+        # C. the scarcity study on test, beside D's LightGBM grid (independent jobs: one call keeps every core busy)
+        gbm_grid = [(n_real, seed, p) for n_real in sizes for p in gbm.GRID for seed in tuning] \
+            if practitioner_gbm else []
         runner.fit_all([(kind, ratio, n_real, seed, loss, lr) for n_real in sizes for seed in seeds
-                        for kind, ratio in arms_by_size[n_real].values()], "C: scarcity study")
-        runner.close()  # the workers' memory back before the tables
+                        for kind, ratio in arms_by_size[n_real].values()], "C: scarcity study", gbm_grid)
         gbm_configs = _practitioner_gbm(runner, sizes, seeds, tuning, train_df, weights, say) \
             if practitioner_gbm else {}
+        runner.close()  # the workers' memory back before the tables
         forecasts = runner.frame()
         fits = pd.DataFrame(runner.fit_rows)
         settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
@@ -427,40 +494,34 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                    "arms_by_size": {int(n): {k: {"augmentation": v[0], "ratio": v[1], "model": variant_name(*v)}
                                              for k, v in by.items()} for n, by in arms_by_size.items()}}
         gan_seen = _gan_overlap(runner, gan_train_index, sizes, seeds)
-        tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
-                                                n_boot=n_boot, demand_class=_entity_classes(test),
-                                                gan_seen=gan_seen)
+        with _timed(runner.seconds, "tables"):
+            tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
+                                                    n_boot=n_boot, demand_class=_entity_classes(test),
+                                                    gan_seen=gan_seen)
         summary["fair_generators"] = [g.record() for _, g in sorted((fair_gan or {}).items())]
         summary["settings"]["analog_k"] = int(analog_k)
         summary["stage_seconds"] = time.perf_counter() - started
         summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0
+        summary["phase_seconds"] = {name: round(seconds, 3) for name, seconds in runner.seconds.items()}
         return BenchmarkResult(forecasts=forecasts, fits=fits, tables=tables, summary=summary)
 
 
 def _practitioner_gbm(runner: _Runner, sizes, seeds, tuning, train_df, weights, say) -> dict:
-    """D. The global LightGBM, real-only, per size: its grid (`gbm.GRID`) chosen on validation over the tuning
-    seeds, then every seed; each fit trains on the seed's real windows (`study.fit_windows`, the LSTM's) and early
-    stops on the validation subset a user with that many windows holds out (`study.validation_subset`).
+    """D. The global LightGBM, real-only, per size: its grid (`gbm.GRID`, fitted over the tuning seeds beside
+    phase C) chosen on validation, then the other seeds at the chosen point, as one call of parallel jobs; each fit
+    trains on the seed's real windows (`study.fit_windows`, the LSTM's) and early stops on the validation subset a
+    user with that many windows holds out (`study.validation_subset`).
 
     Returns:
         {n_real: the chosen config label}.
     """
-    chosen = {}
-    for n_real in sizes:
-        def fit(params, seed, n_real=n_real):
-            stop = runner.val.subset(validation_subset(len(runner.val), len(runner.train), n_real, seed))
-            out = gbm.forecast_fit(runner.train.subset(runner.subset(seed, n_real)), stop,
-                                   {"val": runner.val, "test": runner.test}, seed=seed, params=params)
-            runner.add(gbm.MODEL, gbm.config_label(params), seed, n_real, out["forecasts"])
-
-        for params in gbm.GRID:
-            for seed in tuning:
-                fit(params, seed)
-        val_scores = score_forecasts(runner.frame("val"), train_df, weights, (HEADLINE,)).table
-        best = _mean_val(val_scores, model=gbm.MODEL, n_real=n_real).iloc[0]["config"]
-        for seed in (s for s in seeds if s not in tuning):
-            fit(next(p for p in gbm.GRID if gbm.config_label(p) == best), seed)
-        chosen[int(n_real)] = best
+    val_scores = runner.val_scores(train_df, weights)
+    chosen = {int(n_real): _mean_val(val_scores, model=gbm.MODEL, n_real=n_real).iloc[0]["config"]
+              for n_real in sizes}
+    by_label = {gbm.config_label(p): p for p in gbm.GRID}
+    runner.fit_all([], "D: LightGBM, every seed", [(n_real, seed, by_label[chosen[int(n_real)]])
+                                                   for n_real in sizes for seed in seeds if seed not in tuning])
+    for n_real, best in chosen.items():
         say(f"[benchmark] D: LightGBM at {n_real} real windows: {best} (validation)")
     return chosen
 

@@ -5,8 +5,11 @@ A job is a call `fn(context, job)`: `fn` is a module-level function (pickled by 
 same code), `context` holds the large read-only inputs every job shares (sent to each worker once, not once per
 job), `job` is a small picklable spec. Every engine returns the same list in the same order, so what a caller writes
 from it is written exactly as a sequential run writes it. `on_result(index, result)` sees each result as its job
-finishes (in completion order), for progress lines. An `Engine` keeps its workers (and the context they hold)
-between calls, so the phases of a stage pay the start of a pool or cluster once; `run_jobs` is one call of one.
+finishes (in completion order), for progress lines. `cost` (one number per job, e.g. its window count) makes the
+parallel engines hand the jobs out costliest first, so the last job of a call is a short one and no worker idles
+long behind it (longest-processing-time-first); only the order of starting changes, never the results. An
+`Engine` keeps its workers (and the context they hold) between calls, so the phases of a stage pay the start of a
+pool or cluster once; `run_jobs` is one call of one.
 
 Each job runs with `threads` torch threads (default 1). A fit's last bits depend on its thread count, so results
 agree across engines at one thread count; and on a CPU of c cores, c single-thread fits of a small network finish
@@ -118,28 +121,33 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def run(self, fn: JobFn, jobs: Sequence[Any], on_result: OnResult | None = None) -> list:
+    def run(self, fn: JobFn, jobs: Sequence[Any], on_result: OnResult | None = None,
+            cost: Sequence[float] | None = None) -> list:
         """Run `fn(context, job)` for every job; the results in the order of `jobs`.
 
         Args:
             fn: a module-level function (picklable by reference) of (context, job).
             jobs: picklable job specs.
             on_result: called as `on_result(index, result)` when each job finishes.
+            cost: an estimate of each job's run time (any unit); a pool or cluster starts the costliest first
+                (ties in job order). None: job order.
 
         Returns:
             [fn(context, jobs[0]), fn(context, jobs[1]), ...].
 
         Raises:
             ImportError: `ray`/`dask` asked for without the package installed.
+            ValueError: `cost` of another length than `jobs`.
         """
         jobs = list(jobs)
         if not jobs:
             return []
+        order = submission_order(len(jobs), cost)
         if self._backend is None:
             kind = _Here if self.executor == "local" and self.n_jobs == 1 else _BACKENDS[self.executor]
             self._backend = kind(self.context, self.n_jobs, self.address, self.threads)
         results: list = [None] * len(jobs)
-        for index, result in self._backend.run(fn, jobs):
+        for index, result in self._backend.run(fn, jobs, order):
             results[index] = result
             if on_result:
                 on_result(index, result)
@@ -153,10 +161,25 @@ class Engine:
 
 
 def run_jobs(fn: JobFn, jobs: Sequence[Any], *, context: Any = None, executor: str = "local", n_jobs: int = 1,
-             address: str = "", threads: int = 1, on_result: OnResult | None = None) -> list:
-    """One `Engine(...).run(fn, jobs, on_result)`, the engine closed afterwards (arguments as `Engine`'s)."""
+             address: str = "", threads: int = 1, on_result: OnResult | None = None,
+             cost: Sequence[float] | None = None) -> list:
+    """One `Engine(...).run(fn, jobs, on_result, cost)`, the engine closed afterwards (arguments as `Engine`'s)."""
     with Engine(context, executor=executor, n_jobs=n_jobs, address=address, threads=threads) as engine:
-        return engine.run(fn, jobs, on_result)
+        return engine.run(fn, jobs, on_result, cost)
+
+
+def submission_order(n_jobs: int, cost: Sequence[float] | None) -> list[int]:
+    """Job indices in the order a pool starts them: by descending `cost`, ties (and `cost` None) in job order.
+
+    Raises:
+        ValueError: `cost` of another length than `n_jobs`.
+    """
+    if cost is None:
+        return list(range(n_jobs))
+    cost = [float(c) for c in cost]
+    if len(cost) != n_jobs:
+        raise ValueError(f"cost has {len(cost)} entries for {n_jobs} jobs: give one estimate per job, or None")
+    return sorted(range(n_jobs), key=lambda index: (-cost[index], index))
 
 
 class _Here:
@@ -165,8 +188,8 @@ class _Here:
     def __init__(self, context, n_jobs, address, threads):
         self.context, self.threads = context, threads
 
-    def run(self, fn, jobs):
-        previous = _set_threads(self.threads)
+    def run(self, fn, jobs, order):
+        previous = _set_threads(self.threads)  # job order: one after another, no worker to keep busy
         try:
             for index, job in enumerate(jobs):
                 yield index, fn(self.context, job)
@@ -186,8 +209,8 @@ class _Pool:
         self.pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker, initargs=(context, threads))
 
-    def run(self, fn, jobs):
-        futures = {self.pool.submit(_call_in_worker, fn, job): index for index, job in enumerate(jobs)}
+    def run(self, fn, jobs, order):
+        futures = {self.pool.submit(_call_in_worker, fn, jobs[index]): index for index in order}
         pending = set(futures)
         try:
             while pending:
@@ -232,9 +255,9 @@ class _Ray:
         self.task = ray.remote(num_cpus=threads)(call_with_threads)
         self.shared, self.threads = ray.put(context), threads
 
-    def run(self, fn, jobs):
-        refs = [self.task.remote(fn, self.shared, job, self.threads) for job in jobs]
-        index_of = {ref: index for index, ref in enumerate(refs)}
+    def run(self, fn, jobs, order):
+        refs = [self.task.remote(fn, self.shared, jobs[index], self.threads) for index in order]
+        index_of = dict(zip(refs, order))
         pending = list(refs)
         while pending:
             done, pending = self.ray.wait(pending, num_returns=1)
@@ -262,10 +285,10 @@ class _Dask:
         [self.shared] = self.client.scatter([context], broadcast=True)
         self.threads = threads
 
-    def run(self, fn, jobs):
-        futures = [self.client.submit(call_with_threads, fn, self.shared, job, self.threads, pure=False)
-                   for job in jobs]
-        index_of = {future.key: index for index, future in enumerate(futures)}
+    def run(self, fn, jobs, order):
+        futures = [self.client.submit(call_with_threads, fn, self.shared, jobs[index], self.threads, pure=False)
+                   for index in order]
+        index_of = {future.key: index for future, index in zip(futures, order)}
         for future in self.distributed.as_completed(futures):
             yield index_of[future.key], future.result()
 

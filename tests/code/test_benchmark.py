@@ -277,6 +277,9 @@ def test_lightgbm_trains_on_each_lstm_fits_windows_and_is_chosen_on_validation(m
     # per size: 4 grid points x 2 tuning seeds, then the chosen one for the third seed
     assert rows.groupby(["n_real"], observed=True)[["config", "seed"]].apply(
         lambda g: len(g.drop_duplicates())).to_dict() == {8: 9, 24: 9}
+    phases = result.summary["phase_seconds"]  # where the stage's time went, one entry per part
+    assert {"baselines", "fits A: loss and learning rate", "fits C: scarcity study", "fits D: LightGBM, every seed",
+            "validation scoring", "tables"} <= set(phases) and all(v >= 0 for v in phases.values())
 
 
 def test_planned_fits_counts_the_fits_the_protocol_makes(recorded):

@@ -56,6 +56,31 @@ def test_a_process_pool_returns_what_a_sequential_run_returns(shared):
     assert sorted(seen) == [0, 1, 2, 3, 4]
 
 
+def test_jobs_are_started_costliest_first_and_returned_in_job_order():
+    assert executor.submission_order(5, None) == [0, 1, 2, 3, 4]
+    assert executor.submission_order(5, [1, 9, 3, 9, 0]) == [1, 3, 2, 0, 4]  # ties in job order
+    with pytest.raises(ValueError, match="cost has 2 entries for 3 jobs"):
+        executor.submission_order(3, [1, 2])
+
+
+def _started(context, job):
+    import time
+
+    return {"job": job, "started": time.monotonic()}
+
+
+@pytest.mark.slow
+def test_a_pool_of_one_worker_starts_the_jobs_in_cost_order():
+    pool = executor._Pool(None, 1, "", 1)  # one worker: the start order is the submission order
+    try:
+        jobs = ["a", "b", "c", "d"]
+        out = dict(pool.run(_started, jobs, executor.submission_order(4, [2, 7, 1, 5])))
+    finally:
+        pool.close()
+    assert [out[i]["job"] for i in range(4)] == jobs  # each index carries its own job's result
+    assert sorted(range(4), key=lambda i: out[i]["started"]) == [1, 3, 0, 2]
+
+
 def test_the_caller_s_thread_count_is_restored(shared):
     before = torch.get_num_threads()
     executor.run_jobs(_seeded_matmul, JOBS[:2], context=shared, n_jobs=1, threads=1)
@@ -72,10 +97,11 @@ def test_bad_engine_and_worker_count_are_refused_in_one_line(shared):
 
 
 def _smoke_benchmark(**engine):
-    """Stage 04 with the smoke profile's settings on small seeded windows and GAN samples."""
+    """Stage 04 with the smoke profile's settings (and the LightGBM phase) on small seeded windows and GAN
+    samples."""
     settings = params.stage_params(4, params.load_profile("smoke"))
     kw = benchmark.settings_from_params(settings)
-    kw.update(scarcity_sizes=(60, 0), reference_size=0, n_boot=20, **engine)
+    kw.update(scarcity_sizes=(60, 0), reference_size=0, n_boot=20, practitioner_gbm=True, **engine)
     train, val, test = (random_windowset(n, seed=s) for n, s in ((160, 0), (40, 1), (40, 2)))
     days = pd.date_range("2016-10-01", periods=60)
     rng = np.random.default_rng(7)
@@ -94,6 +120,7 @@ def sequential():
 def test_smoke_stage_04_on_two_worker_processes_gives_the_sequential_forecasts(sequential):
     parallel = _smoke_benchmark(n_jobs=2)
     assert len(sequential.fits) >= 10 and sequential.forecasts["model"].nunique() > 5
+    assert (sequential.forecasts["model"] == benchmark.gbm.MODEL).any()  # LightGBM fits are jobs too
     assert parallel.forecasts.equals(sequential.forecasts)
     assert json.dumps(parallel.summary["regimes"]) == json.dumps(sequential.summary["regimes"])  # NaN-safe
 
