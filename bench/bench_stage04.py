@@ -6,10 +6,13 @@ Usage (from the repository root; a quiet host: check `uptime` first):
     .venv/bin/python bench/bench_stage04.py --profile smoke --data demo --n-jobs 2     # a tiny check of the script
 
 Stages 01-03 of run `--run` (default bench_stage04_<profile>) are made first with the pipeline when they are
-missing (untimed); then `benchmark.run_benchmark` runs with the profile's stage-04 parameters, as notebook 04 calls
-it (one torch thread per fit), once with n_jobs = 1 and once with n_jobs = `--n-jobs` (`--order` picks which goes
-first). Prints the wall times, the speed-up, the load average before, between and after, and a Markdown row for
-bench/RESULTS.md; exits 1 when the forecasts differ.
+missing (untimed). Then, as notebook 04 does, the profile's fair generators are trained once (one batched ensemble
+at torch's default threads, timed on its own: it does not depend on n_jobs; `--fair-steps` overrides their step
+budget, which changes what they learn but not the fits' work), and `benchmark.run_benchmark` runs with the
+profile's stage-04 parameters (one torch thread per fit, the fair-GAN and history-analog arms, LightGBM), once
+with n_jobs = 1 and once with n_jobs = `--n-jobs` (`--order` picks which goes first). Prints the wall times, the
+speed-up of the protocol and of the whole stage (fair generators included), each run's `phase_seconds`, the load
+average before, between and after, and Markdown rows for bench/RESULTS.md; exits 1 when the forecasts differ.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import pandas as pd
 import torch
 import yaml
 
-from salesgan_utils import benchmark, params, paths, preprocess, sample, scoring
+from salesgan_utils import benchmark, fair_gan, gan, params, paths, preprocess, sample, scoring, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,13 +54,30 @@ def inputs(run_path: Path) -> dict:
     gan_params = yaml.safe_load((run_path / "params" / "02_train_gan.yaml").read_text())
     gan_index = benchmark.subsample_index(splits[0], int(gan_params.get("gan_train_windows", 0)),
                                           int(gan_params.get("seed", 0)))
-    return dict(args=(*splits, gan, train_df), entity_level=metadata["entity"], gan_train_index=gan_index)
+    return dict(args=(*splits, gan, train_df), entity_level=metadata["entity"], gan_train_index=gan_index,
+                k=int(gan.shape[1]))
 
 
-def timed(work: dict, settings: dict, n_jobs: int) -> tuple[float, benchmark.BenchmarkResult]:
+def fair_generators(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path) -> tuple[float, dict]:
+    """The profile's fair generators as notebook 04 trains them (seconds, {(n_real, seed): FairGenerator})."""
+    train_windows, val_windows = work["args"][:2]
+    sizes = benchmark.resolve_sizes(stage.get("fair_gan_sizes", []), len(train_windows))
+    if not sizes:
+        return 0.0, {}
+    catalogue = gan.load_generator(paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT)
+    started = time.perf_counter()
+    fair = fair_gan.train_fair_generators(train_windows, val_windows, catalogue.config, sizes,
+                                          benchmark.settings_from_params(stage)["seeds"], steps, work["k"], out_dir,
+                                          val_every=int(stage["fair_gan_val_every"]))
+    return time.perf_counter() - started, fair
+
+
+def timed(work: dict, settings: dict, n_jobs: int, fair: dict, analog_k: int
+          ) -> tuple[float, benchmark.BenchmarkResult]:
     started = time.perf_counter()
     result = benchmark.run_benchmark(*work["args"], entity_level=work["entity_level"],
                                      gan_train_index=work["gan_train_index"], num_threads=1, log=None,
+                                     fair_gan=fair, analog_k=analog_k,
                                      **{**settings, "n_jobs": n_jobs, "executor": "local"})
     return time.perf_counter() - started, result
 
@@ -69,26 +89,38 @@ def main() -> int:
     parser.add_argument("--run", default="")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--order", choices=("sequential-first", "parallel-first"), default="sequential-first")
+    parser.add_argument("--fair-steps", type=int, default=0, help="fair generators' step budget (0 = the profile's)")
     args = parser.parse_args()
     run = args.run or f"bench_stage04_{args.profile}"
-    work = inputs(prepare(args.profile, args.data, run))
-    settings = benchmark.settings_from_params(params.stage_params(4, params.load_profile(args.profile)))
+    run_path = prepare(args.profile, args.data, run)
+    work = inputs(run_path)
+    stage = params.stage_params(4, params.load_profile(args.profile))
+    settings = benchmark.settings_from_params(stage)
     loads = {"before": os.getloadavg()}
+    fair_steps = args.fair_steps or int(stage["fair_gan_steps"])
+    fair_s, fair = fair_generators(run_path, work, stage, fair_steps, run_path / "bench_fair_generators")
+    loads["after the fair generators"] = os.getloadavg()
+    print(f"fair generators: {len(fair)} x {fair_steps} steps, {fair_s:.1f} s", flush=True)
     order = [1, args.n_jobs] if args.order == "sequential-first" else [args.n_jobs, 1]
     runs = {}
     for n_jobs in order:
-        runs[n_jobs] = timed(work, settings, n_jobs)
+        runs[n_jobs] = timed(work, settings, n_jobs, fair, int(stage.get("analog_k", 0)))
         loads[f"after n_jobs={n_jobs}"] = os.getloadavg()
-        print(f"n_jobs={n_jobs}: {runs[n_jobs][0]:.1f} s, {len(runs[n_jobs][1].fits)} fits", flush=True)
+        print(f"n_jobs={n_jobs}: {runs[n_jobs][0]:.1f} s, {len(runs[n_jobs][1].fits)} fits; phase_seconds "
+              f"{runs[n_jobs][1].summary['phase_seconds']}", flush=True)
     (seq_s, seq), (par_s, par) = runs[1], runs[args.n_jobs]
     same = par.forecasts.equals(seq.forecasts)
     print(f"\nLoad average (1, 5, 15 min): {loads}")
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
-          f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs")
+          f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs, "
+          f"{len(fair)} fair generators of {fair_steps} steps")
     print(f"forecasts identical (DataFrame.equals): {same}")
-    print(f"| profile | fits | sequential (n_jobs=1) | parallel (n_jobs={args.n_jobs}) | speed-up | identical |")
-    print("|---|---:|---:|---:|---:|:--|")
-    print(f"| {args.profile} | {len(seq.fits)} | {seq_s:.1f} s | {par_s:.1f} s | {seq_s / par_s:.2f}× | {same} |")
+    print(f"| profile | part | sequential (n_jobs=1) | parallel (n_jobs={args.n_jobs}) | speed-up | identical |")
+    print("|---|---|---:|---:|---:|:--|")
+    print(f"| {args.profile} | protocol ({len(seq.fits)} LSTM fits + LightGBM) | {seq_s:.1f} s | {par_s:.1f} s | "
+          f"{seq_s / par_s:.2f}× | {same} |")
+    print(f"| {args.profile} | whole stage (+ {len(fair)} fair generators, {fair_s:.1f} s in both) | "
+          f"{seq_s + fair_s:.1f} s | {par_s + fair_s:.1f} s | {(seq_s + fair_s) / (par_s + fair_s):.2f}× | {same} |")
     return 0 if same else 1
 
 

@@ -75,34 +75,46 @@ class StackedNetworks:
     def _dense(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         return _linear(x, self.params[f"{prefix}.weight"], self.params[f"{prefix}.bias"])
 
-    def _recurrent(self, prefix: str, x: torch.Tensor, layers: int, gates: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _recurrent(self, prefix: str, x: torch.Tensor, layers: int, gates: int, outputs: bool = True
+                   ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """A stacked LSTM (gates 4: i, f, g, o) or GRU (gates 3: r, z, n) over x (M, B, T, in), zero initial
-        state. Returns (outputs of the last layer (M, B, T, hidden), last hidden state of the last layer)."""
+        state. Returns (outputs of the last layer (M, B, T, hidden), or None without `outputs`; last hidden state
+        of the last layer).
+
+        Per step one batched matmul: the input part of every step is computed at once beforehand, with the
+        recurrent bias folded into it where the equations allow (all LSTM gates; the GRU's r and z), and added by
+        `baddbmm` itself."""
         for layer in range(layers):
             w_ih, w_hh = self.params[f"{prefix}.weight_ih_l{layer}"], self.params[f"{prefix}.weight_hh_l{layer}"]
             b_ih, b_hh = self.params[f"{prefix}.bias_ih_l{layer}"], self.params[f"{prefix}.bias_hh_l{layer}"]
             hidden = w_hh.shape[2]
             m, b, steps = x.shape[:3]
+            w_hh_t = w_hh.transpose(1, 2)
+            keep = outputs or layer < layers - 1
             # every step's input part at once; unbind, not inputs[:, :, t]: indexing's backward fills a zero tensor
             # of the whole input per step (quadratic in T), unbind's stacks the T gradients once
-            inputs = _linear(x, w_ih, b_ih).unbind(dim=2)  # T × (M, B, gates · hidden)
-            h = x.new_zeros(m, b, hidden)
-            c = x.new_zeros(m, b, hidden)
-            outputs = []
+            if gates == 4:
+                inputs = _linear(x, w_ih, b_ih + b_hh).unbind(dim=2)  # T × (M, B, 4 · hidden)
+                h = c = x.new_zeros(m, b, hidden)
+            else:
+                folded = torch.cat([b_ih[:, :2 * hidden] + b_hh[:, :2 * hidden], b_ih[:, 2 * hidden:]], dim=1)
+                inputs = _linear(x, w_ih, folded).unbind(dim=2)  # T × (M, B, 3 · hidden)
+                h, b_hn = x.new_zeros(m, b, hidden), b_hh[:, 2 * hidden:].unsqueeze(1)
+            states = []
             for t in range(steps):
-                recurrent = torch.baddbmm(b_hh.unsqueeze(1), h, w_hh.transpose(1, 2))
                 if gates == 4:
-                    i, f, g, o = (inputs[t] + recurrent).chunk(4, dim=-1)
+                    i, f, g, o = torch.baddbmm(inputs[t], h, w_hh_t).chunk(4, dim=-1)
                     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                     h = torch.sigmoid(o) * torch.tanh(c)
                 else:
                     x_r, x_z, x_n = inputs[t].chunk(3, dim=-1)
-                    h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
+                    h_r, h_z, h_n = torch.bmm(h, w_hh_t).chunk(3, dim=-1)
                     r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-                    n = torch.tanh(x_n + r * h_n)
-                    h = (1 - z) * n + z * h
-                outputs.append(h)
-            x = torch.stack(outputs, dim=2)
+                    n = torch.tanh(x_n + r * (h_n + b_hn))
+                    h = n + z * (h - n)
+                if keep:
+                    states.append(h)
+            x = torch.stack(states, dim=2) if keep else None
         return x, h
 
     def spectral_weights(self, power_iteration: bool) -> dict[str, torch.Tensor]:
@@ -129,7 +141,8 @@ class StackedNetworks:
     def encode(self, prefix: str, history: torch.Tensor, calendar: torch.Tensor, reviews: torch.Tensor):
         """`ConditionEncoder` of every member: history (M, B, L), calendar (M, B, H, C), reviews (M, B, R) →
         (M, B, cond_dim)."""
-        _, last = self._recurrent(f"{prefix}.history_rnn", history.unsqueeze(-1), self.config.history_layers, 4)
+        _, last = self._recurrent(f"{prefix}.history_rnn", history.unsqueeze(-1), self.config.history_layers, 4,
+                                  outputs=False)
         parts = [last, torch.relu(self._dense(f"{prefix}.calendar_dense.0", calendar.flatten(2))),
                  torch.relu(self._dense(f"{prefix}.review_dense.0", reviews))]
         return torch.relu(self._dense(f"{prefix}.fuse.0", torch.cat(parts, dim=-1)))
