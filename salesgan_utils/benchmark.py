@@ -62,7 +62,7 @@ from .scoring import (
     variant_name,
     window_keys,
 )
-from .study import fit_windows, validation_subset
+from .study import fit_windows
 from .windows import WindowSet, subsample
 
 
@@ -178,31 +178,12 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
             "fit_seconds": time.perf_counter() - started}
 
 
-@dataclass(frozen=True)
-class _GbmJob:
-    """One LightGBM fit (phase D): its real windows (indices into train), seed and grid point."""
-
-    n_real: int
-    seed: int
-    keep: np.ndarray
-    params: dict
-
-
-def _gbm_job(context: _FitContext, job: _GbmJob) -> dict:
-    """Fit one LightGBM on the job's real windows, early-stopped on the validation subset a user with that many
-    windows holds out (`study.validation_subset`), and forecast val and test (one LightGBM thread: the same result
-    in any process)."""
-    stop = context.val.subset(validation_subset(len(context.val), len(context.train), job.n_real, job.seed))
-    return gbm.forecast_fit(context.train.subset(job.keep), stop, {"val": context.val, "test": context.test},
-                            seed=job.seed, params=job.params)
-
-
-def _run_job(context: _FitContext, job: _FitJob | _GbmJob) -> dict:
+def _run_job(context: _FitContext, job: _FitJob | gbm.GbmJob) -> dict:
     """The engine's one job function: an LSTM fit or a LightGBM fit."""
-    return _fit_job(context, job) if isinstance(job, _FitJob) else _gbm_job(context, job)
+    return _fit_job(context, job) if isinstance(job, _FitJob) else gbm.fit_job(context, job)
 
 
-def _job_cost(job: _FitJob | _GbmJob) -> float:
+def _job_cost(job: _FitJob | gbm.GbmJob) -> float:
     """The windows a job trains on (real + synthetic), the pool's longest-first hint: an LSTM epoch is a fixed
     number of batches, but building a large mixed training set and a LightGBM fit grow with it."""
     if isinstance(job, _FitJob):
@@ -284,7 +265,7 @@ class _Runner:
                      f"{out['n_train_synthetic']} synthetic windows, best epoch {out['best_epoch']}/"
                      f"{out['epochs_run']} ({out['fit_seconds']:.1f}s)")
 
-        gbm_jobs = [_GbmJob(int(n_real), int(seed), self.subset(seed, n_real), dict(params))
+        gbm_jobs = [gbm.GbmJob(int(n_real), int(seed), self.subset(seed, n_real), dict(params))
                     for n_real, seed, params in gbm_specs]
 
         def report_any(index: int, out: dict) -> None:

@@ -120,3 +120,25 @@ def forecast_fit(train: WindowSet, val_stop: WindowSet, splits: dict, *, seed: i
     fitted = fit_gbm(train, val_stop, seed=seed, params=params)
     return {"forecasts": {name: fitted.predict(windows) for name, windows in splits.items()},
             "best_iteration": fitted.best_iteration, "fit_seconds": time.perf_counter() - started}
+
+
+@dataclass(frozen=True)
+class GbmJob:
+    """One LightGBM fit of stage 04 (phase D), an `executor` job: its real windows (indices into train), seed and
+    grid point."""
+
+    n_real: int
+    seed: int
+    keep: np.ndarray
+    params: dict
+
+
+def fit_job(context, job: GbmJob) -> dict:
+    """Fit one LightGBM on the job's real windows of `context.train`, early-stopped on the validation subset a user
+    with that many windows holds out (`study.validation_subset`), and forecast `context.val` and `context.test`
+    (one LightGBM thread: the same result in any process)."""
+    from .study import validation_subset
+
+    stop = context.val.subset(validation_subset(len(context.val), len(context.train), job.n_real, job.seed))
+    return forecast_fit(context.train.subset(job.keep), stop, {"val": context.val, "test": context.test},
+                        seed=job.seed, params=job.params)
