@@ -220,7 +220,7 @@ class _Runner:
         self.fit_settings, self.say = fit_settings, say
         self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
-        self.parts, self.fit_rows, self.done, self.gbm_parts = [], [], set(), []
+        self.parts, self.fit_rows, self.done = [], [], set()
         self.seconds: dict[str, float] = {}  # wall time per part of the stage (summary.json's phase_seconds)
 
     def subset(self, seed: int, n_real: int) -> np.ndarray:
@@ -258,6 +258,8 @@ class _Runner:
         progress = Progress(f"LSTM fit ({phase[0]})", len(todo)) if self.progress and todo else None
 
         def report(index: int, out: dict) -> None:
+            if index >= len(todo):  # a LightGBM job: no progress line
+                return
             if progress:
                 progress.step()
             (model, config, seed, _), job = todo[index]
@@ -268,15 +270,9 @@ class _Runner:
         gbm_jobs = [gbm.GbmJob(int(n_real), int(seed), self.subset(seed, n_real), dict(params))
                     for n_real, seed, params in gbm_specs]
 
-        def report_any(index: int, out: dict) -> None:
-            if index < len(todo):
-                report(index, out)
-
         jobs = [job for _, job in todo] + gbm_jobs
         with _timed(self.seconds, f"fits {phase}"):
-            results = self.engine.run(_run_job, jobs, on_result=report_any, cost=[_job_cost(j) for j in jobs])
-        for job, out in zip(gbm_jobs, results[len(todo):]):
-            self.gbm_parts.append((gbm.config_label(job.params), job.seed, job.n_real, out["forecasts"]))
+            results = self.engine.run(_run_job, jobs, on_result=report, cost=[_job_cost(j) for j in jobs])
         for ((model, config, seed, n_real), job), out in zip(todo, results[:len(todo)]):
             self.add(model, config, seed, n_real, out["forecasts"])
             self.done.add((model, config, seed, n_real))
@@ -285,9 +281,8 @@ class _Runner:
                                   "n_train_synthetic": out["n_train_synthetic"], "best_epoch": out["best_epoch"],
                                   "epochs_run": out["epochs_run"], "best_val_loss": out["best_val_loss"],
                                   "fit_seconds": out["fit_seconds"], "phase": phase})
-        for config, seed, n_real, forecasts in self.gbm_parts:
-            self.add(gbm.MODEL, config, seed, n_real, forecasts)
-        self.gbm_parts = []
+        for job, out in zip(gbm_jobs, results[len(todo):]):
+            self.add(gbm.MODEL, gbm.config_label(job.params), job.seed, job.n_real, out["forecasts"])
 
     def val_scores(self, train_df: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
         """WRMSSE (headline subset) of every validation forecast so far (the input of each validation choice)."""
