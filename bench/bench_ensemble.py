@@ -10,6 +10,10 @@ timed before and after the ensemble rows, averaged), what M trainings one after 
 ensemble row is the median wall time of `GanEnsemble.step()` (all M members' n_critic critic updates and generator
 update; validation excluded in both). FLOPs of one step are counted with `FlopCounterMode` (oneDNN disabled while
 counting), divided by M for the ensemble. Threads: torch's default (every core) in both.
+
+`--workers W` adds, for each M, a row of W single-thread ensembles of about M/W members each running at once in W
+worker processes (`executor.run_jobs`, as `train.train_ensembles` runs stage 04's fair generators): each worker
+times its own median step, and the row's throughput is the sum of the workers' member steps per second.
 """
 from __future__ import annotations
 
@@ -56,6 +60,21 @@ def time_ensemble(config, members: int, steps: int) -> tuple[float, float]:
     return statistics.median(times), counter.get_total_flops()
 
 
+def _time_block(context, members: int) -> float:
+    """An executor job: the median step of one ensemble of `members` members (seconds), in a worker."""
+    config, steps = context
+    return time_ensemble(config, members, steps)[0]
+
+
+def time_workers(config, members: int, steps: int, workers: int) -> float:
+    """Member steps per second of `members` members as `workers` single-thread ensembles at once."""
+    from salesgan_utils.executor import run_jobs
+
+    blocks = [len(block) for block in np.array_split(np.arange(members), min(workers, members))]
+    seconds = run_jobs(_time_block, blocks, context=(config, steps), n_jobs=len(blocks), threads=1)
+    return sum(m / s for m, s in zip(blocks, seconds))
+
+
 def time_single(config, steps: int) -> tuple[float, float]:
     """(median seconds per training step of today's trainer, FLOPs of one step)."""
     flops = _fit(config, 2, "cpu", count_flops_at=1).flops
@@ -67,6 +86,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="quick", choices=list(SIZES))
     parser.add_argument("--members", type=int, nargs="+", default=[1, 2, 5, 10, 20])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after warm-up)")
+    parser.add_argument("--workers", type=int, default=0, help="also time M members as this many single-thread "
+                        "ensembles in worker processes at once (0 = no such rows)")
     args = parser.parse_args()
     config = SIZES[args.sizes]
     loads = [os.getloadavg()]
@@ -74,9 +95,11 @@ def main() -> None:
     rows = []
     for m in args.members:
         seconds, flops = time_ensemble(config, m, args.steps)
-        rows.append((m, seconds, flops))
-        print(f"M={m}: {seconds:.3f} s per ensemble step, {m / seconds:.2f} member steps/s", file=sys.stderr,
-              flush=True)
+        parallel = time_workers(config, m, args.steps, args.workers) if args.workers else None
+        rows.append((m, seconds, flops, parallel))
+        print(f"M={m}: {seconds:.3f} s per ensemble step, {m / seconds:.2f} member steps/s"
+              + (f"; {parallel:.2f} member steps/s as {min(args.workers, m)} workers" if parallel else ""),
+              file=sys.stderr, flush=True)
     single_after, _ = time_single(config, args.steps)
     loads.append(os.getloadavg())
     single = (single_before + single_after) / 2
@@ -85,12 +108,14 @@ def main() -> None:
           f"{sgemm_gflops():.0f} GFLOP/s; load average (1, 5, 15 min) before {loads[0]}, after {loads[1]}")
     print(f"today's trainer: {single_before:.3f} s per step before, {single_after:.3f} s after; "
           f"{single_flops / 1e9:.2f} GFLOP per step")
+    extra = f" {args.workers} single-thread workers: member steps/s | speed-up |" if args.workers else ""
     print("| M | ensemble s/step | member steps/s | sequential member steps/s | speed-up | GFLOP per member step "
-          "(ensemble / alone) |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for m, seconds, flops in rows:
+          "(ensemble / alone) |" + extra)
+    print("|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.workers else ""))
+    for m, seconds, flops, parallel in rows:
         print(f"| {m} | {seconds:.3f} | {m / seconds:.2f} | {1 / single:.2f} | {single * m / seconds:.2f}× | "
-              f"{flops / m / 1e9:.2f} / {single_flops / 1e9:.2f} |")
+              f"{flops / m / 1e9:.2f} / {single_flops / 1e9:.2f} |"
+              + (f" {parallel:.2f} | {parallel * single:.2f}× |" if parallel else ""))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ Usage (from the repository root; a quiet host: check `uptime` first):
     .venv/bin/python bench/bench_stage04.py --profile smoke --data demo --n-jobs 2     # a tiny check of the script
 
 Stages 01-03 of run `--run` (default bench_stage04_<profile>) are made first with the pipeline when they are
-missing (untimed). Then, as notebook 04 does, the profile's fair generators are trained once (one batched ensemble
-at torch's default threads, timed on its own: it does not depend on n_jobs; `--fair-steps` overrides their step
-budget, which changes what they learn but not the fits' work), and `benchmark.run_benchmark` runs with the
+missing (untimed). Then, as notebook 04 does, the profile's fair generators are trained (`fair_gan_ensembles`
+single-thread ensembles), once with n_jobs = 1 and once with n_jobs = `--n-jobs`, and their samples compared
+(`--fair-steps` overrides their step budget, which changes what they learn but not the fits' work; `--fair-only`
+stops there), and `benchmark.run_benchmark` runs with the
 profile's stage-04 parameters (one torch thread per fit, the fair-GAN and history-analog arms, LightGBM), once
 with n_jobs = 1 and once with n_jobs = `--n-jobs` (`--order` picks which goes first). Prints the wall times, the
 speed-up of the protocol and of the whole stage (fair generators included), each run's `phase_seconds`, the load
@@ -58,7 +59,8 @@ def inputs(run_path: Path) -> dict:
                 k=int(gan.shape[1]))
 
 
-def fair_generators(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path) -> tuple[float, dict]:
+def fair_generators(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path, n_jobs: int
+                    ) -> tuple[float, dict]:
     """The profile's fair generators as notebook 04 trains them (seconds, {(n_real, seed): FairGenerator})."""
     train_windows, val_windows = work["args"][:2]
     sizes = benchmark.resolve_sizes(stage.get("fair_gan_sizes", []), len(train_windows))
@@ -68,8 +70,16 @@ def fair_generators(run_path: Path, work: dict, stage: dict, steps: int, out_dir
     started = time.perf_counter()
     fair = fair_gan.train_fair_generators(train_windows, val_windows, catalogue.config, sizes,
                                           benchmark.settings_from_params(stage)["seeds"], steps, work["k"], out_dir,
-                                          val_every=int(stage["fair_gan_val_every"]))
+                                          val_every=int(stage["fair_gan_val_every"]),
+                                          ensembles=int(stage.get("fair_gan_ensembles", 1)), n_jobs=n_jobs)
     return time.perf_counter() - started, fair
+
+
+def same_samples(a: dict, b: dict) -> bool:
+    """Both runs of the fair generators made the same generators and samples."""
+    import numpy as np
+
+    return list(a) == list(b) and all(np.array_equal(a[key].samples_scaled, b[key].samples_scaled) for key in a)
 
 
 def timed(work: dict, settings: dict, n_jobs: int, fair: dict, analog_k: int
@@ -90,6 +100,7 @@ def main() -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--order", choices=("sequential-first", "parallel-first"), default="sequential-first")
     parser.add_argument("--fair-steps", type=int, default=0, help="fair generators' step budget (0 = the profile's)")
+    parser.add_argument("--fair-only", action="store_true", help="time only the fair generators")
     args = parser.parse_args()
     run = args.run or f"bench_stage04_{args.profile}"
     run_path = prepare(args.profile, args.data, run)
@@ -98,10 +109,23 @@ def main() -> int:
     settings = benchmark.settings_from_params(stage)
     loads = {"before": os.getloadavg()}
     fair_steps = args.fair_steps or int(stage["fair_gan_steps"])
-    fair_s, fair = fair_generators(run_path, work, stage, fair_steps, run_path / "bench_fair_generators")
-    loads["after the fair generators"] = os.getloadavg()
-    print(f"fair generators: {len(fair)} x {fair_steps} steps, {fair_s:.1f} s", flush=True)
     order = [1, args.n_jobs] if args.order == "sequential-first" else [args.n_jobs, 1]
+    fairs = {}
+    for n_jobs in order:
+        fairs[n_jobs] = fair_generators(run_path, work, stage, fair_steps,
+                                        run_path / f"bench_fair_generators_n{n_jobs}", n_jobs)
+        loads[f"after the fair generators, n_jobs={n_jobs}"] = os.getloadavg()
+    (fair_s, fair), (fair_par_s, fair_par) = fairs[1], fairs[args.n_jobs]
+    fair_same = same_samples(fair, fair_par)
+    ensembles = int(stage.get("fair_gan_ensembles", 1))
+    print(f"fair generators: {len(fair)} x {fair_steps} steps as {ensembles} ensemble(s): {fair_s:.1f} s at "
+          f"n_jobs=1, {fair_par_s:.1f} s at n_jobs={args.n_jobs}; samples identical: {fair_same}", flush=True)
+    fair_row = (f"| {args.profile} | {len(fair)} fair generators x {fair_steps} steps ({ensembles} ensembles) | "
+                f"{fair_s:.1f} s | {fair_par_s:.1f} s | {fair_s / max(fair_par_s, 1e-9):.2f}× | {fair_same} |")
+    if args.fair_only:
+        print(f"\nLoad average (1, 5, 15 min): {loads}")
+        print(fair_row)
+        return 0 if fair_same else 1
     runs = {}
     for n_jobs in order:
         runs[n_jobs] = timed(work, settings, n_jobs, fair, int(stage.get("analog_k", 0)))
@@ -115,13 +139,14 @@ def main() -> int:
           f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs, "
           f"{len(fair)} fair generators of {fair_steps} steps")
     print(f"forecasts identical (DataFrame.equals): {same}")
+    print(fair_row)
     print(f"| profile | part | sequential (n_jobs=1) | parallel (n_jobs={args.n_jobs}) | speed-up | identical |")
     print("|---|---|---:|---:|---:|:--|")
     print(f"| {args.profile} | protocol ({len(seq.fits)} LSTM fits + LightGBM) | {seq_s:.1f} s | {par_s:.1f} s | "
           f"{seq_s / par_s:.2f}× | {same} |")
-    print(f"| {args.profile} | whole stage (+ {len(fair)} fair generators, {fair_s:.1f} s in both) | "
-          f"{seq_s + fair_s:.1f} s | {par_s + fair_s:.1f} s | {(seq_s + fair_s) / (par_s + fair_s):.2f}× | {same} |")
-    return 0 if same else 1
+    print(f"| {args.profile} | whole stage (protocol + fair generators) | {seq_s + fair_s:.1f} s | "
+          f"{par_s + fair_par_s:.1f} s | {(seq_s + fair_s) / (par_s + fair_par_s):.2f}× | {same and fair_same} |")
+    return 0 if same and fair_same else 1
 
 
 if __name__ == "__main__":

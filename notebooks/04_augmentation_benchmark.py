@@ -67,6 +67,7 @@ practitioner_gbm = False
 fair_gan_sizes = []
 fair_gan_steps = 600
 fair_gan_val_every = 25
+fair_gan_ensembles = 2
 analog_k = 0
 n_jobs = 0
 executor = "local"
@@ -106,8 +107,10 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # ### Fair generators
 # For each size in `fair_gan_sizes` and each seed, a generator of stage 02's design and size trained **only on that
 # fit's real windows** with the fit's seed, its checkpoint the lowest fair CRPS on the fit's share of the validation
-# windows (docs/analysis_plan.md); K samples per fit window. Stage 02's generator saw every train window: its arm
-# is "a generator trained on more data than the forecaster", beside its history-analog competitor (`analog_k`).
+# windows (docs/analysis_plan.md); K samples per fit window. They train as `fair_gan_ensembles` batched ensembles
+# of one torch thread each (a fixed split: the numbers do not depend on `n_jobs`), `n_jobs` at a time. Stage 02's
+# generator saw every train window: its arm is "a generator trained on more data than the forecaster", beside its
+# history-analog competitor (`analog_k`).
 
 # %%
 fair = {}
@@ -119,7 +122,9 @@ if settings["fair_gan_sizes"]:
         benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
         benchmark.settings_from_params(settings)["seeds"], settings["fair_gan_steps"], gan_samples.k,
         out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
-        val_every=settings["fair_gan_val_every"], log=print)
+        val_every=settings["fair_gan_val_every"], ensembles=settings["fair_gan_ensembles"],
+        n_jobs=settings["n_jobs"], executor=settings["executor"], executor_address=settings["executor_address"],
+        log=print)
 pd.DataFrame([g.record() for g in fair.values()], columns=["n_real", "seed", "train_windows", "val_windows",
                                                            "steps", "best_step", "best_val_crps"])
 

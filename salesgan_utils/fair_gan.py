@@ -3,7 +3,9 @@ use GAN samples, a generator trained **only on that fit's n real windows** (`stu
 seed, its checkpoint the lowest fair CRPS on the fit's proportional validation subset (`study.validation_subset`),
 within a step budget; then K samples per fit window from that checkpoint, which that fit (and only it) mixes in.
 
-All members of one stage train as one batched computation (`train.train_ensemble`), each writing what stage 02
+The members of one stage train as `ensembles` batched computations of one torch thread each
+(`train.train_ensembles`: a fixed split, so the numbers do not depend on `n_jobs`), run one after another or
+`n_jobs` at a time on the stage's executor, each member writing what stage 02
 writes into `<out_dir>/<member name>/` (checkpoints, training_history.csv, model_summary.json) and its samples
 into `<out_dir>/<member name>/samples_fit/` (`sample.generate_samples`). `FairGenerator.record` is what
 summary.json says each generator was trained on (windows, steps, seed).
@@ -68,9 +70,9 @@ def fair_config(config: GanConfig, sizes: Sequence[int], train: WindowSet) -> Ga
 
 def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
                           seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
-                          val_every: int = 25,
-                          sample_batch_size: int = 1024, log: Callable[[str], None] | None = None
-                          ) -> dict[tuple[int, int], FairGenerator]:
+                          val_every: int = 25, ensembles: int = 1, n_jobs: int = 1, executor: str = "local",
+                          executor_address: str = "", sample_batch_size: int = 1024,
+                          log: Callable[[str], None] | None = None) -> dict[tuple[int, int], FairGenerator]:
     """Train one fair generator per (n in `sizes`, seed in `seeds`) and sample K per fit window.
 
     Args:
@@ -84,6 +86,9 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
         out_dir: parent folder of the members' folders.
         fold: the backtest fold of these windows (stage 01's metadata; names and records only).
         val_every: validation (checkpoint choice) every this many steps.
+        ensembles: batched trainings the members are split into (contiguous blocks, one torch thread each); part
+            of the result's recipe, unlike `n_jobs`.
+        n_jobs, executor, executor_address: where the ensembles run (`executor.Engine`; stage 04's settings).
         sample_batch_size: generated sequences per forward when sampling.
         log: progress lines (None: silent).
 
@@ -106,11 +111,17 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
     members = study.fair_members(len(train), len(val), sizes, seeds, steps, fold=fold)
     specs = study.ensemble_specs(members, config.batch_size, val_every=val_every)
     out_dir = Path(out_dir)
+    blocks = min(int(ensembles), len(members))
     if log:
         log(f"[fair GAN] {len(members)} generators (sizes {sizes} x seeds {seeds}), {steps} steps each, batch "
-            f"{config.batch_size}, validated every {val_every} steps on each fit's validation subset")
-    results = training.train_ensemble(train, val, config, specs, out_dir,
-                                      log=None if log is None else _every_tenth(log))
+            f"{config.batch_size}, validated every {val_every} steps on each fit's validation subset; "
+            f"{blocks} ensemble(s) of one thread, {n_jobs or 'every core'} at a time ({executor})")
+
+    def done(block, results, seconds):
+        if log:
+            log(f"[fair GAN] ensemble of {', '.join(spec.name for spec in block)} trained in {seconds:.0f} s")
+    results = training.train_ensembles(train, val, config, specs, out_dir, ensembles=blocks, n_jobs=n_jobs,
+                                       executor=executor, address=executor_address, on_done=done)
     fair = {}
     for member, result in zip(members, results):
         history = result.history
@@ -127,14 +138,3 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
             log(f"[fair GAN] {member.name}: {len(member.window_index)} windows, best val_crps "
                 f"{float(best['val_crps']):.4g} at step {int(best['step'])} of {result.generator_steps}")
     return fair
-
-
-def _every_tenth(log: Callable[[str], None]) -> Callable[[str], None]:
-    """The ensemble's per-validation lines, thinned to every tenth (a run validates hundreds of times)."""
-    count = [0]
-
-    def thinned(line: str) -> None:
-        count[0] += 1
-        if count[0] % 10 == 1:
-            log(line)
-    return thinned

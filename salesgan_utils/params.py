@@ -37,7 +37,7 @@ EXTRA_TYPES: dict[str, tuple[type, ...]] = {"devices": (str, int, list)}
 MIN_ONE = {
     "horizon", "history_days", "stride", "demo_n_products", "noise_dim", "cond_dim", "history_hidden", "gru_hidden",
     "gru_layers", "n_critic", "max_epochs", "val_samples", "n_samples", "quality_max_windows", "disc_epochs",
-    "n_seeds", "forecaster_hidden", "forecaster_layers", "forecaster_epochs", "backtest_folds",
+    "n_seeds", "forecaster_hidden", "forecaster_layers", "forecaster_epochs", "backtest_folds", "fair_gan_ensembles",
 }
 ENTITIES = ("product", "category")
 # Closed sets of values, by key. Their owners are higher modules (augment.AUGMENTATIONS, train.resolve_devices)

@@ -412,12 +412,14 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
                 f"windows/fit), {workers} at a time")
         # fair generators: one per fair size x seed, each fair_gan_steps steps (costed as steps of stage 02's
-        # generator one after another; the batched ensemble's speed-up is not assumed)
-        fair_steps = (len(s4.get("fair_gan_sizes") or []) * int(s4.get("n_seeds", 1))
-                      * int(s4.get("fair_gan_steps", 0) or 0))
+        # generator, fair_gan_ensembles of them at once up to n_jobs; the batching's own speed-up is not assumed)
+        members = len(s4.get("fair_gan_sizes") or []) * int(s4.get("n_seeds", 1))
+        fair_steps = members * int(s4.get("fair_gan_steps", 0) or 0)
+        at_once = max(1, min(int(s4.get("fair_gan_ensembles", 1) or 1), members,
+                             resolve_n_jobs(int(s4.get("n_jobs", 0)))))
         if fair_steps:
-            work += f"; fair generators: {fair_steps:,} GAN steps"
-        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_steps * rates["step_s"]
+            work += f"; fair generators: {fair_steps:,} GAN steps, {at_once} ensemble(s) at a time"
+        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_steps * rates["step_s"] / at_once
                    if rates else None)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)

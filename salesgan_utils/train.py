@@ -22,7 +22,7 @@ import math
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -533,3 +533,63 @@ def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members:
                                    log_dir=folders[k], out_dir=folders[k], resumed_from=None, fit_seconds=seconds,
                                    generator_steps=steps))
     return results
+
+
+def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members: list[MemberSpec],
+                    out_dir: str | Path, *, ensembles: int = 1, threads: int = 1, n_jobs: int = 1,
+                    executor: str = "local", address: str = "", on_done=None) -> list[TrainResult]:
+    """`members` as `ensembles` batched trainings (`train_ensemble`), run as jobs of `executor.run_jobs`: one after
+    another in this process (n_jobs 1), or `n_jobs` at a time in worker processes or on a Ray/Dask cluster.
+
+    The members are cut into `ensembles` contiguous blocks of near-equal size (member order), and each block trains
+    at `threads` torch threads wherever it runs, so the split and the thread count fix every member's numbers;
+    n_jobs and the executor only change where and when the blocks run. On a CPU of c cores, c single-thread
+    ensembles train more generator steps per second than one ensemble on c threads (bench/RESULTS.md).
+
+    Args:
+        train, val, config, out_dir: as `train_ensemble` (each member writes into `out_dir/<member name>/`).
+        members: every member; names unique across all blocks.
+        ensembles: blocks (clamped to the member count).
+        threads: torch threads per block.
+        n_jobs, executor, address: where the blocks run (`executor.Engine`).
+        on_done: called as `on_done(block members, block results, seconds)` as each block finishes.
+
+    Returns:
+        One TrainResult per member, in the order of `members`.
+
+    Raises:
+        ValueError: `ensembles` or `threads` below 1, or member names that repeat.
+    """
+    from .executor import run_jobs
+
+    if int(ensembles) < 1 or int(threads) < 1:
+        raise ValueError(f"train_ensembles: ensembles = {ensembles} and threads = {threads} must be >= 1 (the "
+                         f"profile's fair_gan_ensembles: 1 = one batched training of every member)")
+    names = [spec.name or f"member_{k}" for k, spec in enumerate(members)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"train_ensembles: member names must be unique, got {names}")
+    members = [replace(spec, name=name) for spec, name in zip(members, names)]
+    blocks = [[members[k] for k in block] for block in
+              np.array_split(np.arange(len(members)), min(int(ensembles), len(members)))]
+    context = (train, val, config, Path(out_dir))
+    if executor == "local":  # no more local workers than blocks; one block runs in this process
+        from .executor import resolve_n_jobs
+
+        n_jobs = min(resolve_n_jobs(n_jobs), len(blocks))
+
+    def done(index: int, outcome: tuple[list[TrainResult], float]) -> None:
+        if on_done:
+            on_done(blocks[index], *outcome)
+    # cost: member steps, so the largest block starts first
+    outcomes = run_jobs(_train_block, blocks, context=context, executor=executor, n_jobs=n_jobs, address=address,
+                        threads=threads, on_result=done,
+                        cost=[sum(spec.max_steps or spec.max_epochs * (len(spec.windows) // config.batch_size)
+                                  for spec in block) for block in blocks])
+    return [result for results, _ in outcomes for result in results]
+
+
+def _train_block(context: tuple, block: list[MemberSpec]) -> tuple[list[TrainResult], float]:
+    """One block of `train_ensembles` (an executor job): (its members' results, seconds)."""
+    started = time.perf_counter()
+    results = train_ensemble(*context[:3], block, context[3])
+    return results, time.perf_counter() - started

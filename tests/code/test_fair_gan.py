@@ -54,3 +54,41 @@ def test_a_fit_on_every_window_gets_no_fair_generator(tmp_path):
     config = design("counts").for_windows(TRAIN)
     with pytest.raises(ValueError, match="not below the 120 train windows"):
         fair_gan.train_fair_generators(TRAIN, VAL, config, [120], [0], 4, 2, tmp_path)
+
+
+def _fair(tmp_path, **where):
+    config = design("counts", one_sided_gp=True, gru_layers=1, batch_size=20).for_windows(TRAIN)
+    return fair_gan.train_fair_generators(TRAIN, VAL, config, sizes=[20, 40], seeds=[3, 4, 5], steps=4, k=2,
+                                          out_dir=tmp_path, val_every=2, log=None, **where)
+
+
+def test_the_ensemble_split_is_fixed_so_worker_processes_give_the_same_generators(tmp_path):
+    lines = []
+    here = _fair(tmp_path / "here", ensembles=2, n_jobs=1)
+    pool = fair_gan.train_fair_generators(
+        TRAIN, VAL, design("counts", one_sided_gp=True, gru_layers=1, batch_size=20).for_windows(TRAIN),
+        sizes=[20, 40], seeds=[3, 4, 5], steps=4, k=2, out_dir=tmp_path / "pool", val_every=2, ensembles=2,
+        n_jobs=2, log=lines.append)
+    assert list(pool) == list(here) == [(20, 3), (20, 4), (20, 5), (40, 3), (40, 4), (40, 5)]
+    for key in here:
+        assert np.array_equal(pool[key].samples_scaled, here[key].samples_scaled)
+        assert pool[key].best_val_crps == here[key].best_val_crps
+        summary = pd.read_json(pool[key].folder / "model_summary.json", typ="series")
+        assert summary["ensemble_members"] == 3  # six members cut into two contiguous blocks of three
+    trained = [line for line in lines if "trained in" in line]
+    names = [generator.folder.name for generator in here.values()]
+    blocks = {frozenset(name for name in names if name in line) for line in trained}
+    assert len(trained) == 2 and blocks == {frozenset(names[:3]), frozenset(names[3:])}
+
+
+def test_one_ensemble_or_several_trains_the_same_members_on_the_same_windows(tmp_path):
+    one, three = _fair(tmp_path / "one", ensembles=1), _fair(tmp_path / "three", ensembles=3)
+    assert list(one) == list(three)
+    for key in one:
+        assert np.array_equal(one[key].window_index, three[key].window_index)
+        assert np.allclose(one[key].samples_scaled, three[key].samples_scaled, atol=1e-4)
+
+
+def test_a_split_below_one_is_refused_naming_the_parameter(tmp_path):
+    with pytest.raises(ValueError, match="fair_gan_ensembles"):
+        _fair(tmp_path, ensembles=0)
