@@ -57,6 +57,7 @@ forecaster_patience = 5
 forecaster_batch_size = 128
 forecaster_steps_per_epoch = 0
 forecaster_val_windows = 0
+forecaster_stop_proportional = False
 tweedie_power = 1.5
 forecaster_quantile = 0.5
 max_train_windows = 0

@@ -62,7 +62,7 @@ from .scoring import (
     variant_name,
     window_keys,
 )
-from .study import fit_windows
+from .study import fit_windows, validation_subset
 from .windows import WindowSet, subsample
 
 
@@ -128,6 +128,7 @@ class _FitContext:
     fit_settings: dict
     fair: dict | None = None  # {(n_real, seed): (window_index, (n_real, K, H) scaled samples)} of fair generators
     analog_k: int = 0
+    stop_proportional: bool = False  # early stopping on the fit's own validation share, not `val_stop`
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,11 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
         # enough perturbed copies that `mix` can draw without replacement
         pool = augment(real, job.kind, copies=max(1, math.ceil(job.ratio)), seed=mixing_seed)
         train_set = mix(real, pool, job.ratio, seed=mixing_seed)
+    stop = context.val_stop
+    if context.stop_proportional:  # what a user with n_real windows holds out: its fair generator's and LightGBM's
+        stop = context.val.subset(validation_subset(len(context.val), len(context.train), n_real, job.seed))
     started = time.perf_counter()
-    fitted = fit_forecaster(train_set, context.val_stop, seed=job.seed, loss=job.loss, lr=job.lr,
+    fitted = fit_forecaster(train_set, stop, seed=job.seed, loss=job.loss, lr=job.lr,
                             **context.fit_settings)
     forecasts = {split: np.maximum(windows.to_units(fitted.predict(windows)), 0.0)
                  for split, windows in (("val", context.val), ("test", context.test))}
@@ -211,12 +215,12 @@ class _Runner:
     `close`), gathered in the order they were asked for, so the forecasts are the same on every engine."""
 
     def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None,
-                 progress=False, fair=None, analog_k=0):
+                 progress=False, fair=None, analog_k=0, stop_proportional=False):
         self.train, self.val, self.test, self.gan = train, val, test, gan
         # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
         self.val_stop = subsample(val, val_stop_windows, 0)
-        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings, fair, analog_k),
-                             **(engine or {}))
+        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings, fair, analog_k,
+                                         stop_proportional), **(engine or {}))
         self.fit_settings, self.say = fit_settings, say
         self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
@@ -321,7 +325,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   scarcity_sizes: Sequence[int] = (0,), reference_size: int = 0, hidden: int = 128,
                   layers: int = 2, epochs: int = 50, patience: int = 5, batch_size: int = 128,
                   steps_per_epoch: int = 0, tweedie_power: float = 1.5, quantile: float = 0.5,
-                  val_stop_windows: int = 0, active_days: int = 30, weights_by: str = "units",
+                  val_stop_windows: int = 0, val_stop_proportional: bool = False, active_days: int = 30,
+                  weights_by: str = "units",
                   ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, n_jobs: int = 1, executor: str = "local",
@@ -346,6 +351,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         hidden, layers, epochs, patience, batch_size, steps_per_epoch, tweedie_power, quantile: LSTM training.
         val_stop_windows: early stopping reads this many val windows (seeded subsample; 0 = all); the choices
             always read the forecasts of every val window.
+        val_stop_proportional: each LSTM fit stops instead on the validation share a user with its n real
+            windows holds out (`study.validation_subset`, as its fair generator and LightGBM do).
         active_days: an active window's entity sold in this many days up to its origin.
         weights_by: WRMSSE weights, "units" or "revenue" of the train period.
         ma_window: moving-average baseline window.
@@ -391,7 +398,8 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                       threads=num_threads or torch.get_num_threads())
         fair = {key: (g.window_index, g.samples_scaled) for key, g in (fair_gan or {}).items()}
         runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows,
-                         engine, progress=log is not None, fair=fair, analog_k=int(analog_k))
+                         engine, progress=log is not None, fair=fair, analog_k=int(analog_k),
+                         stop_proportional=bool(val_stop_proportional))
         stack.callback(runner.close)
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
@@ -458,7 +466,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         settings = dict(ratios=list(ratios), seeds=seeds, tune_seeds=tuning, augmentations=list(augmentations),
                         losses=list(losses), lrs=list(lrs), scarcity_sizes=sizes, reference_size=ref,
                         active_days=active_days, weights_by=weights_by, ma_window=ma_window, n_boot=n_boot,
-                        val_stop_windows=len(runner.val_stop),
+                        val_stop_windows=len(runner.val_stop), val_stop_proportional=bool(val_stop_proportional),
                         level=level, entity_level=entity_level, n_train=len(train), n_val=len(val),
                         n_test=len(test), gan=gan_samples_scaled is not None,
                         gan_k=None if gan_samples_scaled is None else int(gan_samples_scaled.shape[1]),
@@ -549,6 +557,7 @@ def settings_from_params(settings: dict) -> dict:
             "tweedie_power": float(settings["tweedie_power"]), "quantile": float(settings["forecaster_quantile"]),
             "active_days": int(settings["active_days"]), "weights_by": str(settings["wrmsse_weights"]),
             "val_stop_windows": int(settings.get("forecaster_val_windows", 0)),
+            "val_stop_proportional": bool(settings.get("forecaster_stop_proportional", False)),
             "practitioner_gbm": bool(settings.get("practitioner_gbm", False)),
             "n_jobs": int(settings.get("n_jobs", 1)), "executor": str(settings.get("executor", "local")),
             "executor_address": str(settings.get("executor_address", ""))}

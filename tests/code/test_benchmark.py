@@ -349,3 +349,26 @@ def test_a_fair_generator_trained_on_other_windows_than_its_fit_is_refused(monke
     monkeypatch.setattr(bm, "fit_forecaster", _Recorder(splits[1]))
     with pytest.raises(RuntimeError, match="trained on other windows"):
         _run(splits, train_df, fair_gan=_fair(splits[0], shift=1))
+
+
+def test_proportional_early_stopping_reads_each_fit_s_own_validation_share(monkeypatch, train_df):
+    train, val, test = _windows(900, 0, "2013-01-01"), _windows(600, 1, "2015-08-01"), _windows(12, 2, "2017-06-01")
+    recorder, stops = _Recorder(val), []
+
+    def spy(train_set, val_stop, **kwargs):
+        stops.append((kwargs["seed"], len(train_set), val_stop.origin.copy()))
+        return recorder(train_set, val_stop, **kwargs)
+
+    monkeypatch.setattr(bm, "fit_forecaster", spy)
+    gan = np.full((len(train), 5, train.horizon), SENTINEL, np.float32)
+    common = dict(ratios=(1.0,), seeds=(0, 1), tune_seeds=1, augmentations=(), losses=("mse",), lrs=(1e-3,),
+                  scarcity_sizes=(300, 450, 0), reference_size=450, n_boot=20, log=None)
+    bm.run_benchmark(train, val, test, None, train_df, val_stop_proportional=True, **common)
+    assert {(seed, n) for seed, n, _ in stops} == {(0, 300), (0, 450), (0, 900), (1, 300), (1, 450), (1, 900)}
+    for seed, n_real, origins in stops:
+        share = study.validation_subset(len(val), len(train), n_real, seed)  # max(200, n x 600 / 900), at most all
+        assert len(origins) == {300: 200, 450: 300, 900: 600}[n_real]
+        assert np.array_equal(origins, val.origin[share])  # the fit's own share, seeded by (seed, n)
+    stops.clear()
+    bm.run_benchmark(train, val, test, gan, train_df, val_stop_windows=250, **common)
+    assert {len(origins) for _, _, origins in stops} == {250}  # off: one seeded subsample for every fit
