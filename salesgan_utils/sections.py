@@ -119,9 +119,13 @@ def first_screen(artifacts: dict, profile: str = "") -> str:
     figure_path = Path(artifacts["run_path"]) / STAGES[4] / "figures" / HEADLINE_FIGURE
     study = artifacts.get("study")
     if study:  # the backtest over every fold and its forest plot lead; this run's own test period follows
-        from .study import STUDY_FIGURE
+        from .study import STUDY_FIGURE, STUDY_FILE, stale_sources
 
-        verdict = ("".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
+        stale = stale_sources(study, Path(artifacts["run_path"]) / STAGES[4])
+        warning = (f"<li><b>{STUDY_FILE} is out of date</b>: {len(stale)} of the files it was computed from "
+                   f"changed since (first: {escape(stale[0])}); rebuild it with <code>python -m "
+                   f"salesgan_utils.study</code> over the fold runs (docs/results.md).</li>") if stale else ""
+        verdict = (warning + "".join(f"<li>{_markdown_inline(s)}</li>" for s in answer.study_sentences(study))
                    + f"<li>This run's own test period (fold 0 alone):<ul>{verdict}</ul></li>")
         figure_path = figure_path.with_name(f"{STUDY_FIGURE}.png")
     figure = (image(figure_path, "width:100%;max-width:700px") if figure_path.is_file()

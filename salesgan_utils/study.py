@@ -459,6 +459,39 @@ def _plain(value):
     return value
 
 
+def source_files(folds: dict, folder) -> dict:
+    """What `summarize_folds` read, per fold: {path relative to `folder`: sha256} (the study's provenance: a fold
+    rerun since changes a hash, and `stale_sources` says so)."""
+    import os
+    from pathlib import Path
+
+    from . import preprocess, provenance, scoring
+
+    sources = {}
+    for fold, (data_dir, bench_dir) in sorted(folds.items()):
+        files = [Path(bench_dir) / scoring.SUMMARY_FILE, Path(bench_dir) / scoring.FORECASTS_FILE,
+                 Path(data_dir) / preprocess.PANEL_FILE, Path(data_dir) / preprocess.METADATA_FILE,
+                 Path(data_dir) / preprocess.windows_file("val")]
+        sources[str(fold)] = {os.path.relpath(path, folder): provenance.file_hash(path) for path in files}
+    return sources
+
+
+def stale_sources(summary: dict, folder) -> list[str]:
+    """The input files of a `study_summary.json` in `folder` that changed or vanished since it was written, as
+    "fold k: path" (empty: it is current; a summary from before the sources were recorded: nothing to check)."""
+    from pathlib import Path
+
+    from . import provenance
+
+    stale = []
+    for fold, files in (summary.get("sources") or {}).items():
+        for name, digest in files.items():
+            path = Path(folder) / name
+            if not path.is_file() or provenance.file_hash(path) != digest:
+                stale.append(f"fold {fold}: {name}")
+    return stale
+
+
 def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
     """`summarize_folds` over a run's folds and write `study_summary.json` into its stage-04 folder.
 
@@ -485,7 +518,8 @@ def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
             missing.append(index)
     if not folds:
         raise FileNotFoundError(f"no fold of {run_path} has a stage-04 summary.json: run stage 04 first")
-    summary = _plain({**summarize_folds(folds), "folds_missing": missing})
+    summary = _plain({**summarize_folds(folds), "folds_missing": missing,
+                      "sources": source_files(folds, bench_stage)})
     paths.write_text_atomic(bench_stage / STUDY_FILE, json.dumps(summary, indent=2, allow_nan=False) + "\n")
     from . import plots
 

@@ -253,6 +253,13 @@ def test_study_summarizes_saved_folds_without_refitting(recorded, splits, train_
     assert names == {name for name, _, _ in study.COMPARISONS}
     assert set(summary["verdict"][8]) >= {"a", "b", "catalogue"}
     json.dumps(study._plain(summary), allow_nan=False)  # strict JSON
+    sources = study.source_files(folds, tmp_path / "04_fold0")  # what it read, hashed, relative to its folder
+    assert set(sources) == {"0", "1"} and "summary.json" in sources["0"]
+    assert "../01_fold1/windows_val.npz" in sources["1"] and not study.stale_sources({"sources": sources},
+                                                                                    tmp_path / "04_fold0")
+    pd.read_parquet(tmp_path / "04_fold1" / "forecasts.parquet").head(5).to_parquet(
+        tmp_path / "04_fold1" / "forecasts.parquet")  # fold 1 rerun after the summary
+    assert study.stale_sources({"sources": sources}, tmp_path / "04_fold0") == ["fold 1: ../04_fold1/forecasts.parquet"]
 
 
 def test_lightgbm_trains_on_each_lstm_fits_windows_and_is_chosen_on_validation(monkeypatch, splits, train_df):

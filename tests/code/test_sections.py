@@ -120,3 +120,19 @@ def test_with_a_backtest_study_the_first_screen_leads_with_it_and_its_forest_plo
     tables = sections.main_tables({**artifacts, "study": STUDY})
     assert tables.index("fair GAN vs real-only") < tables.index("fold alone")
     assert "2018-01-01 – 2018-02-28" in tables
+
+
+def test_a_study_summary_whose_fold_files_changed_is_flagged_out_of_date(artifacts) -> None:
+    from test_answer import STUDY
+
+    from salesgan_utils import provenance
+    from salesgan_utils.study import STUDY_FILE
+
+    bench = artifacts["run_path"] / paths.STAGES[4]
+    (bench / "summary.json").write_text("{}")
+    current = {**STUDY, "sources": {"0": {"summary.json": provenance.file_hash(bench / "summary.json")}}}
+    assert "out of date" not in sections.first_screen({**artifacts, "study": current}, "study")
+    (bench / "summary.json").write_text('{"rerun": true}')  # fold 0's stage 04 was rerun after the summary
+    page = sections.first_screen({**artifacts, "study": current}, "study")
+    assert f"{STUDY_FILE} is out of date" in page and "fold 0: summary.json" in page
+    assert page.index("out of date") < page.index("Backtest over 2 rolling-origin folds")
