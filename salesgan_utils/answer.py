@@ -33,6 +33,11 @@ _VARIANT = re.compile(r"lstm_(?P<augmentation>.+)_r(?P<ratio>[0-9.e+-]+)")
 
 
 # ----------------------------------------------------------------------------------------------- formatting
+def entities(count, entity: str) -> str:
+    """"100 products", "69 categories": a count of entities of level `entity` in words."""
+    return f"{count} {'categories' if entity == 'category' else f'{entity}s'}"
+
+
 def sig(value, digits: int = 4) -> str:
     """`value` with at most `digits` significant digits, no exponent for ordinary sizes ("0.8224", "1,235",
     "0.0025"); "–" for a missing or non-finite value."""

@@ -356,18 +356,19 @@ def _stage01_windows(settings01: dict, stages: list[str], data_dir: Path | None,
     import json
 
     from salesgan_utils import paths, preprocess, windows
+    from salesgan_utils.answer import entities
 
     metadata = Path(data_dir or "") / preprocess.METADATA_FILE
     if paths.STAGES[1] not in stages and data_dir is not None and metadata.is_file():
         meta = json.loads(metadata.read_text())
         train_file = metadata.parent / preprocess.windows_file("train")
         train = windows.WindowSet.load(train_file) if want_train and train_file.is_file() else None
-        return _Windows(meta["windows"], meta["data_source"]["folder"], f"{meta['n_entities']} {meta['entity']}s",
-                        train=train)
+        return _Windows(meta["windows"], meta["data_source"]["folder"],
+                        entities(meta["n_entities"], meta["entity"]), train=train)
     source, panel, sets, seconds = build_windows(settings01, scratch)
     return _Windows({split: len(ws) for split, ws in sets.items()},
                     "generated demo data" if source.is_demo else f"{source.folder} (Olist tables)",
-                    f"{panel.n_entities} {panel.entity}s", build_s=seconds, train=sets["train"])
+                    entities(panel.n_entities, panel.entity), build_s=seconds, train=sets["train"])
 
 
 def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict, limit: float) -> StageEstimate:
@@ -411,20 +412,24 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         workers = min(resolve_n_jobs(int(s4.get("n_jobs", 0))), max(1, len(fits)))
         work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
                 f"windows/fit), {workers} at a time")
-        # fair generators: one per fair size x seed, each fair_gan_steps steps (costed as steps of stage 02's
-        # generator, fair_gan_ensembles of them at once up to n_jobs; the batching's own speed-up is not assumed)
+        # fair generators: one per fair size x seed, each fair_gan_steps steps, fair_gan_ensembles of them at once
+        # up to n_jobs; a member step on one thread inside an ensemble costs FAIR_MEMBER_STEP stage-02 steps
         members = len(s4.get("fair_gan_sizes") or []) * int(s4.get("n_seeds", 1))
         fair_steps = members * int(s4.get("fair_gan_steps", 0) or 0)
         at_once = max(1, min(int(s4.get("fair_gan_ensembles", 1) or 1), members,
                              resolve_n_jobs(int(s4.get("n_jobs", 0)))))
         if fair_steps:
             work += f"; fair generators: {fair_steps:,} GAN steps, {at_once} ensemble(s) at a time"
-        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_steps * rates["step_s"] / at_once
-                   if rates else None)
+        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers
+                   + fair_steps * rates["step_s"] * FAIR_MEMBER_STEP / at_once if rates else None)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 
 
+# One fair generator's step (one thread, in an ensemble of 2-3, validation included) in stage-02 steps (torch's
+# threads): 557 s for 5 x 100 member steps against 0.809 s per stage-02 step on one 2-core host (bench/RESULTS.md,
+# 2026-12-03).
+FAIR_MEMBER_STEP = 1.4
 CALIBRATION_FILE = ".plan_calibration.json"  # in the outputs root: rates measured on this machine, by sizes
 # Stage parameters that do not change what one GAN step or LSTM batch costs (left out of the calibration's key).
 _NOT_SIZES = ("run", "outputs_dir", "data_dir", "profile", "seed", "max_epochs", "time_budget_min",

@@ -198,7 +198,7 @@ def data_section(artifacts: dict) -> str:
     if meta is None:
         return missing(1)
     dates, windows = meta["split_dates"], meta["windows"]
-    text = (f"<p>{escape(meta['n_entities'])} {escape(meta['entity'])}s; train {dates['train_start']} to "
+    text = (f"<p>{escape(answer.entities(meta['n_entities'], meta['entity']))}; train {dates['train_start']} to "
             f"{dates['train_end']}, validation to {dates['val_end']}, test to {dates['test_end']}; windows (30 days "
             f"of history → 7 days to forecast): train {windows['train']:,}, validation {windows['val']:,}, test "
             f"{windows['test']:,}.</p>")

@@ -148,3 +148,8 @@ def test_the_readme_block_leads_with_the_study_when_the_run_has_one(summary) -> 
     assert block.index("(a) A words.") < block.index("This run's own test period") < block.index("With 250 real")
     assert "| fair GAN vs real-only " in block and "| 2018-01-01 – 2018-02-28 " in block
     assert "(a) A words." not in answer.readme_block(summary, None, None, "src")
+
+
+def test_entity_counts_read_as_words():
+    assert answer.entities(100, "product") == "100 products"
+    assert answer.entities(69, "category") == "69 categories"  # not "categorys" (the plan's line until 2026-12-03)
