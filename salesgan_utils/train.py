@@ -562,9 +562,10 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
     """
     from .executor import run_jobs
 
-    if int(ensembles) < 1 or int(threads) < 1:
+    if int(ensembles) < 1 or int(threads) < 1 or not members:
         raise ValueError(f"train_ensembles: ensembles = {ensembles} and threads = {threads} must be >= 1 (the "
-                         f"profile's fair_gan_ensembles: 1 = one batched training of every member)")
+                         f"profile's fair_gan_ensembles: 1 = one batched training of every member), and "
+                         f"{len(members)} members at least one")
     names = [spec.name or f"member_{k}" for k, spec in enumerate(members)]
     if len(set(names)) != len(names):
         raise ValueError(f"train_ensembles: member names must be unique, got {names}")
