@@ -149,9 +149,23 @@ class _ProgressOnly(logging.Filter):
         return True
 
 
+class _NoDeadKernelEcho(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved ... DeadKernelError" log: when a stage is stopped
+    (SIGTERM, Ctrl-C) its kernel shuts down while nbclient's kernel-alive poll still runs, and that task's error is
+    logged with a traceback after the stage's failure report. A kernel that dies during a run is reported once, as
+    the stage's failure (`run_stage`); every other asyncio record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "DeadKernelError"
+
+
 def _papermill_logging(verbose: bool = False, stage: str = "") -> logging.Handler:
     """papermill's log of the cells' output: all of it on stderr as papermill's command line shows it (verbose),
-    else the progress lines only, on stdout."""
+    else the progress lines only, on stdout; asyncio's echo of a dead kernel dropped (`_NoDeadKernelEcho`)."""
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _NoDeadKernelEcho) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_NoDeadKernelEcho())
     handler = logging.StreamHandler(sys.stderr if verbose else sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     if not verbose:

@@ -371,3 +371,24 @@ def test_main_refuses_a_run_folder_that_contains_the_checkout(tmp_path: Path, mo
     rc = pipeline.main(["--profile", "smoke", "--run", ROOT.name, "--set", f"outputs_dir={ROOT.parent}"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "is or contains the checkout" in err
+
+
+def test_asyncio_s_echo_of_a_dead_kernel_is_dropped_and_other_errors_pass(caplog) -> None:
+    import asyncio
+
+    from nbclient.exceptions import DeadKernelError
+
+    handler = pipeline._papermill_logging(stage="04")  # what run_stage installs before a stage runs
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            # what asyncio logs for nbclient's kernel-alive poll after a stopped stage's kernel shut down
+            loop.call_exception_handler({"message": "Task exception was never retrieved",
+                                         "exception": DeadKernelError("Kernel died")})
+            loop.call_exception_handler({"message": "Task exception was never retrieved",
+                                         "exception": ValueError("a real bug")})
+    finally:
+        loop.close()
+        logging.getLogger("papermill").removeHandler(handler)
+    logged = [type(record.exc_info[1]).__name__ for record in caplog.records if record.name == "asyncio"]
+    assert logged == ["ValueError"]
