@@ -396,19 +396,50 @@ def study_markdown(study: dict | None) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- README
-def readme_block(summary: dict, model_summary: dict | None, metadata: dict | None, source: str,
-                 study: dict | None = None) -> str:
-    """README's generated "Result so far" block: the data line, the backtest study (when the run has one), then
-    this run's `result_markdown`, the change table and the sources."""
+def _run_lines(summary: dict, model_summary: dict | None, metadata: dict | None, source: str,
+               study: dict | None = None) -> list[str]:
+    """One run's part of the README block: the data line, the backtest study (when the run has one), then the
+    run's `result_markdown`, its change table and its sources."""
     table = change_table(summary)
     answer = result_markdown(summary, model_summary, metadata)
-    lines = [RESULT_START, "", data_line(metadata) + "."]
+    lines = [data_line(metadata) + "."]
     if study:
         lines += ["", "**The backtest study** (every fold; `study_summary.json`):", "", study_markdown(study), "",
                   "**This run's own test period** (fold 0 alone; intervals over forecaster seeds):"]
-    lines += ["", answer, "", table.to_markdown(index=False) if len(table) else "", "", f"Source: `{source}`.", "",
-              RESULT_END]
-    return "\n".join(lines)
+    return lines + ["", answer, "", table.to_markdown(index=False) if len(table) else "", "", f"Source: `{source}`."]
+
+
+def readme_block(summary: dict, model_summary: dict | None, metadata: dict | None, source: str,
+                 study: dict | None = None) -> str:
+    """README's generated "Result so far" block of one run: the data line, the backtest study (when the run has
+    one), then this run's `result_markdown`, the change table and the sources."""
+    return "\n".join([RESULT_START, ""] + _run_lines(summary, model_summary, metadata, source, study)
+                     + ["", RESULT_END])
+
+
+def runs_block(runs: list[dict]) -> str:
+    """README's block of several runs (e.g. the study's product and category levels), one part each in the given
+    order, each run a dict of `run_records`' names (summary, model_summary, metadata, source, study)."""
+    if not runs:
+        raise ValueError("no run records to render: pass at least one outputs/<run>")
+    lines = [RESULT_START]
+    for run in runs:
+        lines += [""] + _run_lines(run["summary"], run.get("model_summary"), run.get("metadata"), run["source"],
+                                   run.get("study"))
+    return "\n".join(lines + ["", RESULT_END])
+
+
+def records_block(records: dict) -> str:
+    """The block RECORDS_FILE's content renders to: `{"runs": [...]}` (several runs) or one run's records."""
+    if "runs" in records:
+        return runs_block(records["runs"]) if len(records["runs"]) > 1 else readme_block(**_record_args(
+            records["runs"][0]))
+    return readme_block(**_record_args(records))
+
+
+def _record_args(record: dict) -> dict:
+    return {"summary": record["summary"], "model_summary": record.get("model_summary"),
+            "metadata": record.get("metadata"), "source": record["source"], "study": record.get("study")}
 
 
 def replace_block(text: str, block: str) -> str:
@@ -446,32 +477,41 @@ def run_records(run_path: str | Path) -> tuple[dict, dict | None, dict | None, d
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`print outputs/<run>`: the README block of a run; `readme outputs/<run> [README.md]`: write it into README
-    (between RESULT_START and RESULT_END) and the records it is rendered from into RECORDS_FILE."""
+    """`print outputs/<run> [outputs/<run> ...]`: the README block of one or more runs (e.g. the study's product
+    and category levels, in that order); `readme outputs/<run> [...] [README.md]`: write it into README (between
+    RESULT_START and RESULT_END) and the records it is rendered from into RECORDS_FILE."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (2, 3) or argv[0] not in ("readme", "print"):
-        print("usage: python -m salesgan_utils.answer {print|readme} outputs/<run> [README.md]", file=sys.stderr)
+    usage = "usage: python -m salesgan_utils.answer {print|readme} outputs/<run> [outputs/<run> ...] [README.md]"
+    if len(argv) < 2 or argv[0] not in ("readme", "print"):
+        print(usage, file=sys.stderr)
         return 2
     import json
 
     from salesgan_utils import paths
     from salesgan_utils.study import STUDY_FILE
 
-    run_path = Path(argv[1])
-    summary, model_summary, metadata, study = run_records(run_path)
-    source = f"outputs/{run_path.name}/{paths.STAGES[4]}/summary.json"
-    if study:
-        source += f" and {STUDY_FILE}"
-    block = readme_block(summary, model_summary, metadata, source, study)
+    readme_paths = [Path(arg) for arg in argv[1:] if arg.endswith(".md")]
+    run_paths = [Path(arg) for arg in argv[1:] if not arg.endswith(".md")]
+    if len(readme_paths) > 1 or not run_paths:
+        print(usage, file=sys.stderr)
+        return 2
+    runs = []
+    for run_path in run_paths:
+        summary, model_summary, metadata, study = run_records(run_path)
+        source = f"outputs/{run_path.name}/{paths.STAGES[4]}/summary.json"
+        if study:
+            source += f" and {STUDY_FILE}"
+        runs.append({"source": source, "summary": summary, "model_summary": model_summary, "metadata": metadata,
+                     "study": study})
+    records = runs[0] if len(runs) == 1 else {"runs": runs}
+    block = records_block(records)
     if argv[0] == "print":
         print(block)
         return 0
-    readme = Path(argv[2]) if len(argv) == 3 else paths.project_root() / "README.md"
-    records = {"source": source, "summary": summary, "model_summary": model_summary, "metadata": metadata,
-               "study": study}
+    readme = readme_paths[0] if readme_paths else paths.project_root() / "README.md"
     paths.write_text_atomic(paths.project_root() / RECORDS_FILE, json.dumps(records, indent=1, sort_keys=True) + "\n")
     paths.write_text_atomic(readme, replace_block(readme.read_text(encoding="utf-8"), block))
-    print(f"rewrote the result block of {readme} from {run_path} (records: {RECORDS_FILE})")
+    print(f"rewrote the result block of {readme} from {', '.join(map(str, run_paths))} (records: {RECORDS_FILE})")
     return 0
 
 
