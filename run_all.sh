@@ -7,8 +7,9 @@
 #   bash run_all.sh --help             every option
 #
 # This script holds only what must run before the Python dependencies exist: the virtualenv, the pinned torch,
-# requirements.txt, the Jupyter kernel and (for --test) Chromium. The options, stage selection, parameters,
-# papermill calls, failure reports and resume commands live in salesgan_utils/pipeline.py and cli.py (unit-tested).
+# requirements.txt, the Jupyter kernel and (for --test) Chromium and the optional cluster engines (ray, dask).
+# The options, stage selection, parameters, papermill calls, failure reports and resume commands live in
+# salesgan_utils/pipeline.py and cli.py (unit-tested).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -153,9 +154,19 @@ install_chromium() {  # for the report's browser test; never fails the set-up
     fi
 }
 
+install_cluster_engines() {  # for the Ray and Dask engine tests (--test only); never fails the set-up
+    if "$PY" -c "import ray, dask.distributed" >/dev/null 2>&1; then
+        return 0
+    fi
+    log "installing the optional cluster engines for their tests (pyproject.toml extra 'cluster': ray, dask; no torch)"
+    if ! pip_install "ray>=2.9" "dask[distributed]>=2024.1"; then
+        warn "could not install ray/dask: the cluster engine tests will skip"
+    fi
+}
+
 case "$SETUP" in
     setup) setup_python ;;
-    "setup chromium") setup_python; install_chromium ;;
+    "setup chromium") setup_python; install_chromium; install_cluster_engines ;;
     none) [[ -x "$PY" ]] || PY="$BOOT_PY" ;;  # --no-setup without ./.venv: the python on PATH, as it is
 esac
 
