@@ -492,6 +492,49 @@ def stale_sources(summary: dict, folder) -> list[str]:
     return stale
 
 
+# the rows of docs/results.md's per-fold test table: (label, arm of `arms_by_size` or baseline model)
+TABLE_ROWS = (("IMAPA", "imapa"), ("ADIDA", "adida"), ("TSB", "tsb"), ("zero forecast", "zero"),
+              ("LightGBM (Tweedie, chosen on validation)", "lightgbm"), ("LSTM real only", "real"),
+              ("LSTM + fair GAN", "gan_fair"), ("LSTM + catalogue GAN", "gan"),
+              ("LSTM + history analog (own windows)", "analog_fit"),
+              ("LSTM + history analog (all train)", "analog"), ("LSTM + best simple augmentation", "simple"))
+
+
+def forecaster_table(bench_folders: Sequence, n_real: int, subset: str = HEADLINE) -> pd.DataFrame:
+    """Test WRMSSE of each forecaster per fold (mean over seeds, `subset` windows) at `n_real` real windows, from
+    each fold's stage-04 `results.csv` and the arms its validation chose (`summary.json`); augmented rows name
+    their chosen ratio. Columns: forecaster, then "fold k" in the order given (fold k = the k-th folder)."""
+    import json
+    from pathlib import Path
+
+    columns = {}
+    for index, folder in enumerate(bench_folders):
+        folder = Path(folder)
+        results = pd.read_csv(folder / "results.csv")
+        choices = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["validation_choices"]
+        arms = choices["arms_by_size"][str(n_real)]
+        gbm = choices.get("gbm_config", {}).get(str(n_real), "")
+        column = {}
+        for label, key in TABLE_ROWS:
+            arm = arms.get(key)
+            model = arm["model"] if arm else key
+            rows = results[(results["model"] == model) & (results["subset"] == subset)]
+            if arm or key == "lightgbm":
+                rows = rows[rows["n_real"] == n_real]
+                config = gbm if key == "lightgbm" else choices["config"]
+                if config and (rows["config"] == config).any():
+                    rows = rows[rows["config"] == config]
+            if len(rows) != 1:
+                continue
+            text = f"{float(rows['wrmsse'].iloc[0]):.4f}"
+            if arm and key != "real":
+                text += f" ({arm['augmentation'].replace('_', ' ')} ×{arm['ratio']:g})"
+            column[label] = text
+        columns[f"fold {index}"] = column
+    table = pd.DataFrame(columns).reindex([label for label, _ in TABLE_ROWS]).dropna(how="all")
+    return table.fillna("–").rename_axis("forecaster").reset_index()
+
+
 def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
     """`summarize_folds` over a run's folds and write `study_summary.json` into its stage-04 folder.
 
@@ -532,9 +575,13 @@ def summarize_run(run_path, fold_runs: Sequence = ()) -> dict:
 if __name__ == "__main__":
     import sys
 
+    if len(sys.argv) >= 4 and sys.argv[1] == "table":
+        print(forecaster_table(sys.argv[3:], int(sys.argv[2])).to_markdown(index=False))
+        sys.exit(0)
     if len(sys.argv) < 2:
         sys.exit("usage: python -m salesgan_utils.study outputs/<run> [outputs/<run of fold 1> ...]   (writes "
-                 "<run>/04_augmentation_benchmark/study_summary.json)")
+                 "<run>/04_augmentation_benchmark/study_summary.json)\n"
+                 "       python -m salesgan_utils.study table N_REAL <fold 0 stage-04 folder> [<fold 1's> ...]")
     result = summarize_run(sys.argv[1], sys.argv[2:])
     for size, words in result["verdict"].items():
         print(f"{size} real windows:\n  (a) {words['a']}\n  (b) {words['b']}\n  {words['catalogue']}")

@@ -178,3 +178,31 @@ def test_each_comparison_keeps_every_folds_own_interval_and_the_forest_plot_draw
     assert len(axis.lines) >= 4 * len({r["comparison"] for r in summary["comparisons"]})
     assert axis.get_title() == "250 real windows"
     plots.plt.close(figure)
+
+
+def test_forecaster_table_reads_each_folds_chosen_arms_at_the_size(tmp_path):
+    import json
+
+    folders = []
+    for fold, (ratio, real_score) in enumerate(((5.0, 0.5), (1.0, 0.7))):
+        folder = tmp_path / f"fold{fold}"
+        folder.mkdir()
+        fair = f"lstm_gan_fair_r{ratio:g}"
+        rows = [("imapa", "", 0, "active", 0.4 + fold), ("imapa", "", 0, "all", 9.0),
+                ("lightgbm", "leaves=7", 250, "active", 0.45), ("lightgbm", "leaves=31", 250, "active", 9.0),
+                ("lstm_real", "tweedie lr=0.003", 250, "active", real_score),
+                ("lstm_real", "tweedie lr=0.003", 1000, "active", 9.0),
+                (fair, "tweedie lr=0.003", 250, "active", 0.3), ("lstm_gan_fair_r9", "tweedie lr=0.003", 250,
+                                                                 "active", 9.0)]
+        pd.DataFrame(rows, columns=["model", "config", "n_real", "subset", "wrmsse"]).to_csv(folder / "results.csv")
+        arms = {"real": {"augmentation": "real", "ratio": 0.0, "model": "lstm_real"},
+                "gan_fair": {"augmentation": "gan_fair", "ratio": ratio, "model": fair}}
+        (folder / "summary.json").write_text(json.dumps({"validation_choices": {
+            "config": "tweedie lr=0.003", "gbm_config": {"250": "leaves=7"}, "arms_by_size": {"250": arms}}}))
+        folders.append(folder)
+    table = study.forecaster_table(folders, 250).set_index("forecaster")
+    assert table.loc["IMAPA"].tolist() == ["0.4000", "1.4000"]
+    assert table.loc["LightGBM (Tweedie, chosen on validation)", "fold 0"] == "0.4500"
+    assert table.loc["LSTM real only"].tolist() == ["0.5000", "0.7000"]
+    assert table.loc["LSTM + fair GAN"].tolist() == ["0.3000 (gan fair ×5)", "0.3000 (gan fair ×1)"]
+    assert "LSTM + catalogue GAN" not in table.index  # no arm, no row
