@@ -479,9 +479,11 @@ def run_records(run_path: str | Path) -> tuple[dict, dict | None, dict | None, d
 def main(argv: list[str] | None = None) -> int:
     """`print outputs/<run> [outputs/<run> ...]`: the README block of one or more runs (e.g. the study's product
     and category levels, in that order); `readme outputs/<run> [...] [README.md]`: write it into README (between
-    RESULT_START and RESULT_END) and the records it is rendered from into RECORDS_FILE."""
+    RESULT_START and RESULT_END) and the records it is rendered from into RECORDS_FILE. A `.json` argument is a
+    records file written earlier (its runs are reused as recorded: a level whose outputs are not on this machine)."""
     argv = sys.argv[1:] if argv is None else argv
-    usage = "usage: python -m salesgan_utils.answer {print|readme} outputs/<run> [outputs/<run> ...] [README.md]"
+    usage = ("usage: python -m salesgan_utils.answer {print|readme} outputs/<run> [outputs/<run> ...] [README.md]"
+             "   (a run may be a records .json, e.g. docs/result_records.json: its runs as recorded)")
     if len(argv) < 2 or argv[0] not in ("readme", "print"):
         print(usage, file=sys.stderr)
         return 2
@@ -497,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs = []
     for run_path in run_paths:
+        if run_path.suffix == ".json":  # a committed records file (RECORDS_FILE): its runs, as recorded
+            saved = json.loads(run_path.read_text(encoding="utf-8"))
+            runs.extend(saved["runs"] if "runs" in saved else [saved])
+            continue
         summary, model_summary, metadata, study = run_records(run_path)
         source = f"outputs/{run_path.name}/{paths.STAGES[4]}/summary.json"
         if study:

@@ -68,3 +68,21 @@ def test_the_readme_command_refuses_two_readmes_or_no_run(capsys) -> None:
     assert answer.main(["readme", "a.md", "b.md"]) == 2
     assert answer.main(["print", "README.md"]) == 2
     assert "outputs/<run> [outputs/<run> ...]" in capsys.readouterr().err
+
+
+def test_a_committed_records_file_stands_for_its_runs(tmp_path, summary, monkeypatch) -> None:
+    folder = tmp_path / "outputs" / "study_category"
+    for stage, file, record in ((4, "summary.json", summary),
+                                (1, "metadata.json", {"is_demo": False, "entity": "category", "n_entities": 7})):
+        (folder / paths.STAGES[stage]).mkdir(parents=True)
+        (folder / paths.STAGES[stage] / file).write_text(json.dumps(record))
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({"source": "outputs/study_product/x", "summary": summary, "model_summary": None,
+                                 "metadata": {"is_demo": False, "entity": "product", "n_entities": 100}}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{answer.RESULT_START}\n{answer.RESULT_END}\n")
+    monkeypatch.setenv("SALESGAN_ROOT", str(tmp_path))
+    assert answer.main(["readme", str(saved), str(folder), str(readme)]) == 0
+    records = json.loads((tmp_path / answer.RECORDS_FILE).read_text())
+    assert [run["source"].split("/")[1] for run in records["runs"]] == ["study_product", "study_category"]
+    assert answer.records_block(records) in readme.read_text()
