@@ -527,8 +527,10 @@ def forecaster_table(bench_folders: Sequence, n_real: int, subset: str = HEADLIN
             if len(rows) != 1:
                 continue
             text = f"{float(rows['wrmsse'].iloc[0]):.4f}"
-            if arm and key != "real":
+            if arm and key == "simple":  # the row names every other arm; the simple one is a choice of kind
                 text += f" ({arm['augmentation'].replace('_', ' ')} ×{arm['ratio']:g})"
+            elif arm and key != "real":
+                text += f" (×{arm['ratio']:g})"
             column[label] = text
         columns[f"fold {index}"] = column
     table = pd.DataFrame(columns).reindex([label for label, _ in TABLE_ROWS]).dropna(how="all")

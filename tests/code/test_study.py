@@ -204,5 +204,5 @@ def test_forecaster_table_reads_each_folds_chosen_arms_at_the_size(tmp_path):
     assert table.loc["IMAPA"].tolist() == ["0.4000", "1.4000"]
     assert table.loc["LightGBM (Tweedie, chosen on validation)", "fold 0"] == "0.4500"
     assert table.loc["LSTM real only"].tolist() == ["0.5000", "0.7000"]
-    assert table.loc["LSTM + fair GAN"].tolist() == ["0.3000 (gan fair ×5)", "0.3000 (gan fair ×1)"]
+    assert table.loc["LSTM + fair GAN"].tolist() == ["0.3000 (×5)", "0.3000 (×1)"]
     assert "LSTM + catalogue GAN" not in table.index  # no arm, no row
