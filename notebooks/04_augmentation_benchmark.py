@@ -111,11 +111,14 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # windows (docs/analysis_plan.md); K samples per fit window. They train as `fair_gan_ensembles` batched ensembles
 # of one torch thread each (a fixed split: the numbers do not depend on `n_jobs`), `n_jobs` at a time. Stage 02's
 # generator saw every train window: its arm is "a generator trained on more data than the forecaster", beside its
-# history-analog competitor (`analog_k`).
+# history-analog competitor (`analog_k`). Where stage 02 trained on a GPU, the ensembles train on it too, one after
+# another.
 
 # %%
 fair = {}
 if settings["fair_gan_sizes"]:
+    gan_accelerator = gan_params.get("accelerator", "auto") if gan_params_file.is_file() else "auto"
+    fair_device = "cpu" if train.resolve_devices(gan_accelerator).accelerator == "cpu" else "cuda"
     catalogue = gan.load_generator(paths.require_artifact(
         paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
     fair = fair_gan.train_fair_generators(
@@ -125,7 +128,7 @@ if settings["fair_gan_sizes"]:
         out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
         val_every=settings["fair_gan_val_every"], ensembles=settings["fair_gan_ensembles"],
         n_jobs=settings["n_jobs"], executor=settings["executor"], executor_address=settings["executor_address"],
-        log=print)
+        device=fair_device, log=print)
 pd.DataFrame([g.record() for g in fair.values()], columns=["n_real", "seed", "train_windows", "val_windows",
                                                            "steps", "best_step", "best_val_crps"])
 

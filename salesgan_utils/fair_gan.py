@@ -71,7 +71,7 @@ def fair_config(config: GanConfig, sizes: Sequence[int], train: WindowSet) -> Ga
 def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
                           seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
                           val_every: int = 25, ensembles: int = 1, n_jobs: int = 1, executor: str = "local",
-                          executor_address: str = "", sample_batch_size: int = 1024,
+                          executor_address: str = "", sample_batch_size: int = 1024, device: str = "cpu",
                           log: Callable[[str], None] | None = None) -> dict[tuple[int, int], FairGenerator]:
     """Train one fair generator per (n in `sizes`, seed in `seeds`) and sample K per fit window.
 
@@ -90,6 +90,7 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
             of the result's recipe, unlike `n_jobs`.
         n_jobs, executor, executor_address: where the ensembles run (`executor.Engine`; stage 04's settings).
         sample_batch_size: generated sequences per forward when sampling.
+        device: where the ensembles train: "cpu", or "cuda" (then one after another on the GPU, in this process).
         log: progress lines (None: silent).
 
     Returns:
@@ -115,13 +116,14 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
     if log:
         log(f"[fair GAN] {len(members)} generators (sizes {sizes} x seeds {seeds}), {steps} steps each, batch "
             f"{config.batch_size}, validated every {val_every} steps on each fit's validation subset; "
-            f"{blocks} ensemble(s) of one thread, {n_jobs or 'every core'} at a time ({executor})")
+            + (f"{blocks} ensemble(s) on {device}, one after another" if device != "cpu" else
+               f"{blocks} ensemble(s) of one thread, {n_jobs or 'every core'} at a time ({executor})"))
 
     def done(block, results, seconds):
         if log:
             log(f"[fair GAN] ensemble of {', '.join(spec.name for spec in block)} trained in {seconds:.0f} s")
     results = training.train_ensembles(train, val, config, specs, out_dir, ensembles=blocks, n_jobs=n_jobs,
-                                       executor=executor, address=executor_address, on_done=done)
+                                       executor=executor, address=executor_address, on_done=done, device=device)
     fair = {}
     for member, result in zip(members, results):
         history = result.history

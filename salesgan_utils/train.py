@@ -480,7 +480,7 @@ def train_gan(train: WindowSet, val: WindowSet, config: GanConfig, out_dir: str 
 
 # ---- many generators at once -------------------------------------------------------------------------------------
 def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members: list[MemberSpec],
-                   out_dir: str | Path, *, log=None) -> list[TrainResult]:
+                   out_dir: str | Path, *, log=None, device: str = "cpu") -> list[TrainResult]:
     """Train one generator per `MemberSpec` as one batched computation (`gan.ensemble`), each member writing what
     `train_gan` writes into `out_dir/<member name>/`: checkpoints/best.ckpt (lowest validation CRPS), last.ckpt,
     training_history.csv and model_summary.json; its checkpoints load with `gan.load_generator` (stage 03).
@@ -492,6 +492,7 @@ def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members:
         members: the members; names must be unique (empty names become member_<k>).
         out_dir: parent folder of the members' folders.
         log: called with one line per member epoch (None for silence).
+        device: where the ensemble trains ("cpu", "cuda"; `GanEnsemble`).
 
     Returns:
         One TrainResult per member, in the order of `members` (log_dir is the member's folder; no logger runs).
@@ -504,7 +505,7 @@ def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members:
     folders = [Path(out_dir) / name for name in names]
     rows: list[list[dict]] = [[] for _ in members]
     start = time.perf_counter()
-    ensemble = GanEnsemble(config, train, val, members, val_batch=VAL_BATCH_WINDOWS)
+    ensemble = GanEnsemble(config, train, val, members, val_batch=VAL_BATCH_WINDOWS, device=device)
     for event in ensemble.run():
         folder = folders[event.member] / CHECKPOINT_DIR
         folder.mkdir(parents=True, exist_ok=True)
@@ -527,7 +528,7 @@ def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members:
             "config": asdict(config), "parameters": parameter_counts(config), "seed": int(spec.seed),
             "train_windows": len(spec.windows), "val_windows": len(val) if spec.val_windows is None
             else len(spec.val_windows), "generator_steps": steps, "ensemble_members": len(members),
-            "devices": 1, "accelerator": "cpu"})
+            "devices": 1, "accelerator": "cpu" if device == "cpu" else "gpu"})
         ckpt = folders[k] / CHECKPOINT_DIR
         results.append(TrainResult(best_ckpt=ckpt / BEST_CKPT, last_ckpt=ckpt / LAST_CKPT, history=history,
                                    log_dir=folders[k], out_dir=folders[k], resumed_from=None, fit_seconds=seconds,
@@ -537,7 +538,8 @@ def train_ensemble(train: WindowSet, val: WindowSet, config: GanConfig, members:
 
 def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members: list[MemberSpec],
                     out_dir: str | Path, *, ensembles: int = 1, threads: int = 1, n_jobs: int = 1,
-                    executor: str = "local", address: str = "", on_done=None) -> list[TrainResult]:
+                    executor: str = "local", address: str = "", on_done=None, device: str = "cpu"
+                    ) -> list[TrainResult]:
     """`members` as `ensembles` batched trainings (`train_ensemble`), run as jobs of `executor.run_jobs`: one after
     another in this process (n_jobs 1), or `n_jobs` at a time in worker processes or on a Ray/Dask cluster.
 
@@ -551,7 +553,8 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
         members: every member; names unique across all blocks.
         ensembles: blocks (clamped to the member count).
         threads: torch threads per block.
-        n_jobs, executor, address: where the blocks run (`executor.Engine`).
+        n_jobs, executor, address: where the blocks run (`executor.Engine`); ignored off the CPU.
+        device: "cpu", or a GPU ("cuda"): then the blocks train one after another on it, in this process.
         on_done: called as `on_done(block members, block results, seconds)` as each block finishes.
 
     Returns:
@@ -572,7 +575,8 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
     members = [replace(spec, name=name) for spec, name in zip(members, names)]
     blocks = [[members[k] for k in block] for block in
               np.array_split(np.arange(len(members)), min(int(ensembles), len(members)))]
-    context = (train, val, config, Path(out_dir))
+    context = (train, val, config, Path(out_dir), device)
+    executor, n_jobs = ("local", 1) if device != "cpu" else (executor, n_jobs)
     if executor == "local":  # no more local workers than blocks; one block runs in this process
         from .executor import resolve_n_jobs
 
@@ -592,5 +596,5 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
 def _train_block(context: tuple, block: list[MemberSpec]) -> tuple[list[TrainResult], float]:
     """One block of `train_ensembles` (an executor job): (its members' results, seconds)."""
     started = time.perf_counter()
-    results = train_ensemble(*context[:3], block, context[3])
+    results = train_ensemble(*context[:3], block, context[3], device=context[4])
     return results, time.perf_counter() - started

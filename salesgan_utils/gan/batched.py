@@ -37,15 +37,18 @@ class StackedNetworks:
     Args:
         config: the members' common configuration.
         states: one `WGANGP.state_dict()` per member (initial weights and spectral-norm vectors).
+        device: where the stacked tensors live and compute ("cpu", "cuda", ...); `member_state` always returns
+            CPU tensors, so a checkpoint loads anywhere.
     """
 
-    def __init__(self, config: GanConfig, states: list[dict]):
+    def __init__(self, config: GanConfig, states: list[dict], device: str | torch.device = "cpu"):
         if config.shared_encoder:
             raise ValueError("StackedNetworks: shared_encoder=True is not batched; train such a GAN alone "
                              "(train.train_gan)")
-        self.config, self.members = config, len(states)
+        self.config, self.members, self.device = config, len(states), torch.device(device)
         names = [name for name in states[0] if name != "train_steps"]
-        stacked = {name: torch.stack([state[name].detach().float() for state in states]) for name in names}
+        stacked = {name: torch.stack([state[name].detach().float() for state in states]).to(self.device)
+                   for name in names}
         self.vectors = {name: value for name, value in stacked.items() if name.endswith(("._u", "._v"))}
         self.params = {name: value.requires_grad_(True) for name, value in stacked.items()
                        if name not in self.vectors}
@@ -61,12 +64,13 @@ class StackedNetworks:
     def member_state(self, j: int, train_steps: int) -> dict:
         """Member j's tensors as a `WGANGP.state_dict()` (loadable by `WGANGP.load_state_dict`)."""
         state = {"train_steps": torch.tensor(int(train_steps), dtype=torch.int64)}
-        state.update({name: value[j].detach().clone() for name, value in {**self.params, **self.vectors}.items()})
+        state.update({name: value[j].detach().to("cpu", copy=True)
+                      for name, value in {**self.params, **self.vectors}.items()})
         return state
 
     def select(self, keep: list[int]) -> None:
         """Keep only the members at positions `keep` (new leaf tensors: optimisers must be rebuilt)."""
-        index = torch.as_tensor(keep, dtype=torch.long)
+        index = torch.as_tensor(keep, dtype=torch.long, device=self.device)
         self.params = {name: p.detach()[index].clone().requires_grad_(True) for name, p in self.params.items()}
         self.vectors = {name: v[index].clone() for name, v in self.vectors.items()}
         self.members = len(keep)

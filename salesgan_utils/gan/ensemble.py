@@ -14,6 +14,10 @@ only computes running members.
 the member's weights as a `WGANGP` state dict); `train.train_ensemble` writes them as stage-02 artifacts. Members
 must share the batch size, so each needs at least `batch_size` train windows. Only separate encoders are batched
 (`shared_encoder=False`, every profile's setting).
+
+On a GPU (`device="cuda"`) the train windows, the stacked weights and the optimiser states live on the device;
+the seeded draws are made on the CPU, as alone, and copied over, so a member's noise does not depend on the device.
+Validation runs on the CPU with the member's weights (`member_module`), where its seeded validation stream lives.
 """
 from __future__ import annotations
 
@@ -111,13 +115,16 @@ class GanEnsemble:
         val: the shared validation windows.
         members: the member specs.
         val_batch: windows per validation forward (`train.VAL_BATCH_WINDOWS`: the noise is drawn per batch).
+        device: where training computes ("cpu", "cuda", "cuda:1", ...).
     """
 
-    def __init__(self, config: GanConfig, train, val, members: list[MemberSpec], val_batch: int = 512):
+    def __init__(self, config: GanConfig, train, val, members: list[MemberSpec], val_batch: int = 512,
+                 device: str | torch.device = "cpu"):
         if not members:
             raise ValueError("GanEnsemble: no members")
         self.config, self.specs, self.val_batch = config, list(members), int(val_batch)
-        self.train = _window_tensors(train)
+        self.device = torch.device(device)
+        self.train = [t.to(self.device) for t in _window_tensors(train)]
         self.val = [None if spec.val_windows is None else np.asarray(spec.val_windows) for spec in self.specs]
         self.val_windows = val
         for j, spec in enumerate(self.specs):
@@ -136,7 +143,8 @@ class GanEnsemble:
         self._orders: dict[tuple[int, int], np.ndarray] = {}
         self._sums = [dict.fromkeys(STAT_NAMES, 0.0) for _ in self.specs]
         self._counts = [0] * len(self.specs)
-        self.nets = StackedNetworks(config, [initial_module(config, s.seed).state_dict() for s in self.specs])
+        self.nets = StackedNetworks(config, [initial_module(config, s.seed).state_dict() for s in self.specs],
+                                    device=self.device)
         self._optimisers()
 
     # ---- bookkeeping -------------------------------------------------------------------------------------------
@@ -146,7 +154,7 @@ class GanEnsemble:
         new = (torch.optim.Adam(self.nets.generator_parameters(), lr=cfg.lr_g, betas=cfg.betas),
                torch.optim.Adam(self.nets.critic_parameters(), lr=cfg.lr_d, betas=cfg.betas))
         if previous is not None:
-            index = torch.as_tensor(keep, dtype=torch.long)
+            index = torch.as_tensor(keep, dtype=torch.long, device=self.device)
             for old, fresh in zip(previous, new):
                 for p_old, p_new in zip(old.param_groups[0]["params"], fresh.param_groups[0]["params"]):
                     state = old.state.get(p_old)
@@ -180,13 +188,13 @@ class GanEnsemble:
             parts["generator_noise"].append(torch.randn(batch, cfg.noise_width, generator=gen))
             if cfg.crps_weight > 0:
                 parts["crps_noise"].append(torch.randn(1, batch, cfg.noise_width, generator=gen)[0])
-        return {name: torch.stack(values) if values else None for name, values in parts.items()}
+        return {name: torch.stack(values).to(self.device) if values else None for name, values in parts.items()}
 
     # ---- one training step of every running member -------------------------------------------------------------
     def step(self) -> None:
         """One training step (n_critic critic updates, one generator update) of every running member."""
         cfg, nets = self.config, self.nets
-        index = torch.as_tensor(np.stack([self._rows(j) for j in self.running]))
+        index = torch.as_tensor(np.stack([self._rows(j) for j in self.running])).to(self.device)
         history, calendar, reviews, target, scale_min, scale_range = (t[index] for t in self.train)
         history, target, low, width = nets.network_batch(history, target, scale_min, scale_range)
         m, b = index.shape
@@ -200,11 +208,13 @@ class GanEnsemble:
         critic_stats = [self._critic_update(history, calendar, reviews, target, fakes[:, i], draws["alpha"][:, i])
                         for i in range(cfg.n_critic)]
         g_stats = self._generator_update(history, calendar, reviews, target, embedding, low, width, draws)
+        # every statistic of every member in one tensor: one device-to-host copy per step
+        names = list(STAT_NAMES[:5]) + list(g_stats)
+        table = torch.stack([torch.stack([s[name] for s in critic_stats]).mean(dim=0) for name in STAT_NAMES[:5]]
+                            + [g_stats[name] for name in g_stats]).double().cpu().tolist()
         for position, j in enumerate(self.running):
-            for name in STAT_NAMES[:5]:
-                self._sums[j][name] += float(torch.stack([s[name][position] for s in critic_stats]).mean())
-            for name, value in g_stats.items():
-                self._sums[j][name] += float(value[position])
+            for name, values in zip(names, table):
+                self._sums[j][name] += values[position]
             self._counts[j] += 1
             self.steps[j] += 1
 

@@ -117,3 +117,19 @@ def test_bad_member_specs_are_refused_with_the_fix(tmp_path):
     twins = [MemberSpec(windows=np.arange(32), seed=s, max_epochs=1, name="same") for s in (0, 1)]
     with pytest.raises(ValueError, match="member names must be unique"):
         train_ensemble(TRAIN, VAL, _config(), twins, tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path runs in bench/gpu_check.sh")
+def test_an_ensemble_on_the_gpu_trains_the_members_it_trains_on_the_cpu(tmp_path):
+    # The draws are made on the CPU either way, so the members differ only by the kernels' float rounding; the
+    # learning rates are those of the 300-step test above (slow dynamics); TF32 matmuls are off (torch's default).
+    assert not torch.backends.cuda.matmul.allow_tf32
+    cfg = _config(lr_g=1e-5, lr_d=4e-5)
+    gpu = train_ensemble(TRAIN, VAL, cfg, _members(epochs=5), tmp_path / "gpu", device="cuda")
+    cpu = train_ensemble(TRAIN, VAL, cfg, _members(epochs=5), tmp_path / "cpu")
+    assert [r.generator_steps for r in gpu] == [r.generator_steps for r in cpu] == [20, 20, 20]
+    for on_gpu, on_cpu in zip(gpu, cpu):
+        assert _max_difference(_weights(on_gpu.last_ckpt), _weights(on_cpu.last_ckpt)) < 1e-3
+        np.testing.assert_allclose(on_gpu.history["val_crps"], on_cpu.history["val_crps"], rtol=1e-3)
+    saved = torch.load(gpu[0].best_ckpt, weights_only=True)["state_dict"]  # no map_location: as saved
+    assert {value.device.type for value in saved.values()} == {"cpu"}  # checkpoints load anywhere
