@@ -95,7 +95,7 @@ def train_candidate(name: str, out: Path, only: str = "", max_steps: int = 0) ->
         record = records[run]
         base = GanConfig.from_dict({k: tuple(v) if isinstance(v, list) else v
                                     for k, v in record["model_summary"]["config"].items()})
-        for fold_key, fold in sorted(record["study"]["folds"].items()):
+        for fold_key, fold_record in sorted(record["study"]["folds"].items()):
             fold = int(fold_key)
             if wanted and not any(w[0] == run and int(w[1]) == fold for w in wanted):
                 continue
@@ -104,7 +104,7 @@ def train_candidate(name: str, out: Path, only: str = "", max_steps: int = 0) ->
                 continue
             stage = fold_dir(ROOT / stage01, fold)
             train, val = (preprocess.load_windows(stage, split) for split in ("train", "val"))
-            generators = record["study"]["folds"][fold_key]["fair_generators"]
+            generators = fold_record["fair_generators"]
             sizes = sorted({int(g["n_real"]) for g in generators})
             seeds = sorted({int(g["seed"]) for g in generators})
             steps = min(STEPS[sizes[0]], max_steps) if max_steps else STEPS[sizes[0]]
