@@ -68,6 +68,7 @@ practitioner_gbm = False
 fair_gan_sizes = []
 fair_gan_steps = 600
 fair_gan_val_every = 25
+fair_gan_patience = 0
 fair_gan_ensembles = 2
 analog_k = 0
 n_jobs = 0
@@ -126,7 +127,8 @@ if settings["fair_gan_sizes"]:
         benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
         benchmark.settings_from_params(settings)["seeds"], settings["fair_gan_steps"], gan_samples.k,
         out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
-        val_every=settings["fair_gan_val_every"], ensembles=settings["fair_gan_ensembles"],
+        val_every=settings["fair_gan_val_every"], patience=settings["fair_gan_patience"],
+        ensembles=settings["fair_gan_ensembles"],
         n_jobs=settings["n_jobs"], executor=settings["executor"], executor_address=settings["executor_address"],
         device=fair_device, log=print)
 pd.DataFrame([g.record() for g in fair.values()], columns=["n_real", "seed", "train_windows", "val_windows",

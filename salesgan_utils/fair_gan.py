@@ -70,8 +70,9 @@ def fair_config(config: GanConfig, sizes: Sequence[int], train: WindowSet) -> Ga
 
 def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
                           seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
-                          val_every: int = 25, ensembles: int = 1, n_jobs: int = 1, executor: str = "local",
-                          executor_address: str = "", sample_batch_size: int = 1024, device: str = "cpu",
+                          val_every: int = 25, patience: int = 0, ensembles: int = 1, n_jobs: int = 1,
+                          executor: str = "local", executor_address: str = "", sample_batch_size: int = 1024,
+                          device: str = "cpu",
                           log: Callable[[str], None] | None = None) -> dict[tuple[int, int], FairGenerator]:
     """Train one fair generator per (n in `sizes`, seed in `seeds`) and sample K per fit window.
 
@@ -86,6 +87,8 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
         out_dir: parent folder of the members' folders.
         fold: the backtest fold of these windows (stage 01's metadata; names and records only).
         val_every: validation (checkpoint choice) every this many steps.
+        patience: a member stops after this many validations in a row without a lower validation CRPS (0: every
+            member trains all `steps`); chosen on validation (docs/analysis_plan.md, Deviation 2026-12-06).
         ensembles: batched trainings the members are split into (contiguous blocks, one torch thread each); part
             of the result's recipe, unlike `n_jobs`.
         n_jobs, executor, executor_address: where the ensembles run (`executor.Engine`; stage 04's settings).
@@ -110,12 +113,13 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
                          f"fit on every window uses the catalogue generator (stage 02), which saw exactly its windows")
     config = fair_config(config, sizes, train)
     members = study.fair_members(len(train), len(val), sizes, seeds, steps, fold=fold)
-    specs = study.ensemble_specs(members, config.batch_size, val_every=val_every)
+    specs = study.ensemble_specs(members, config.batch_size, val_every=val_every, patience=patience)
     out_dir = Path(out_dir)
     blocks = min(int(ensembles), len(members))
     if log:
-        log(f"[fair GAN] {len(members)} generators (sizes {sizes} x seeds {seeds}), {steps} steps each, batch "
-            f"{config.batch_size}, validated every {val_every} steps on each fit's validation subset; "
+        log(f"[fair GAN] {len(members)} generators (sizes {sizes} x seeds {seeds}), {steps} steps each"
+            + (f" (or until {patience} validations without a lower CRPS)" if patience else "")
+            + f", batch {config.batch_size}, validated every {val_every} steps on each fit's validation subset; "
             + (f"{blocks} ensemble(s) on {device}, one after another" if device != "cpu" else
                f"{blocks} ensemble(s) of one thread, {n_jobs or 'every core'} at a time ({executor})"))
 

@@ -419,7 +419,10 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         at_once = max(1, min(int(s4.get("fair_gan_ensembles", 1) or 1), members,
                              resolve_n_jobs(int(s4.get("n_jobs", 0)))))
         if fair_steps:
-            work += f"; fair generators: {fair_steps:,} GAN steps, {at_once} ensemble(s) at a time"
+            patience = int(s4.get("fair_gan_patience", 0) or 0)
+            work += (f"; fair generators: {'≤ ' if patience else ''}{fair_steps:,} GAN steps"
+                     + (f" (each stops after {patience} validations without a lower CRPS)" if patience else "")
+                     + f", {at_once} ensemble(s) at a time")
         seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers
                    + fair_steps * rates["step_s"] * FAIR_MEMBER_STEP / at_once if rates else None)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")

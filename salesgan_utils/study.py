@@ -86,7 +86,7 @@ def fair_members(n_train: int, n_val: int, sizes: Sequence[int], seeds: Sequence
                        int(steps)) for n in sizes for s in seeds]
 
 
-def ensemble_specs(members: Sequence[FairMember], batch_size: int, val_every: int = 0) -> list:
+def ensemble_specs(members: Sequence[FairMember], batch_size: int, val_every: int = 0, patience: int = 0) -> list:
     """The fair generators as `gan.ensemble.MemberSpec`s (train windows, seed, step budget, validation windows,
     name): one batched training of every member (`train.train_ensemble`).
 
@@ -94,6 +94,8 @@ def ensemble_specs(members: Sequence[FairMember], batch_size: int, val_every: in
         members: `fair_members` output.
         batch_size: the GAN's batch size (each member needs at least that many windows).
         val_every: validate each member every this many steps (0: at its epoch ends).
+        patience: stop a member after this many validations in a row without a lower validation CRPS (0: train
+            the whole budget); its checkpoint stays the lowest validation CRPS so far.
 
     Returns:
         [MemberSpec], one per member, same order.
@@ -108,7 +110,8 @@ def ensemble_specs(members: Sequence[FairMember], batch_size: int, val_every: in
                              f"the GAN's batch_size {batch_size}; use a smaller batch_size for small n")
         specs.append(MemberSpec(windows=member.window_index, seed=member.seed,
                                 max_epochs=-(-member.steps // batches), max_steps=member.steps,
-                                val_windows=member.val_index, name=member.name, val_every=int(val_every)))
+                                val_windows=member.val_index, name=member.name, val_every=int(val_every),
+                                patience=int(patience)))
     return specs
 
 

@@ -154,6 +154,8 @@ def test_ensemble_specs_carry_each_fits_windows_seed_and_step_budget():
         np.testing.assert_array_equal(spec.windows, study.fit_windows(2000, member.seed, 250))
         np.testing.assert_array_equal(spec.val_windows, member.val_index)
         assert (spec.seed, spec.max_steps, spec.max_epochs, spec.name) == (member.seed, 900, 900, member.name)
+        assert spec.patience == 0  # the whole budget unless a patience is given
+    assert [s.patience for s in study.ensemble_specs(members, batch_size=128, val_every=25, patience=4)] == [4, 4]
     with pytest.raises(ValueError, match="batch_size 512"):
         study.ensemble_specs(members, batch_size=512)
 
