@@ -30,6 +30,12 @@ candidates' trainings are independent, so two run side by side on a 2-core host,
         --only study_category:0,study_category:1,study_product_1k:1,study_product_1k:2 & wait
     .venv/bin/python bench/fair_generator_sizes.py analyse --out outputs/fairsize --also outputs/fairsize_a \
         outputs/fairsize_b
+
+The fair generator's early stopping (Deviation 2026-12-06 21:27 UTC): each candidate patience (PATIENCE) read off the
+re-trained members' whole-budget validation curves (`gan.patience_stop`, what `MemberSpec.patience` does), scored
+against the whole budget:
+
+    .venv/bin/python bench/fair_generator_sizes.py patience --out outputs/fairpat_a --also outputs/fairpat_b
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from salesgan_utils import fair_gan, preprocess, stats, study  # noqa: E402
 from salesgan_utils import train as training  # noqa: E402
-from salesgan_utils.gan import GanConfig  # noqa: E402
+from salesgan_utils.gan import GanConfig, patience_stop  # noqa: E402
 
 RECORDS = ROOT / "docs" / "result_records.json"
 # recorded run (its records' `source` folder) -> (cell name, stage-01 folder of this script's re-run of stage 01)
@@ -67,6 +73,7 @@ GFLOP = {"today": 19.30, "half": 4.31, "b32": 4.84, "retrained": 19.30}
 STEPS = {250: 600, 1000: 900}  # the recorded budgets
 VAL_EVERY, ENSEMBLES = 25, 2  # the recorded fair_gan_val_every and fair_gan_ensembles
 TOLERANCE = 1e-6  # the reproduction check's
+PATIENCE = (2, 4, 8)  # validations without a lower CRPS (the Deviation's candidates; 0 = the whole budget)
 
 
 def recorded_runs() -> dict[str, dict]:
@@ -206,9 +213,55 @@ def analyse(out: Path, extra: list[Path] | None = None) -> str:
     return "\n".join(lines)
 
 
+def patience_table(out: Path, extra: list[Path] | None = None) -> str:
+    """The patience Deviation's rule: for each candidate p, per member the step it stops at and its best validation
+    CRPS up to there, read off its whole-budget curve (retrained/<run>/fold_<k>/<member>/training_history.csv);
+    per cell the mean paired change against the whole budget, its fold-blocked interval and the share of the
+    budget's steps trained; the smallest p with mean change ≤ +1 % in every cell (all 27 members) wins."""
+    rows = []
+    for folder in [out, *(extra or [])]:
+        table = folder / "retrained.csv"
+        if not table.is_file():
+            continue
+        for member in pd.read_csv(table).itertuples(index=False):
+            name = f"fold{member.fold}_n{member.n_real}_seed{member.seed}"
+            history = pd.read_csv(folder / "retrained" / member.run / f"fold_{member.fold}" / name /
+                                  training.HISTORY_FILE).sort_values("step")
+            budget = STEPS[int(member.n_real)]
+            whole = patience_stop(history["step"], history["val_crps"], 0)
+            if whole[0] != budget:
+                raise AssertionError(f"{member.run} {name}: its curve ends at step {whole[0]}, not its budget {budget}")
+            for p in PATIENCE:
+                step, best = patience_stop(history["step"], history["val_crps"], p)
+                rows.append({"cell": member.cell, "fold": int(member.fold), "p": p, "step": step,
+                             "share": step / budget, "change": 100 * (best / whole[1] - 1)})
+    frame = pd.DataFrame(rows)
+    members = len(frame) // len(PATIENCE) if len(frame) else 0
+    lines = [f"Members read: {members} of 27 (whole-budget curves, validation every {VAL_EVERY} steps)", "",
+             "| patience (validations) | cell | members | mean change % | fold-blocked 95% CI | max change % | "
+             "budget trained | passes (≤ +1 %) |", "|---|---|---|---|---|---|---|---|"]
+    passing = {}
+    for p in PATIENCE:
+        cells = {}
+        for cell, part in frame[frame["p"] == p].groupby("cell", sort=False):
+            result = stats.blocked_paired_test({f: q["change"].to_numpy() for f, q in part.groupby("fold")})
+            cells[cell] = result["pct"]
+            low, high = result["pct_low"], result["pct_high"]
+            interval = "–" if pd.isna(low) else f"[{low:+.2f}, {high:+.2f}]"
+            lines.append(f"| {p} | {cell} | {len(part)} | {result['pct']:+.2f} | {interval} | "
+                         f"{part['change'].max():+.2f} | {100 * part['share'].mean():.0f} % | "
+                         f"{'yes' if result['pct'] <= 1.0 else 'no'} |")
+        passing[p] = members == 27 and len(cells) == len(RUNS) and all(v <= 1.0 for v in cells.values())
+    winner = next((p for p in PATIENCE if passing[p]), 0)
+    lines += ["", "Rule (smallest patience with mean change ≤ +1 % in every cell, all 27 members): **"
+              + (f"fair_gan_patience {winner}" if winner else "none passes: the whole budget (fair_gan_patience 0)")
+              + "**"]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["train", "analyse"])
+    parser.add_argument("action", choices=["train", "analyse", "patience"])
     parser.add_argument("candidate", nargs="?", choices=sorted(CANDIDATES))
     parser.add_argument("--out", default="outputs/fairsize")
     parser.add_argument("--only", default="", help="run:fold:seed, one recorded member (and its block), or "
@@ -224,6 +277,8 @@ def main() -> None:
         import torch
         torch.set_num_threads(1)
         train_candidate(args.candidate, out, args.only, args.max_steps)
+    elif args.action == "patience":
+        print(patience_table(out, [ROOT / folder for folder in args.also]))
     else:
         print(analyse(out, [ROOT / folder for folder in args.also]))
 

@@ -69,6 +69,21 @@ class MemberSpec:
     val_every: int = 0
 
 
+def patience_stop(steps, val_crps, patience: int) -> tuple[int, float]:
+    """Where `MemberSpec.patience` stops a member, read off its validation curve: (the step it stops at, its lowest
+    validation CRPS up to there). `steps`, `val_crps`: the member's validations in order, over its whole budget (a
+    member's steps up to its stop do not depend on whether it stops there). The first validation is always an
+    improvement; the member stops at the validation where it has waited `patience` validations without a lower CRPS
+    (0: never, the last step)."""
+    best, waited = float("inf"), 0
+    for step, crps in zip(steps, val_crps, strict=True):
+        waited = 0 if crps < best else waited + 1
+        best = min(best, float(crps))
+        if patience and waited >= patience:
+            return int(step), best
+    return int(step), best
+
+
 @dataclass
 class Validation:
     """One member's epoch end: its epoch-mean training statistics, its validation scores and its weights.

@@ -8,7 +8,7 @@ from gan_testing import design, make_batch
 
 from salesgan_utils.gan import MemberSpec, load_generator
 from salesgan_utils.gan.batched import StackedNetworks
-from salesgan_utils.gan.ensemble import initial_module
+from salesgan_utils.gan.ensemble import initial_module, patience_stop
 from salesgan_utils.train import BEST_CKPT, HISTORY_FILE, SUMMARY_FILE, train_ensemble, train_gan
 from salesgan_utils.windows import random_windowset
 
@@ -108,6 +108,25 @@ def test_patience_stops_a_member_after_validations_without_improvement(tmp_path)
         stopped = len(crps) < 6
         # it stops at the first validation that is not a new minimum, and only then
         assert stopped == any(crps[i] >= crps[:i].min() for i in range(1, len(crps)))
+
+
+def test_patience_read_off_a_whole_budget_curve_is_where_the_member_stops_when_trained_with_it(tmp_path):
+    whole = train_ensemble(TRAIN, VAL, _config(), _members(epochs=6), tmp_path / "whole")
+    stopped = train_ensemble(TRAIN, VAL, _config(), _members(epochs=6, patience=1), tmp_path / "patience")
+    for curve, alone in zip(whole, stopped):
+        history = alone.history
+        step, best = patience_stop(curve.history["step"], curve.history["val_crps"], patience=1)
+        assert step == history["step"].iloc[-1]
+        assert best == pytest.approx(history["val_crps"].min(), rel=1e-6)
+    assert patience_stop(whole[0].history["step"], whole[0].history["val_crps"], patience=0)[0] == 6 * 4
+
+
+def test_patience_stop_on_known_curves():
+    steps = [25, 50, 75, 100, 125, 150]
+    assert patience_stop(steps, [5, 4, 4.5, 4.2, 3, 3.5], patience=2) == (100, 4)  # waited at 75 and 100
+    assert patience_stop(steps, [5, 4, 4.5, 4.2, 3, 3.5], patience=3) == (150, 3)  # never waited 3: the budget
+    assert patience_stop(steps, [5, 5, 5, 5, 5, 5], patience=1) == (50, 5)  # equal is no improvement
+    assert patience_stop(steps, [6, 5, 4, 3, 2, 1], patience=1) == (150, 1)
 
 
 def test_bad_member_specs_are_refused_with_the_fix(tmp_path):
