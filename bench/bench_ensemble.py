@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gan import SIZES, _fit, _GlobalFlopCounter, sgemm_gflops  # noqa: E402
 
 from salesgan_utils.gan import GanEnsemble, MemberSpec  # noqa: E402
-from salesgan_utils.memory import keep_freed_memory  # noqa: E402
 from salesgan_utils.windows import random_windowset  # noqa: E402
 
 
@@ -140,8 +139,6 @@ def main() -> None:
         parser.error("--workers times CPU worker processes: leave it out with --device cuda")
     if args.device != "cpu" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA device visible to this Python")
-    # the ensemble sets it in its process anyway; set it first so that today's trainer runs on the same allocator
-    keep_freed_memory()
     for name in args.sizes:
         table(name, args.members, args.steps, args.workers, args.device)
 

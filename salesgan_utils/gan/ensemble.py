@@ -15,9 +15,6 @@ the member's weights as a `WGANGP` state dict); `train.train_ensemble` writes th
 must share the batch size, so each needs at least `batch_size` train windows. Only separate encoders are batched
 (`shared_encoder=False`, every profile's setting).
 
-On the CPU the ensemble sets the process's allocator to reuse freed memory (`memory.keep_freed_memory`): its
-stacked activations are tensors of tens of MB, and fresh pages for each cost more than the arithmetic on them.
-
 On a GPU (`device="cuda"`) the train windows, the stacked weights and the optimiser states live on the device;
 the seeded draws are made on the CPU, as alone, and copied over, so a member's noise does not depend on the device.
 Validation runs on the CPU with the member's weights (`member_module`), where its seeded validation stream lives.
@@ -31,7 +28,6 @@ import numpy as np
 import torch
 
 from ..data import units_from_scaled
-from ..memory import keep_freed_memory
 from ..metrics import gan_validation_scores
 from . import scaling
 from .batched import StackedNetworks
@@ -143,8 +139,6 @@ class GanEnsemble:
             raise ValueError("GanEnsemble: no members")
         self.config, self.specs, self.val_batch = config, list(members), int(val_batch)
         self.device = torch.device(device)
-        if self.device.type == "cpu":
-            keep_freed_memory()  # the stacked activations are large tensors made and freed many times a step
         self.train = [t.to(self.device) for t in _window_tensors(train)]
         self.val = [None if spec.val_windows is None else np.asarray(spec.val_windows) for spec in self.specs]
         self.val_windows = val
