@@ -24,10 +24,18 @@ _SN_EPS = 1e-12  # spectral_norm's default eps
 _SN_SUFFIX = ".parametrizations.weight.original"
 
 
+def _transposed(weight: torch.Tensor) -> torch.Tensor:
+    """weight (M, out, in) as (M, in, out) for `x @ w`: contiguous on the CPU, where MKL's batched GEMM takes a slower
+    path for the backward's product with a transposed operand (bench/RESULTS.md, 2026-12-06); a view elsewhere (a
+    GPU step is bound by kernel launches, and a copy is one more)."""
+    transposed = weight.transpose(1, 2)
+    return transposed.contiguous() if transposed.device.type == "cpu" else transposed
+
+
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """x (M, ..., in), weight (M, out, in), bias (M, out) → (M, ..., out)."""
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
-    out = torch.baddbmm(bias.unsqueeze(1), flat, weight.transpose(1, 2).contiguous())
+    out = torch.baddbmm(bias.unsqueeze(1), flat, _transposed(weight))
     return out.reshape(*x.shape[:-1], weight.shape[1])
 
 
@@ -93,8 +101,7 @@ class StackedNetworks:
             b_ih, b_hh = self.params[f"{prefix}.bias_ih_l{layer}"], self.params[f"{prefix}.bias_hh_l{layer}"]
             hidden = w_hh.shape[2]
             m, b, steps = x.shape[:3]
-            # (M, hidden, gates · hidden) contiguous: the per-step products and their backward take the fast path
-            w_hh_t = w_hh.transpose(1, 2).contiguous()
+            w_hh_t = _transposed(w_hh)  # (M, hidden, gates · hidden)
             keep = outputs or layer < layers - 1
             # every step's input part at once; unbind, not inputs[:, :, t]: indexing's backward fills a zero tensor
             # of the whole input per step (quadratic in T), unbind's stacks the T gradients once. The LSTM's input
