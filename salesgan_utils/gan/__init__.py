@@ -9,6 +9,6 @@ from .networks import ConditionEncoder, Critic, Generator, straight_through_relu
 
 __all__ = ["ABLATION_COMMIT", "DEFAULT_DESIGN", "DESIGNS", "LEVERS", "REMOVED_LEVERS", "ConditionEncoder", "Critic",
            "GanConfig", "GanEnsemble", "Generator", "MemberSpec", "Validation", "WGANGP", "config_from_checkpoint",
-           "patience_stop",
-           "describe_design", "design_name", "gradient_penalty", "load_generator", "parameter_counts", "sample_crps",
+           "describe_design", "design_name", "gradient_penalty", "load_generator", "parameter_counts", "patience_stop",
+           "sample_crps",
            "seeded_generator", "straight_through_relu", "straight_through_round"]
