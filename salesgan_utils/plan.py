@@ -394,11 +394,14 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         note = f"stops at {limit:g} min: ≈ {int(limit * 60 / rates['step_s']):,} steps"
         return StageEstimate(name, work, seconds, capped, note)
     if number == 3:
-        sequences = (counts["train"] + counts["test"]) * int(s3.get("n_samples", 5))
-        learned = 2 * int(s3.get("quality_max_windows", 2000)) * int(s3.get("disc_epochs", 10))
-        work = f"{sequences:,} generated sequences; learned scores ≈ {learned:,} window-epochs"
+        # generation: n_samples per train window, n_eval_samples per validation and test window
+        sequences = (counts["train"] * int(s3.get("n_samples", 5))
+                     + (counts["val"] + counts["test"]) * int(s3.get("n_eval_samples", 0) or 0))
+        learned = learned_score_batches(s3, counts["train"])
+        work = (f"{sequences:,} generated sequences; learned scores ≤ {sum(learned.values()):,} LSTM batches ("
+                + ", ".join(f"{name} {count:,}" for name, count in learned.items()) + ")")
         seconds = (KERNEL_START_S + sequences * rates["sequence_s"]
-                   + learned / int(s4.get("forecaster_batch_size", 128)) * rates["lstm_batch_s"]) if rates else None
+                   + sum(learned.values()) * rates["lstm_batch_s"]) if rates else None
         return StageEstimate(name, work, seconds, note="rough")
     if number == 4:
         fits = [fit["n_windows"] for fit in planned_fits(s4, counts["train"])]
@@ -412,21 +415,64 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         workers = min(resolve_n_jobs(int(s4.get("n_jobs", 0))), max(1, len(fits)))
         work = (f"{len(fits)} LSTM fits × ≤ {epochs} epochs, {batches:,} batches (≤ {max(fits or [0]):,} "
                 f"windows/fit), {workers} at a time")
-        # fair generators: one per fair size x seed, each fair_gan_steps steps, fair_gan_ensembles of them at once
-        # up to n_jobs; a member step on one thread inside an ensemble costs FAIR_MEMBER_STEP stage-02 steps
+        # fair generators: one per fair size x seed, each fair_gan_steps steps, cut into fair_gan_ensembles
+        # contiguous blocks (train.train_ensembles) that run n_jobs at a time, costliest first; a member step on one
+        # thread inside an ensemble costs FAIR_MEMBER_STEP stage-02 steps
         members = len(s4.get("fair_gan_sizes") or []) * int(s4.get("n_seeds", 1))
-        fair_steps = members * int(s4.get("fair_gan_steps", 0) or 0)
-        at_once = max(1, min(int(s4.get("fair_gan_ensembles", 1) or 1), members,
-                             resolve_n_jobs(int(s4.get("n_jobs", 0)))))
-        if fair_steps:
+        steps_each = int(s4.get("fair_gan_steps", 0) or 0)
+        blocks = fair_blocks(members, int(s4.get("fair_gan_ensembles", 1) or 1))
+        at_once = max(1, min(len(blocks), resolve_n_jobs(int(s4.get("n_jobs", 0)))))
+        if members * steps_each:
             patience = int(s4.get("fair_gan_patience", 0) or 0)
-            work += (f"; fair generators: {'≤ ' if patience else ''}{fair_steps:,} GAN steps"
+            work += (f"; fair generators: {'≤ ' if patience else ''}{members * steps_each:,} GAN steps"
                      + (f" (each stops after {patience} validations without a lower CRPS)" if patience else "")
-                     + f", {at_once} ensemble(s) at a time")
-        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers
-                   + fair_steps * rates["step_s"] * FAIR_MEMBER_STEP / at_once if rates else None)
+                     + f" in {len(blocks)} ensemble(s) of {'/'.join(map(str, blocks))}, {at_once} at a time")
+        fair_s = (makespan([size * steps_each * rates["step_s"] * FAIR_MEMBER_STEP for size in blocks], at_once)
+                  if rates else 0.0)
+        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_s) if rates else None
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
+
+
+def learned_score_batches(s3: dict, n_train: int) -> dict[str, int]:
+    """Training batches of stage 03's learned models, at most (early stopping may end the likelihood LSTM sooner):
+    the likelihood LSTM (`likelihood_seeds` fits of `likelihood_epochs` over the train windows), the discriminative
+    classifiers (`disc_seeds` x `disc_epochs` over real + synthetic pairs of up to `quality_max_windows` windows)
+    and the predictive score's two GRUs (synthetic, real). Batch sizes and the predictive epochs are their owners'
+    defaults (stage 03 does not set them). The plan prices them at the forecaster's LSTM batch: a proxy, as all are
+    small recurrent nets."""
+    import inspect
+
+    from salesgan_utils import likelihood, quality
+
+    def default(fn, name: str) -> int:
+        return int(inspect.signature(fn).parameters[name].default)
+    pairs = min(int(s3.get("quality_max_windows", 2000)), n_train)
+    classifier_batches = math.ceil(2 * pairs / default(quality.discriminative_score, "batch_size"))
+    predictive_batches = math.ceil(pairs / default(quality.predictive_score, "batch_size"))
+    return {"likelihood LSTM": (int(s3.get("likelihood_seeds", 0) or 0) * int(s3.get("likelihood_epochs", 0) or 0)
+                                * math.ceil(n_train / default(likelihood.fit_likelihood_lstm, "batch_size"))),
+            "classifiers": (max(1, int(s3.get("disc_seeds", 1) or 1)) * int(s3.get("disc_epochs", 10))
+                            * classifier_batches),
+            "predictive score": 2 * default(quality.sample_quality_report, "forecaster_epochs") * predictive_batches}
+
+
+def fair_blocks(members: int, ensembles: int) -> list[int]:
+    """Member counts of the blocks `train.train_ensembles` cuts `members` into: `ensembles` contiguous blocks of
+    near-equal size (numpy's array_split), clamped to the member count; [] for no members."""
+    if members <= 0:
+        return []
+    blocks = max(1, min(int(ensembles), members))
+    return [members // blocks + (k < members % blocks) for k in range(blocks)]
+
+
+def makespan(costs: list[float], workers: int) -> float:
+    """Wall time of jobs of these `costs` on `workers`, each started on the first free worker, costliest first
+    (the executor's order: `executor.submission_order`)."""
+    loads = [0.0] * max(1, int(workers))
+    for cost in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += cost
+    return max(loads)
 
 
 # One fair generator's step (one thread, in an ensemble of 2-3, validation included) in stage-02 steps (torch's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -127,6 +128,64 @@ def test_a_plan_reuses_the_calibration_of_the_same_sizes(smoke_parameters, tmp_p
     plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=True)  # --plan: always timed
     assert timed == ["gan", "lstm"] * 3
     assert (tmp_path / plan.CALIBRATION_FILE).is_file()
+
+
+@pytest.mark.parametrize("members, ensembles", [(5, 2), (5, 1), (5, 5), (3, 8), (7, 3), (1, 2), (6, 4)])
+def test_fair_blocks_are_the_blocks_train_ensembles_cuts(members, ensembles) -> None:
+    expected = [len(block) for block in np.array_split(np.arange(members), min(ensembles, members))]
+    assert plan.fair_blocks(members, ensembles) == expected
+    assert plan.fair_blocks(0, 2) == []
+
+
+@pytest.mark.parametrize("costs, workers, wall", [([3, 2], 2, 3), ([1, 1, 1, 1, 1], 2, 3), ([5, 4, 3, 3, 3], 2, 10),
+                                                  ([2, 2], 1, 4), ([7], 4, 7), ([], 2, 0)])
+def test_makespan_hands_the_costliest_job_to_the_first_free_worker(costs, workers, wall) -> None:
+    assert plan.makespan(costs, workers) == wall
+
+
+def _rated_plan(monkeypatch, tmp_path, parameters: dict, step_s: float, lstm_batch_s: float) -> plan.Plan:
+    monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
+    monkeypatch.setattr(plan, "time_gan", lambda *a, **k: {"step_s": step_s, "sequence_s": 0.0})
+    monkeypatch.setattr(plan, "time_lstm", lambda *a, **k: lstm_batch_s)
+    return plan.make_plan(parameters, "smoke", NAMES, calibrate=True)
+
+
+def test_the_fair_generators_cost_their_largest_block_per_worker(smoke_parameters, monkeypatch, tmp_path) -> None:
+    stage04 = NAMES[3]
+    fair = {**smoke_parameters[stage04], "n_seeds": 5, "fair_gan_sizes": [250], "fair_gan_steps": 100,
+            "fair_gan_ensembles": 2, "n_jobs": 2}
+    seconds = {}
+    for ensembles in (1, 2, 5):
+        chosen = {**smoke_parameters, stage04: {**fair, "fair_gan_ensembles": ensembles}}
+        seconds[ensembles] = _rated_plan(monkeypatch, tmp_path, chosen, 1.0, 0.0).stages[3].seconds
+    member_s = 100 * plan.FAIR_MEMBER_STEP  # one member's 100 steps at 1 s per stage-02 step
+    assert seconds[1] == pytest.approx(plan.KERNEL_START_S + 5 * member_s)  # one block of 5 in one worker
+    assert seconds[2] == pytest.approx(plan.KERNEL_START_S + 3 * member_s)  # blocks 3 + 2 side by side
+    assert seconds[5] == pytest.approx(plan.KERNEL_START_S + 3 * member_s)  # 5 blocks of 1: three rounds on 2
+    assert "2 ensemble(s) of 3/2, 2 at a time" in _rated_plan(
+        monkeypatch, tmp_path, {**smoke_parameters, stage04: fair}, 1.0, 0.0).stages[3].work
+
+
+def test_stage_03_prices_every_learned_model_and_the_evaluation_samples(smoke_parameters, monkeypatch,
+                                                                        tmp_path) -> None:
+    stage03 = NAMES[2]
+    base = _rated_plan(monkeypatch, tmp_path, smoke_parameters, 0.0, 1.0).stages[2]
+    counts = {name: int(part.split()[-1].replace(",", "")) for name, part in zip(
+        ("likelihood LSTM", "classifiers", "predictive score"),
+        base.work.split("(")[1].rstrip(")").split(", "))}
+    assert base.seconds == pytest.approx(plan.KERNEL_START_S + sum(counts.values()))
+    more = {**smoke_parameters, stage03: {**smoke_parameters[stage03], "likelihood_seeds": 3, "disc_seeds": 10}}
+    learned = plan.learned_score_batches(more[stage03], 1000)
+    assert learned["likelihood LSTM"] == 3 * more[stage03]["likelihood_epochs"] * 8  # 1000 windows, batch 128
+    assert learned["classifiers"] == 2 * plan.learned_score_batches(smoke_parameters[stage03], 1000)["classifiers"]
+    evaluation = {**smoke_parameters, stage03: {**smoke_parameters[stage03], "n_eval_samples": 200}}
+    monkeypatch.setattr(plan, "time_gan", lambda *a, **k: {"step_s": 0.0, "sequence_s": 1.0})
+    monkeypatch.setattr(plan, "time_lstm", lambda *a, **k: 0.0)
+    at_100 = plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=True).stages[2].seconds
+    at_200 = plan.make_plan(evaluation, "smoke", NAMES, calibrate=True).stages[2].seconds
+    held_out = plan.make_plan(smoke_parameters, "smoke", NAMES, calibrate=False).stages[0].work
+    val, test = (int(held_out.split(f"{split} ")[1].split()[0].replace(",", "")) for split in ("val", "test"))
+    assert at_200 - at_100 == pytest.approx(100 * (val + test))  # 100 more paths per validation and test window
 
 
 # --------------------------------------------------------------------------------------------- budget stop
