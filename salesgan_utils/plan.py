@@ -429,7 +429,8 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
                      + f" in {len(blocks)} ensemble(s) of {'/'.join(map(str, blocks))}, {at_once} at a time")
         fair_s = (makespan([size * steps_each * rates["step_s"] * FAIR_MEMBER_STEP for size in blocks], at_once)
                   if rates else 0.0)
-        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] / workers + fair_s) if rates else None
+        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] * PROTOCOL_PER_BATCH / workers + fair_s
+                   if rates else None)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 
@@ -475,6 +476,11 @@ def makespan(costs: list[float], workers: int) -> float:
     return max(loads)
 
 
+# The protocol's wall time per calibrated LSTM training batch: each fit's per-epoch validation forecasts, the
+# LightGBM grid and fits, the scoring and the tables ride on the training batches. Measured: stage 04 of the quick
+# profile on the real tables, one fit after another, 1,311 s for 46,464 planned batches at 0.0176 s per calibrated
+# batch (bench/RESULTS.md, 2026-12-07).
+PROTOCOL_PER_BATCH = 1.6
 # One fair generator's step (one thread, in an ensemble of 2-3, validation included) in stage-02 steps (torch's
 # threads): 557 s for 5 x 100 member steps against 0.809 s per stage-02 step on one 2-core host (bench/RESULTS.md,
 # 2026-12-03).

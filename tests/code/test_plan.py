@@ -166,6 +166,20 @@ def test_the_fair_generators_cost_their_largest_block_per_worker(smoke_parameter
         monkeypatch, tmp_path, {**smoke_parameters, stage04: fair}, 1.0, 0.0).stages[3].work
 
 
+def test_the_protocol_costs_its_batches_with_their_measured_overhead_per_worker(smoke_parameters, monkeypatch,
+                                                                              tmp_path) -> None:
+    stage04 = NAMES[3]
+    real_only = {**smoke_parameters[stage04], "fair_gan_sizes": []}
+    seconds = {}
+    for n_jobs in (1, 2):
+        chosen = {**smoke_parameters, stage04: {**real_only, "n_jobs": n_jobs}}
+        estimate = _rated_plan(monkeypatch, tmp_path, chosen, 0.0, 1.0).stages[3]
+        batches = int(estimate.work.split(" batches")[0].split()[-1].replace(",", ""))
+        seconds[n_jobs] = estimate.seconds
+    assert seconds[1] == pytest.approx(plan.KERNEL_START_S + batches * plan.PROTOCOL_PER_BATCH)
+    assert seconds[2] - plan.KERNEL_START_S == pytest.approx((seconds[1] - plan.KERNEL_START_S) / 2)
+
+
 def test_stage_03_prices_every_learned_model_and_the_evaluation_samples(smoke_parameters, monkeypatch,
                                                                         tmp_path) -> None:
     stage03 = NAMES[2]
