@@ -8,8 +8,11 @@ the run will use:
 * GAN: `GAN_STEPS` training steps (n_critic critic updates + 1 generator update) of the profile's own model on
   the profile's batch, through Lightning as stage 02 runs them (the first, warm-up step is not counted), and one
   batch of generator samples (seconds per generated sequence: validation in stage 02, sampling in stage 03);
-* LSTM: `LSTM_BATCHES` forward + backward + Adam batches of the profile's forecaster (stage 04; stage 03's learned
-  scores are priced with the same rate, a rough proxy);
+* LSTM: `LSTM_BATCHES` forward + backward + Adam batches of the profile's forecaster (stage 04, where each batch
+  carries the protocol's measured overhead `PROTOCOL_PER_BATCH`; stage 03's likelihood LSTM, classifiers and
+  predictive score are priced with the same rate, a rough proxy: `learned_score_batches`);
+* fair generators (stage 04): their fixed blocks (`fair_blocks`) handed to `n_jobs` workers costliest first
+  (`makespan`), a member step costing `FAIR_MEMBER_STEP` GAN steps;
 * stage 01: the plan's own build time; every stage adds `KERNEL_START_S` for its kernel and imports.
 
 The estimates are upper bounds where the stages stop early (early stopping in stage 04) and rough where they
