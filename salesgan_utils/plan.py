@@ -462,12 +462,11 @@ def learned_score_batches(s3: dict, n_train: int) -> dict[str, int]:
 
 
 def fair_blocks(members: int, ensembles: int) -> list[int]:
-    """Member counts of the blocks `train.train_ensembles` cuts `members` into: `ensembles` contiguous blocks of
-    near-equal size (numpy's array_split), clamped to the member count; [] for no members."""
-    if members <= 0:
-        return []
-    blocks = max(1, min(int(ensembles), members))
-    return [members // blocks + (k < members % blocks) for k in range(blocks)]
+    """Member counts of the blocks the fair generators train in (`gan.ensemble_blocks`, as `train.train_ensembles`
+    cuts them); [] for no members."""
+    from salesgan_utils.gan import ensemble_blocks
+
+    return [len(block) for block in ensemble_blocks(members, ensembles)]
 
 
 def makespan(costs: list[float], workers: int) -> float:

@@ -38,7 +38,7 @@ from pytorch_lightning.strategies import DDPStrategy, Strategy
 from torch.utils.data import DataLoader, TensorDataset
 
 from .console import Progress
-from .gan import WGANGP, GanConfig, GanEnsemble, MemberSpec, config_from_checkpoint, parameter_counts
+from .gan import WGANGP, GanConfig, GanEnsemble, MemberSpec, config_from_checkpoint, ensemble_blocks, parameter_counts
 from .paths import atomic_path, write_json_atomic, write_text_atomic
 from .windows import WindowSet
 
@@ -573,8 +573,7 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
     if len(set(names)) != len(names):
         raise ValueError(f"train_ensembles: member names must be unique, got {names}")
     members = [replace(spec, name=name) for spec, name in zip(members, names)]
-    blocks = [[members[k] for k in block] for block in
-              np.array_split(np.arange(len(members)), min(int(ensembles), len(members)))]
+    blocks = [[members[k] for k in block] for block in ensemble_blocks(len(members), ensembles)]
     context = (train, val, config, Path(out_dir), device)
     executor, n_jobs = ("local", 1) if device != "cpu" else (executor, n_jobs)
     if executor == "local":  # no more local workers than blocks; one block runs in this process

@@ -65,6 +65,15 @@ class MemberSpec:
     val_every: int = 0
 
 
+def ensemble_blocks(members: int, ensembles: int) -> list[list[int]]:
+    """Member indices of the contiguous blocks `train.train_ensembles` trains as separate ensembles: `ensembles`
+    blocks of near-equal size, the first ones one larger where it does not divide (numpy's array_split), clamped to
+    the member count; [] for no members."""
+    if members <= 0:
+        return []
+    return [block.tolist() for block in np.array_split(np.arange(members), max(1, min(int(ensembles), members)))]
+
+
 def patience_stop(steps, val_crps, patience: int) -> tuple[int, float]:
     """Where `MemberSpec.patience` stops a member, read off its validation curve: (the step it stops at, its lowest
     validation CRPS up to there). `steps`, `val_crps`: the member's validations in order, over its whole budget (a

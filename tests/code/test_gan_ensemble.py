@@ -8,7 +8,7 @@ from gan_testing import design, make_batch
 
 from salesgan_utils.gan import MemberSpec, load_generator
 from salesgan_utils.gan.batched import StackedNetworks
-from salesgan_utils.gan.ensemble import initial_module, patience_stop
+from salesgan_utils.gan.ensemble import ensemble_blocks, initial_module, patience_stop
 from salesgan_utils.train import BEST_CKPT, HISTORY_FILE, SUMMARY_FILE, train_ensemble, train_gan
 from salesgan_utils.windows import random_windowset
 
@@ -152,3 +152,10 @@ def test_an_ensemble_on_the_gpu_trains_the_members_it_trains_on_the_cpu(tmp_path
         np.testing.assert_allclose(on_gpu.history["val_crps"], on_cpu.history["val_crps"], rtol=1e-3)
     saved = torch.load(gpu[0].best_ckpt, weights_only=True)["state_dict"]  # no map_location: as saved
     assert {value.device.type for value in saved.values()} == {"cpu"}  # checkpoints load anywhere
+
+
+@pytest.mark.parametrize("members, ensembles, blocks", [(5, 2, [[0, 1, 2], [3, 4]]), (5, 1, [[0, 1, 2, 3, 4]]),
+                                                        (3, 8, [[0], [1], [2]]), (7, 3, [[0, 1, 2], [3, 4], [5, 6]]),
+                                                        (0, 2, []), (2, 0, [[0, 1]])])
+def test_ensemble_blocks_are_contiguous_and_near_equal(members, ensembles, blocks) -> None:
+    assert ensemble_blocks(members, ensembles) == blocks

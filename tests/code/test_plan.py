@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from salesgan_utils import cli, params, paths, pipeline, plan
-from salesgan_utils.gan import GanConfig, load_generator
+from salesgan_utils.gan import GanConfig, ensemble_blocks, load_generator
 from salesgan_utils.train import train_gan
 from salesgan_utils.windows import random_windowset
 
@@ -133,7 +133,7 @@ def test_a_plan_reuses_the_calibration_of_the_same_sizes(smoke_parameters, tmp_p
 @pytest.mark.parametrize("members, ensembles", [(5, 2), (5, 1), (5, 5), (3, 8), (7, 3), (1, 2), (6, 4)])
 def test_fair_blocks_are_the_blocks_train_ensembles_cuts(members, ensembles) -> None:
     expected = [len(block) for block in np.array_split(np.arange(members), min(ensembles, members))]
-    assert plan.fair_blocks(members, ensembles) == expected
+    assert plan.fair_blocks(members, ensembles) == expected == [len(b) for b in ensemble_blocks(members, ensembles)]
     assert plan.fair_blocks(0, 2) == []
 
 
