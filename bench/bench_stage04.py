@@ -6,20 +6,23 @@ Usage (from the repository root; a quiet host: check `uptime` first):
     .venv/bin/python bench/bench_stage04.py --profile smoke --data demo --n-jobs 2     # a tiny check of the script
 
 Stages 01-03 of run `--run` (default bench_stage04_<profile>) are made first with the pipeline when they are
-missing (untimed). Then, as notebook 04 does, the profile's fair generators are trained (`fair_gan_ensembles`
-single-thread ensembles), once with n_jobs = 1 and once with n_jobs = `--n-jobs`, and their samples compared
-(`--fair-steps` overrides their step budget, which changes what they learn but not the fits' work; `--fair-only`
-stops there), and `benchmark.run_benchmark` runs with the
-profile's stage-04 parameters (one torch thread per fit, the fair-GAN and history-analog arms, LightGBM), once
-with n_jobs = 1 and once with n_jobs = `--n-jobs` (`--order` picks which goes first). Prints the wall times, the
-speed-up of the protocol and of the whole stage (fair generators included), each run's `phase_seconds`, the load
-average before, between and after, and Markdown rows for bench/RESULTS.md; exits 1 when the forecasts differ.
+missing (untimed). Then the whole stage runs as notebook 04 runs it, once with n_jobs = 1 and once with n_jobs =
+`--n-jobs` (`--order` picks which goes first): `benchmark.run_benchmark` with the profile's stage-04 parameters (one
+torch thread per fit, the fair-GAN and history-analog arms, LightGBM), handed the profile's fair generators as a
+submission (`fair_gan.submit_fair_generators`: single-thread ensembles on the protocol's engine, beside its phases A
+and B; in this process first when n_jobs is 1). `--fair-steps` overrides their step budget, which changes what they
+learn but not the fits' work. Prints the wall times, the speed-up of the whole stage, each run's `phase_seconds`,
+the load average before, between and after, and Markdown rows for bench/RESULTS.md; exits 1 when the forecasts or
+the fair generators differ. `--fair-only` times only the fair generators on an engine of their own
+(`fair_gan.train_fair_generators`), as stage 04 trained them before the protocol until 2026-12-07.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -82,8 +85,22 @@ def same_samples(a: dict, b: dict) -> bool:
     return list(a) == list(b) and all(np.array_equal(a[key].samples_scaled, b[key].samples_scaled) for key in a)
 
 
-def timed(work: dict, settings: dict, n_jobs: int, fair: dict, analog_k: int
-          ) -> tuple[float, benchmark.BenchmarkResult]:
+def fair_submission(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path):
+    """The profile's fair generators as notebook 04 hands them to run_benchmark (a function of its engine), or {}."""
+    train_windows, val_windows = work["args"][:2]
+    sizes = benchmark.resolve_sizes(stage.get("fair_gan_sizes", []), len(train_windows))
+    if not sizes:
+        return {}
+    shutil.rmtree(out_dir, ignore_errors=True)
+    catalogue = gan.load_generator(paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT)
+    return functools.partial(fair_gan.submit_fair_generators, train=train_windows, val=val_windows,
+                             config=catalogue.config, sizes=sizes, seeds=benchmark.settings_from_params(stage)["seeds"],
+                             steps=steps, k=work["k"], out_dir=out_dir, val_every=int(stage["fair_gan_val_every"]),
+                             patience=int(stage.get("fair_gan_patience", 0)),
+                             ensembles=int(stage.get("fair_gan_ensembles", 1)))
+
+
+def timed(work: dict, settings: dict, n_jobs: int, fair, analog_k: int) -> tuple[float, benchmark.BenchmarkResult]:
     started = time.perf_counter()
     result = benchmark.run_benchmark(*work["args"], entity_level=work["entity_level"],
                                      gan_train_index=work["gan_train_index"], num_threads=1, log=None,
@@ -110,44 +127,40 @@ def main() -> int:
     loads = {"before": os.getloadavg()}
     fair_steps = args.fair_steps or int(stage["fair_gan_steps"])
     order = [1, args.n_jobs] if args.order == "sequential-first" else [args.n_jobs, 1]
-    fairs = {}
-    for n_jobs in order:
-        fairs[n_jobs] = fair_generators(run_path, work, stage, fair_steps,
-                                        run_path / f"bench_fair_generators_n{n_jobs}", n_jobs)
-        loads[f"after the fair generators, n_jobs={n_jobs}"] = os.getloadavg()
-    (fair_s, fair), (fair_par_s, fair_par) = fairs[1], fairs[args.n_jobs]
-    fair_same = same_samples(fair, fair_par)
-    ensembles = int(stage.get("fair_gan_ensembles", 1))
-    print(f"fair generators: {len(fair)} x {fair_steps} steps as {ensembles} ensemble(s): {fair_s:.1f} s at "
-          f"n_jobs=1, {fair_par_s:.1f} s at n_jobs={args.n_jobs}; samples identical: {fair_same}", flush=True)
-    fair_row = (f"| {args.profile} | {len(fair)} fair generators x {fair_steps} steps ({ensembles} ensembles) | "
-                f"{fair_s:.1f} s | {fair_par_s:.1f} s | {fair_s / max(fair_par_s, 1e-9):.2f}× | {fair_same} |")
     if args.fair_only:
+        fairs = {}
+        for n_jobs in order:
+            fairs[n_jobs] = fair_generators(run_path, work, stage, fair_steps,
+                                            run_path / f"bench_fair_generators_n{n_jobs}", n_jobs)
+            loads[f"after the fair generators, n_jobs={n_jobs}"] = os.getloadavg()
+        (fair_s, fair), (fair_par_s, fair_par) = fairs[1], fairs[args.n_jobs]
+        fair_same = same_samples(fair, fair_par)
+        ensembles = int(stage.get("fair_gan_ensembles", 1))
         print(f"\nLoad average (1, 5, 15 min): {loads}")
-        print(fair_row)
+        print(f"| {args.profile} | {len(fair)} fair generators x {fair_steps} steps ({ensembles} ensembles) | "
+              f"{fair_s:.1f} s | {fair_par_s:.1f} s | {fair_s / max(fair_par_s, 1e-9):.2f}× | {fair_same} |")
         return 0 if fair_same else 1
     runs = {}
     for n_jobs in order:
+        fair = fair_submission(run_path, work, stage, fair_steps, run_path / f"bench_stage_fair_n{n_jobs}")
         runs[n_jobs] = timed(work, settings, n_jobs, fair, int(stage.get("analog_k", 0)))
         loads[f"after n_jobs={n_jobs}"] = os.getloadavg()
         print(f"n_jobs={n_jobs}: {runs[n_jobs][0]:.1f} s, {len(runs[n_jobs][1].fits)} fits; phase_seconds "
               f"{runs[n_jobs][1].summary['phase_seconds']}", flush=True)
     (seq_s, seq), (par_s, par) = runs[1], runs[args.n_jobs]
     same = par.forecasts.equals(seq.forecasts)
+    fair_same = [{k: v for k, v in g.items() if k != "folder"} for g in par.summary["fair_generators"]] == \
+        [{k: v for k, v in g.items() if k != "folder"} for g in seq.summary["fair_generators"]]
     print(f"\nLoad average (1, 5, 15 min): {loads}")
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"profile {args.profile}, run {run}, {len(seq.fits)} LSTM fits, {int(seq.fits['epochs_run'].sum())} epochs, "
-          f"{len(fair)} fair generators of {fair_steps} steps")
-    print(f"forecasts identical (DataFrame.equals): {same}")
-    print(fair_row)
+          f"{len(seq.summary['fair_generators'])} fair generators of {fair_steps} steps")
+    print(f"forecasts identical (DataFrame.equals): {same}; fair generators' records identical: {fair_same}")
     print(f"| profile | part | sequential (n_jobs=1) | parallel (n_jobs={args.n_jobs}) | speed-up | identical |")
     print("|---|---|---:|---:|---:|:--|")
-    print(f"| {args.profile} | protocol ({len(seq.fits)} LSTM fits + LightGBM) | {seq_s:.1f} s | {par_s:.1f} s | "
-          f"{seq_s / par_s:.2f}× | {same} |")
-    print(f"| {args.profile} | whole stage (protocol + fair generators) | {seq_s + fair_s:.1f} s | "
-          f"{par_s + fair_par_s:.1f} s | {(seq_s + fair_s) / (par_s + fair_par_s):.2f}× | {same and fair_same} |")
+    print(f"| {args.profile} | whole stage (fair generators beside the protocol: {len(seq.fits)} LSTM fits + "
+          f"LightGBM) | {seq_s:.1f} s | {par_s:.1f} s | {seq_s / par_s:.2f}× | {same and fair_same} |")
     return 0 if same and fair_same else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -76,6 +76,8 @@ executor = "local"
 executor_address = ""
 
 # %%
+import functools
+
 import pandas as pd
 import yaml
 
@@ -110,42 +112,45 @@ print({split: len(ws) for split, ws in splits.items()}, "GAN samples per train w
 # For each size in `fair_gan_sizes` and each seed, a generator of stage 02's design and size trained **only on that
 # fit's real windows** with the fit's seed, its checkpoint the lowest fair CRPS on the fit's share of the validation
 # windows (docs/analysis_plan.md); K samples per fit window. They train as `fair_gan_ensembles` batched ensembles
-# of one torch thread each (a fixed split: the numbers do not depend on `n_jobs`), `n_jobs` at a time. Stage 02's
-# generator saw every train window: its arm is "a generator trained on more data than the forecaster", beside its
-# history-analog competitor (`analog_k`). Where stage 02 trained on a GPU, the ensembles train on it too, one after
-# another.
+# of one torch thread each (a fixed split: the numbers do not depend on `n_jobs`), on the protocol's workers beside
+# its phases A and B, which do not need them (B2 waits for them). Stage 02's generator saw every train window: its
+# arm is "a generator trained on more data than the forecaster", beside its history-analog competitor (`analog_k`).
+# Where stage 02 trained on a GPU, the ensembles train on it first, one after another.
 
 # %%
 fair = {}
 if settings["fair_gan_sizes"]:
     gan_accelerator = gan_params.get("accelerator", "auto") if gan_params_file.is_file() else "auto"
-    fair_device = "cpu" if train.resolve_devices(gan_accelerator).accelerator == "cpu" else "cuda"
     catalogue = gan.load_generator(paths.require_artifact(
         paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
-    fair = fair_gan.train_fair_generators(
-        splits["train"], splits["val"], catalogue.config,
-        benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
-        benchmark.settings_from_params(settings)["seeds"], settings["fair_gan_steps"], gan_samples.k,
-        out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
+    fair = functools.partial(  # submitted by run_benchmark to its engine
+        fair_gan.submit_fair_generators, train=splits["train"], val=splits["val"], config=catalogue.config,
+        sizes=benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
+        seeds=benchmark.settings_from_params(settings)["seeds"], steps=settings["fair_gan_steps"], k=gan_samples.k,
+        out_dir=out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
         val_every=settings["fair_gan_val_every"], patience=settings["fair_gan_patience"],
-        ensembles=settings["fair_gan_ensembles"],
-        n_jobs=settings["n_jobs"], executor=settings["executor"], executor_address=settings["executor_address"],
-        device=fair_device, log=print)
-pd.DataFrame([g.record() for g in fair.values()], columns=["n_real", "seed", "train_windows", "val_windows",
-                                                           "steps", "best_step", "best_val_crps"])
+        ensembles=settings["fair_gan_ensembles"], log=print,
+        device="cpu" if train.resolve_devices(gan_accelerator).accelerator == "cpu" else "cuda")
 
 # %% [markdown]
 # ## B. Run the protocol
 # A: loss × learning rate of the real-only LSTM on validation; B: GAN ratio and simple augmentation on validation;
-# C: the scarcity study on test. The fits of each phase run `n_jobs` at a time (0 = every core), each in its own
-# process on one torch thread, or on a Ray/Dask cluster (`executor`, `executor_address`); the forecasts do not depend
-# on where they ran. Progress is printed per fit.
+# B2: the fair GAN's and the history analogs' ratios at each size they cover; C: the scarcity study on test. The fits
+# run `n_jobs` at a time (0 = every core), each in its own process on one torch thread, or on a Ray/Dask cluster
+# (`executor`, `executor_address`); the forecasts do not depend on where they ran. Progress is printed per fit.
 
 # %%
 result = benchmark.run_benchmark(splits["train"], splits["val"], splits["test"], gan_samples.scaled, train_df,
                                  entity_level=metadata["entity"], gan_train_index=gan_index, num_threads=1,
                                  fair_gan=fair, analog_k=settings["analog_k"],
                                  **benchmark.settings_from_params(settings))
+
+# %% [markdown]
+# The fair generators: what each was trained on and its chosen checkpoint.
+
+# %%
+pd.DataFrame(result.summary["fair_generators"], columns=["n_real", "seed", "train_windows", "val_windows",
+                                                         "steps", "best_step", "best_val_crps"])
 
 # %% [markdown]
 # ## C. The regime and the validation choices

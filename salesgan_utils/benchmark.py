@@ -38,7 +38,7 @@ from . import gbm
 from .augment import analog_samples_scaled, augment, mix, synthetic_windows_from_samples
 from .baselines import all_point_baselines
 from .console import Progress
-from .executor import Engine
+from .executor import Engine, Pending
 from .forecaster import LOSSES, fit_forecaster
 from .paths import atomic_path, write_text_atomic
 from .scoring import (
@@ -126,7 +126,6 @@ class _FitContext:
     val_stop: WindowSet
     gan: np.ndarray | None
     fit_settings: dict
-    fair: dict | None = None  # {(n_real, seed): (window_index, (n_real, K, H) scaled samples)} of fair generators
     analog_k: int = 0
     stop_proportional: bool = False  # early stopping on the fit's own validation share, not `val_stop`
 
@@ -134,13 +133,13 @@ class _FitContext:
 @dataclass(frozen=True)
 class _FitJob:
     """One LSTM fit: its real windows (indices into train), how synthetic windows are added, seed and config."""
-
     kind: str
     ratio: float
     keep: np.ndarray
     seed: int
     loss: str
     lr: float
+    fair_samples: np.ndarray | None = None  # "gan_fair": (n_real, K, H) scaled samples of its fit's generator
 
 
 def _fit_job(context: _FitContext, job: _FitJob) -> dict:
@@ -156,11 +155,7 @@ def _fit_job(context: _FitContext, job: _FitJob) -> dict:
         train_set = mix(real, synthetic_windows_from_samples(real, context.gan[job.keep]), job.ratio,
                         seed=mixing_seed)
     elif job.kind == "gan_fair":  # the generator trained on exactly these windows with this seed
-        window_index, samples = context.fair[(n_real, job.seed)]
-        if not np.array_equal(window_index, job.keep):
-            raise RuntimeError(f"the fair generator of n_real {n_real}, seed {job.seed} was trained on other windows "
-                               f"than its fit's")
-        train_set = mix(real, synthetic_windows_from_samples(real, samples), job.ratio, seed=mixing_seed)
+        train_set = mix(real, synthetic_windows_from_samples(real, job.fair_samples), job.ratio, seed=mixing_seed)
     elif job.kind in ANALOG_KINDS:  # "analog": the catalogue generator's pool; "analog_fit": the fit's own windows
         pool, own = (context.train, job.keep) if job.kind == "analog" else (real, np.arange(n_real))
         samples = analog_samples_scaled(real, pool, context.analog_k, own)
@@ -215,12 +210,13 @@ class _Runner:
     `close`), gathered in the order they were asked for, so the forecasts are the same on every engine."""
 
     def __init__(self, train, val, test, gan, fit_settings, active_days, say, val_stop_windows=0, engine=None,
-                 progress=False, fair=None, analog_k=0, stop_proportional=False):
+                 progress=False, analog_k=0, stop_proportional=False):
         self.train, self.val, self.test, self.gan = train, val, test, gan
         # early stopping reads a fixed seeded subsample of val (cost); every choice reads the full val forecasts
         self.val_stop = subsample(val, val_stop_windows, 0)
-        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings, fair, analog_k,
+        self.engine = Engine(_FitContext(train, val, test, self.val_stop, gan, fit_settings, analog_k,
                                          stop_proportional), **(engine or {}))
+        self.fair: dict = {}  # {(n_real, seed): fair_gan.FairGenerator}, set when they are trained
         self.fit_settings, self.say = fit_settings, say
         self.progress = progress
         self.keys = {"val": window_keys(val, active_days), "test": window_keys(test, active_days)}
@@ -256,7 +252,8 @@ class _Runner:
             key = (variant_name(kind, ratio), config_label(loss, lr), seed, n_real)
             if key not in self.done and key not in keys:
                 keys.add(key)
-                todo.append((key, _FitJob(kind, float(ratio), self.subset(seed, n_real), seed, loss, lr)))
+                fair = self.fair[(n_real, seed)].samples_scaled if kind == "gan_fair" else None
+                todo.append((key, _FitJob(kind, float(ratio), self.subset(seed, n_real), seed, loss, lr, fair)))
 
         # "LSTM fit k of M · elapsed · ETA" lines on the console when the run logs (console.Progress)
         progress = Progress(f"LSTM fit ({phase[0]})", len(todo)) if self.progress and todo else None
@@ -330,7 +327,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                   ma_window: int = 7, n_boot: int = 2000,
                   level: float = 0.95, entity_level: str = "product", gan_train_index: np.ndarray | None = None,
                   num_threads: int | None = None, n_jobs: int = 1, executor: str = "local",
-                  executor_address: str = "", practitioner_gbm: bool = False, fair_gan: dict | None = None,
+                  executor_address: str = "", practitioner_gbm: bool = False, fair_gan: dict | Callable | None = None,
                   analog_k: int = 0, log: Callable[[str], None] | None = print) -> BenchmarkResult:
     """Run the stage-04 protocol (module docstring): validation choices, then the scarcity study, then the tables.
 
@@ -367,8 +364,10 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
         executor: where the fits run (`executor.EXECUTORS`): "local" (this machine), "ray" or "dask".
         executor_address: the Ray/Dask cluster's address ("" = a local cluster of n_jobs workers).
         practitioner_gbm: phase D, the global LightGBM (`gbm.py`), real-only at every size.
-        fair_gan: {(n_real, seed): `fair_gan.FairGenerator`} (`fair_gan.train_fair_generators`): the sizes it
-            covers get the fair-GAN arm, its ratio chosen on validation at each size (phase B2).
+        fair_gan: {(n_real, seed): `fair_gan.FairGenerator`}, or a function of the stage's `Engine` that submits
+            their training and returns its `Pending` (`fair_gan.submit_fair_generators`, other arguments bound): it
+            runs beside phases A and B, which do not need them. The sizes they cover get the fair-GAN arm, its ratio
+            chosen on validation at each size (phase B2).
         analog_k: analogs per window of the history-analog arms at the fair sizes ("analog": from every train
             window, the catalogue generator's pool; "analog_fit": from the fit's own windows); 0 = no analog arms.
         log: progress lines; None for silence.
@@ -396,11 +395,12 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
                             steps_per_epoch=steps_per_epoch, tweedie_power=tweedie_power, quantile=quantile)
         engine = dict(executor=executor, n_jobs=n_jobs, address=executor_address,
                       threads=num_threads or torch.get_num_threads())
-        fair = {key: (g.window_index, g.samples_scaled) for key, g in (fair_gan or {}).items()}
         runner = _Runner(train, val, test, gan_samples_scaled, fit_settings, active_days, say, val_stop_windows,
-                         engine, progress=log is not None, fair=fair, analog_k=int(analog_k),
+                         engine, progress=log is not None, analog_k=int(analog_k),
                          stop_proportional=bool(val_stop_proportional))
         stack.callback(runner.close)
+        with _timed(runner.seconds, "fair generators submitted"):  # all their training when n_jobs is 1
+            fair_training = fair_gan(runner.engine) if callable(fair_gan) else Pending(lambda: dict(fair_gan or {}))
         weights = entity_weights(train_df, weights_by)
         sizes = resolve_sizes(scarcity_sizes, len(train))
         ref = resolve_sizes([reference_size], len(train))[0]
@@ -441,6 +441,10 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
 
         # B2. at each size with fair generators: the fair GAN's and the history analogs' ratios, on validation
         arms_by_size = {n: dict(arms) for n in sizes}
+        with _timed(runner.seconds, "waiting for the fair generators"):
+            runner.fair = fair = fair_training.result()
+        if any(not np.array_equal(g.window_index, runner.subset(s, n)) for (n, s), g in fair.items()):
+            raise RuntimeError("a fair generator was trained on other windows than its fit's (study.fit_windows)")
         for n_real in sorted({n for n, _ in fair} & set(sizes)):
             kinds = ["gan_fair"] * all((n_real, s) in fair for s in seeds) + list(ANALOG_KINDS) * (analog_k > 0)
             runner.fit_all([(kind, r, n_real, seed, loss, lr) for kind in kinds for r in ratios for seed in tuning],
@@ -482,7 +486,7 @@ def run_benchmark(train: WindowSet, val: WindowSet, test: WindowSet, gan_samples
             tables, summary = tables_from_forecasts(forecasts, train_df, weights, choices, settings, level=level,
                                                     n_boot=n_boot, demand_class=_entity_classes(test),
                                                     gan_seen=gan_seen)
-        summary["fair_generators"] = [g.record() for _, g in sorted((fair_gan or {}).items())]
+        summary["fair_generators"] = [g.record() for _, g in sorted(fair.items())]
         summary["settings"]["analog_k"] = int(analog_k)
         summary["stage_seconds"] = time.perf_counter() - started
         summary["fit_seconds_total"] = float(fits["fit_seconds"].sum()) if len(fits) else 0.0

@@ -9,7 +9,8 @@ finishes (in completion order), for progress lines. `cost` (one number per job, 
 parallel engines hand the jobs out costliest first, so the last job of a call is a short one and no worker idles
 long behind it (longest-processing-time-first); only the order of starting changes, never the results. An
 `Engine` keeps its workers (and the context they hold) between calls, so the phases of a stage pay the start of a
-pool or cluster once; `run_jobs` is one call of one.
+pool or cluster once; `run_jobs` is one call of one. `Engine.submit` hands jobs over without waiting (a `Pending`),
+so long jobs that a later phase needs can run beside the short phases before it.
 
 Each job runs with `threads` torch threads (default 1). A fit's last bits depend on its thread count, so results
 agree across engines at one thread count; and on a CPU of c cores, c single-thread fits of a small network finish
@@ -123,7 +124,7 @@ class Engine:
 
     def run(self, fn: JobFn, jobs: Sequence[Any], on_result: OnResult | None = None,
             cost: Sequence[float] | None = None) -> list:
-        """Run `fn(context, job)` for every job; the results in the order of `jobs`.
+        """Run `fn(context, job)` for every job and wait for them: `submit(...).result()`.
 
         Args:
             fn: a module-level function (picklable by reference) of (context, job).
@@ -139,19 +140,31 @@ class Engine:
             ImportError: `ray`/`dask` asked for without the package installed.
             ValueError: `cost` of another length than `jobs`.
         """
+        return self.submit(fn, jobs, on_result, cost).result()
+
+    def submit(self, fn: JobFn, jobs: Sequence[Any], on_result: OnResult | None = None,
+               cost: Sequence[float] | None = None) -> Pending:
+        """Hand the jobs to the workers and return at once (arguments as `run`'s); `Pending.result()` waits for
+        them. Jobs submitted later queue behind these on a pool (a cluster schedules them as it sees fit), so a
+        long submission (a stage's fair generators) runs beside the short calls that follow it (the protocol's
+        phases) and the workers idle less at each phase's end. In this process (`local`, n_jobs 1) the jobs run
+        here and now, one after another. `result()` returns [fn(context, jobs[0]), ...] and calls `on_result` as
+        it gathers each."""
         jobs = list(jobs)
-        if not jobs:
-            return []
         order = submission_order(len(jobs), cost)
-        if self._backend is None:
+        if jobs and self._backend is None:
             kind = _Here if self.executor == "local" and self.n_jobs == 1 else _BACKENDS[self.executor]
             self._backend = kind(self.context, self.n_jobs, self.address, self.threads)
-        results: list = [None] * len(jobs)
-        for index, result in self._backend.run(fn, jobs, order):
-            results[index] = result
-            if on_result:
-                on_result(index, result)
-        return results
+        gathered = self._backend.submit(fn, jobs, order) if jobs else iter(())
+
+        def collect() -> list:
+            results: list = [None] * len(jobs)
+            for index, result in gathered:
+                results[index] = result
+                if on_result:
+                    on_result(index, result)
+            return results
+        return Pending(collect)
 
     def close(self) -> None:
         """Stop the workers this engine started (a cluster it only connected to keeps running)."""
@@ -166,6 +179,22 @@ def run_jobs(fn: JobFn, jobs: Sequence[Any], *, context: Any = None, executor: s
     """One `Engine(...).run(fn, jobs, on_result, cost)`, the engine closed afterwards (arguments as `Engine`'s)."""
     with Engine(context, executor=executor, n_jobs=n_jobs, address=address, threads=threads) as engine:
         return engine.run(fn, jobs, on_result, cost)
+
+
+class Pending:
+    """Work handed to an `Engine` and not yet waited for (`Engine.submit`): `result()` waits and returns it, once
+    (later calls return the same object); `then(finish)` is a Pending of `finish(result)`."""
+
+    def __init__(self, collect: Callable[[], Any]):
+        self._collect, self._done, self._value = collect, False, None
+
+    def result(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._collect(), True
+        return self._value
+
+    def then(self, finish: Callable[[Any], Any]) -> Pending:
+        return Pending(lambda: finish(self.result()))
 
 
 def submission_order(n_jobs: int, cost: Sequence[float] | None) -> list[int]:
@@ -188,11 +217,10 @@ class _Here:
     def __init__(self, context, n_jobs, address, threads):
         self.context, self.threads = context, threads
 
-    def run(self, fn, jobs, order):
+    def submit(self, fn, jobs, order):
         previous = _set_threads(self.threads)  # job order: one after another, no worker to keep busy
         try:
-            for index, job in enumerate(jobs):
-                yield index, fn(self.context, job)
+            return iter([(index, fn(self.context, job)) for index, job in enumerate(jobs)])
         finally:
             _set_threads(previous)
 
@@ -209,8 +237,11 @@ class _Pool:
         self.pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker, initargs=(context, threads))
 
-    def run(self, fn, jobs, order):
-        futures = {self.pool.submit(_call_in_worker, fn, jobs[index]): index for index in order}
+    def submit(self, fn, jobs, order):
+        return self._gather({self.pool.submit(_call_in_worker, fn, jobs[index]): index for index in order})
+
+    @staticmethod
+    def _gather(futures):
         pending = set(futures)
         try:
             while pending:
@@ -255,10 +286,12 @@ class _Ray:
         self.task = ray.remote(num_cpus=threads)(call_with_threads)
         self.shared, self.threads = ray.put(context), threads
 
-    def run(self, fn, jobs, order):
+    def submit(self, fn, jobs, order):
         refs = [self.task.remote(fn, self.shared, jobs[index], self.threads) for index in order]
-        index_of = dict(zip(refs, order))
-        pending = list(refs)
+        return self._gather(dict(zip(refs, order)))
+
+    def _gather(self, index_of):
+        pending = list(index_of)
         while pending:
             done, pending = self.ray.wait(pending, num_returns=1)
             for ref in done:
@@ -285,10 +318,12 @@ class _Dask:
         [self.shared] = self.client.scatter([context], broadcast=True)
         self.threads = threads
 
-    def run(self, fn, jobs, order):
+    def submit(self, fn, jobs, order):
         futures = [self.client.submit(call_with_threads, fn, self.shared, jobs[index], self.threads, pure=False)
                    for index in order]
-        index_of = {future.key: index for future, index in zip(futures, order)}
+        return self._gather(futures, {future.key: index for future, index in zip(futures, order)})
+
+    def _gather(self, futures, index_of):
         for future in self.distributed.as_completed(futures):
             yield index_of[future.key], future.result()
 

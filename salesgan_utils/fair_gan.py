@@ -4,11 +4,12 @@ seed, its checkpoint the lowest fair CRPS on the fit's proportional validation s
 within a step budget; then K samples per fit window from that checkpoint, which that fit (and only it) mixes in.
 
 The members of one stage train as `ensembles` batched computations of one torch thread each
-(`train.train_ensembles`: a fixed split, so the numbers do not depend on `n_jobs`), run one after another or
-`n_jobs` at a time on the stage's executor, each member writing what stage 02
-writes into `<out_dir>/<member name>/` (checkpoints, training_history.csv, model_summary.json) and its samples
-into `<out_dir>/<member name>/samples_fit/` (`sample.generate_samples`). `FairGenerator.record` is what
-summary.json says each generator was trained on (windows, steps, seed).
+(`train.submit_ensembles`: a fixed split, so the numbers do not depend on where they run), submitted to the stage's
+engine beside the protocol's first phases (`submit_fair_generators`) or on an engine of their own
+(`train_fair_generators`). Each member writes what stage 02 writes into `<out_dir>/<member name>/` (checkpoints,
+training_history.csv, model_summary.json) and its samples into `<out_dir>/<member name>/samples_fit/`
+(`sample.generate_samples`). `FairGenerator.record` is what summary.json says each generator was trained on
+(windows, steps, seed).
 """
 from __future__ import annotations
 
@@ -74,9 +75,29 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
                           executor: str = "local", executor_address: str = "", sample_batch_size: int = 1024,
                           device: str = "cpu",
                           log: Callable[[str], None] | None = None) -> dict[tuple[int, int], FairGenerator]:
-    """Train one fair generator per (n in `sizes`, seed in `seeds`) and sample K per fit window.
+    """`submit_fair_generators` on an engine of its own (`executor.Engine`: `n_jobs` at a time, local workers no
+    more than ensembles, or on the Ray/Dask cluster of `executor`, `executor_address`), and wait for them. The
+    other arguments, the result and the errors as `submit_fair_generators`'s."""
+    from .executor import Engine, resolve_n_jobs
+
+    if executor == "local":
+        n_jobs = min(resolve_n_jobs(n_jobs), max(1, min(int(ensembles), len(sizes) * len(seeds))))
+    with Engine(executor=executor, n_jobs=n_jobs, address=executor_address) as engine:
+        return submit_fair_generators(engine, train, val, config, sizes, seeds, steps, k, out_dir, fold=fold,
+                                      val_every=val_every, patience=patience, ensembles=ensembles,
+                                      sample_batch_size=sample_batch_size, device=device, log=log).result()
+
+
+def submit_fair_generators(engine, train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
+                           seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
+                           val_every: int = 25, patience: int = 0, ensembles: int = 1, sample_batch_size: int = 1024,
+                           device: str = "cpu", log: Callable[[str], None] | None = None):
+    """Hand the training of one fair generator per (n in `sizes`, seed in `seeds`) to `engine` without waiting
+    (`train.submit_ensembles`); the returned `executor.Pending` waits for them and samples K per fit window.
+    Stage 04 submits them to its protocol's engine before phase A, so they train beside phases A and B.
 
     Args:
+        engine: the `executor.Engine` the ensembles run on (its workers, one torch thread per ensemble).
         train: the stage's train windows (the fits' windows index into them).
         val: the stage's validation windows (each member reads its fit's proportional subset).
         config: the catalogue generator's configuration (stage 02's checkpoint); `fair_config` adapts it.
@@ -90,14 +111,14 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
         patience: a member stops after this many validations in a row without a lower validation CRPS (0: every
             member trains all `steps`); chosen on validation (docs/analysis_plan.md, Deviation 2026-12-06).
         ensembles: batched trainings the members are split into (contiguous blocks, one torch thread each); part
-            of the result's recipe, unlike `n_jobs`.
-        n_jobs, executor, executor_address: where the ensembles run (`executor.Engine`; stage 04's settings).
+            of the result's recipe, unlike where they run.
         sample_batch_size: generated sequences per forward when sampling.
-        device: where the ensembles train: "cpu", or "cuda" (then one after another on the GPU, in this process).
+        device: where the ensembles train: "cpu" (on `engine`), or "cuda" (then one after another on the GPU, in
+            this process, before this returns).
         log: progress lines (None: silent).
 
     Returns:
-        {(n_real, seed): FairGenerator}.
+        An `executor.Pending` of {(n_real, seed): FairGenerator}.
     """
     from . import study
     from . import train as training
@@ -121,26 +142,28 @@ def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, s
             + (f" (or until {patience} validations without a lower CRPS)" if patience else "")
             + f", batch {config.batch_size}, validated every {val_every} steps on each fit's validation subset; "
             + (f"{blocks} ensemble(s) on {device}, one after another" if device != "cpu" else
-               f"{blocks} ensemble(s) of one thread, {n_jobs or 'every core'} at a time ({executor})"))
+               f"{blocks} ensemble(s) of one thread on {engine.n_jobs} {engine.executor} worker(s)"))
 
     def done(block, results, seconds):
         if log:
             log(f"[fair GAN] ensemble of {', '.join(spec.name for spec in block)} trained in {seconds:.0f} s")
-    results = training.train_ensembles(train, val, config, specs, out_dir, ensembles=blocks, n_jobs=n_jobs,
-                                       executor=executor, address=executor_address, on_done=done, device=device)
-    fair = {}
-    for member, result in zip(members, results):
-        history = result.history
-        best = history.loc[history["val_crps"].idxmin()]
-        windows = train.subset(member.window_index)
-        samples = generate_samples(load_generator(result.best_ckpt), windows, k, result.out_dir / SAMPLES_FOLDER,
-                                   seed=member.seed, batch_size=sample_batch_size)
-        fair[(member.n_real, member.seed)] = FairGenerator(
-            n_real=member.n_real, seed=member.seed, fold=int(fold), window_index=member.window_index,
-            val_index=member.val_index,
-            samples_scaled=np.array(samples.scaled), steps=int(result.generator_steps),
-            best_step=int(best["step"]), best_val_crps=float(best["val_crps"]), folder=result.out_dir)
-        if log:
-            log(f"[fair GAN] {member.name}: {len(member.window_index)} windows, best val_crps "
-                f"{float(best['val_crps']):.4g} at step {int(best['step'])} of {result.generator_steps}")
-    return fair
+
+    def sampled(results) -> dict[tuple[int, int], FairGenerator]:
+        fair = {}
+        for member, result in zip(members, results):
+            history = result.history
+            best = history.loc[history["val_crps"].idxmin()]
+            windows = train.subset(member.window_index)
+            samples = generate_samples(load_generator(result.best_ckpt), windows, k,
+                                       result.out_dir / SAMPLES_FOLDER, seed=member.seed, batch_size=sample_batch_size)
+            fair[(member.n_real, member.seed)] = FairGenerator(
+                n_real=member.n_real, seed=member.seed, fold=int(fold), window_index=member.window_index,
+                val_index=member.val_index,
+                samples_scaled=np.array(samples.scaled), steps=int(result.generator_steps),
+                best_step=int(best["step"]), best_val_crps=float(best["val_crps"]), folder=result.out_dir)
+            if log:
+                log(f"[fair GAN] {member.name}: {len(member.window_index)} windows, best val_crps "
+                    f"{float(best['val_crps']):.4g} at step {int(best['step'])} of {result.generator_steps}")
+        return fair
+    return training.submit_ensembles(engine, train, val, config, specs, out_dir, ensembles=blocks, on_done=done,
+                                     device=device).then(sampled)

@@ -12,7 +12,8 @@ the run will use:
   carries the protocol's measured overhead `PROTOCOL_PER_BATCH`; stage 03's likelihood LSTM, classifiers and
   predictive score are priced with the same rate, a rough proxy: `learned_score_batches`);
 * fair generators (stage 04): their fixed blocks (`fair_blocks`) handed to `n_jobs` workers costliest first
-  (`makespan`), a member step costing `FAIR_MEMBER_STEP` GAN steps;
+  (`makespan`), a member step costing `FAIR_MEMBER_STEP` GAN steps, beside the protocol's phases A and B, which
+  fill the workers the blocks leave (`overlapped`);
 * stage 01: the plan's own build time; every stage adds `KERNEL_START_S` for its kernel and imports.
 
 The estimates are upper bounds where the stages stop early (early stopping in stage 04) and rough where they
@@ -407,11 +408,15 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
                    + sum(learned.values()) * rates["lstm_batch_s"]) if rates else None
         return StageEstimate(name, work, seconds, note="rough")
     if number == 4:
-        fits = [fit["n_windows"] for fit in planned_fits(s4, counts["train"])]
+        planned = planned_fits(s4, counts["train"])
+        fits = [fit["n_windows"] for fit in planned]
         epochs = int(s4.get("forecaster_epochs", 30))
         per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
         batch = int(s4.get("forecaster_batch_size", 128))
         batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
+        # phases A and B do not need the fair generators: they run beside them (fair_gan.submit_fair_generators)
+        batches_beside = sum(per_epoch or math.ceil(fit["n_windows"] / batch) for fit in planned
+                             if fit["phase"] in ("A", "B")) * epochs
         from salesgan_utils.executor import resolve_n_jobs
 
         # the fits run n_jobs at a time (notebook 04 default 0 = every core); on a cluster n_jobs stands for its workers
@@ -430,10 +435,12 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
             work += (f"; fair generators: {'≤ ' if patience else ''}{members * steps_each:,} GAN steps"
                      + (f" (each stops after {patience} validations without a lower CRPS)" if patience else "")
                      + f" in {len(blocks)} ensemble(s) of {'/'.join(map(str, blocks))}, {at_once} at a time")
-        fair_s = (makespan([size * steps_each * rates["step_s"] * FAIR_MEMBER_STEP for size in blocks], at_once)
-                  if rates else 0.0)
-        seconds = (KERNEL_START_S + batches * rates["lstm_batch_s"] * PROTOCOL_PER_BATCH / workers + fair_s
-                   if rates else None)
+        if not rates:
+            return StageEstimate(name, work, None, note="upper bound: early stopping")
+        fair_costs = [size * steps_each * rates["step_s"] * FAIR_MEMBER_STEP for size in blocks]
+        batch_s = rates["lstm_batch_s"] * PROTOCOL_PER_BATCH
+        seconds = KERNEL_START_S + overlapped(fair_costs, batches_beside * batch_s,
+                                              (batches - batches_beside) * batch_s, at_once, workers)
         return StageEstimate(name, work, seconds, note="upper bound: early stopping")
     return StageEstimate(name, "report and HTML export", KERNEL_START_S + REPORT_S)
 
@@ -467,6 +474,16 @@ def fair_blocks(members: int, ensembles: int) -> list[int]:
     from salesgan_utils.gan import ensemble_blocks
 
     return [len(block) for block in ensemble_blocks(members, ensembles)]
+
+
+def overlapped(fair_costs: list[float], beside_s: float, after_s: float, fair_workers: int, workers: int) -> float:
+    """Stage 04's wall time when the fair generators' blocks (`fair_costs`, on at most `fair_workers` workers)
+    train beside phases A and B (`beside_s` of one worker) and phases B2, C and D (`after_s`) wait for them: the
+    later of the blocks' makespan and all that work spread over the workers, then the rest spread over them."""
+    workers = max(1, int(workers))
+    before = max(makespan(fair_costs, fair_workers), (sum(fair_costs) + beside_s) / workers) if fair_costs \
+        else beside_s / workers
+    return before + after_s / workers
 
 
 def makespan(costs: list[float], workers: int) -> float:

@@ -540,30 +540,33 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
                     out_dir: str | Path, *, ensembles: int = 1, threads: int = 1, n_jobs: int = 1,
                     executor: str = "local", address: str = "", on_done=None, device: str = "cpu"
                     ) -> list[TrainResult]:
-    """`members` as `ensembles` batched trainings (`train_ensemble`), run as jobs of `executor.run_jobs`: one after
-    another in this process (n_jobs 1), or `n_jobs` at a time in worker processes or on a Ray/Dask cluster.
+    """`submit_ensembles` on an engine of its own, and wait: one after another in this process (n_jobs 1), or
+    `n_jobs` at a time in worker processes (no more than blocks) or on a Ray/Dask cluster (`executor`, `address`:
+    `executor.Engine`'s), ignored off the CPU. Other arguments, the result and the errors as `submit_ensembles`'s."""
+    from .executor import Engine, resolve_n_jobs
 
-    The members are cut into `ensembles` contiguous blocks of near-equal size (member order), and each block trains
-    at `threads` torch threads wherever it runs, so the split and the thread count fix every member's numbers;
-    n_jobs and the executor only change where and when the blocks run. On a CPU of c cores, c single-thread
-    ensembles train more generator steps per second than one ensemble on c threads (bench/RESULTS.md).
+    if device == "cpu" and executor == "local":  # no more local workers than blocks; one block runs here
+        n_jobs = min(resolve_n_jobs(n_jobs), max(1, min(int(ensembles), len(members))))
+    with Engine(executor=executor, n_jobs=n_jobs if device == "cpu" else 1, address=address,
+                threads=threads) as engine:
+        return submit_ensembles(engine, train, val, config, members, out_dir, ensembles=ensembles, threads=threads,
+                                on_done=on_done, device=device).result()
 
-    Args:
-        train, val, config, out_dir: as `train_ensemble` (each member writes into `out_dir/<member name>/`).
-        members: every member; names unique across all blocks.
-        ensembles: blocks (clamped to the member count).
-        threads: torch threads per block.
-        n_jobs, executor, address: where the blocks run (`executor.Engine`); ignored off the CPU.
-        device: "cpu", or a GPU ("cuda"): then the blocks train one after another on it, in this process.
-        on_done: called as `on_done(block members, block results, seconds)` as each block finishes.
 
-    Returns:
-        One TrainResult per member, in the order of `members`.
+def submit_ensembles(engine, train: WindowSet, val: WindowSet, config: GanConfig, members: list[MemberSpec],
+                     out_dir: str | Path, *, ensembles: int = 1, threads: int = 1, on_done=None, device: str = "cpu"):
+    """`members` as `ensembles` batched trainings (`train_ensemble`) handed to `engine` (`executor.Engine.submit`,
+    each job carrying its windows) without waiting: stage 04 trains its fair generators beside the protocol's first
+    phases. The members are cut into contiguous blocks of near-equal size (`gan.ensemble_blocks`), each trained at
+    `threads` torch threads wherever it runs: the split and the thread count fix every member's numbers, the engine
+    only where and when a block runs. On c cores, c single-thread ensembles train more generator steps per second
+    than one on c threads (bench/RESULTS.md). On a GPU (`device` "cuda") the blocks train here, now, one by one.
 
-    Raises:
-        ValueError: `ensembles` or `threads` below 1, or member names that repeat.
+    `train`, `val`, `config`, `out_dir` as `train_ensemble`'s (member names unique across blocks); `on_done(block
+    members, block results, seconds)` as each block is gathered. Returns an `executor.Pending` of one TrainResult
+    per member, in member order. Raises ValueError for `ensembles` or `threads` below 1, or repeated names.
     """
-    from .executor import run_jobs
+    from .executor import Engine
 
     if int(ensembles) < 1 or int(threads) < 1 or not members:
         raise ValueError(f"train_ensembles: ensembles = {ensembles} and threads = {threads} must be >= 1 (the "
@@ -574,26 +577,24 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
         raise ValueError(f"train_ensembles: member names must be unique, got {names}")
     members = [replace(spec, name=name) for spec, name in zip(members, names)]
     blocks = [[members[k] for k in block] for block in ensemble_blocks(len(members), ensembles)]
-    context = (train, val, config, Path(out_dir), device)
-    executor, n_jobs = ("local", 1) if device != "cpu" else (executor, n_jobs)
-    if executor == "local":  # no more local workers than blocks; one block runs in this process
-        from .executor import resolve_n_jobs
+    engine = engine if device == "cpu" else Engine(threads=threads)  # a GPU: in this process, one after another
 
-        n_jobs = min(resolve_n_jobs(n_jobs), len(blocks))
-
-    def done(index: int, outcome: tuple[list[TrainResult], float]) -> None:
-        if on_done:
-            on_done(blocks[index], *outcome)
-    # cost: member steps, so the largest block starts first
-    outcomes = run_jobs(_train_block, blocks, context=context, executor=executor, n_jobs=n_jobs, address=address,
-                        threads=threads, on_result=done,
-                        cost=[sum(spec.max_steps or spec.max_epochs * (len(spec.windows) // config.batch_size)
-                                  for spec in block) for block in blocks])
-    return [result for results, _ in outcomes for result in results]
+    pending = engine.submit(_train_block, [(train, val, config, Path(out_dir), device, block, int(threads))
+                                           for block in blocks],
+                            on_result=on_done and (lambda index, outcome: on_done(blocks[index], *outcome)),
+                            cost=[sum(spec.max_steps or spec.max_epochs * (len(spec.windows) // config.batch_size)
+                                      for spec in block) for block in blocks])  # the largest block first
+    return pending.then(lambda outcomes: [result for results, _ in outcomes for result in results])
 
 
-def _train_block(context: tuple, block: list[MemberSpec]) -> tuple[list[TrainResult], float]:
-    """One block of `train_ensembles` (an executor job): (its members' results, seconds)."""
-    started = time.perf_counter()
-    results = train_ensemble(*context[:3], block, context[3], device=context[4])
+def _train_block(_context, job: tuple) -> tuple[list[TrainResult], float]:
+    """One block of `submit_ensembles` (an executor job of (train, val, config, out_dir, device, members,
+    threads)): (its members' results, seconds), at its own thread count (the worker's restored after)."""
+    train, val, config, out_dir, device, block, threads = job
+    started, previous = time.perf_counter(), torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = train_ensemble(train, val, config, block, out_dir, device=device)
+    finally:
+        torch.set_num_threads(previous)
     return results, time.perf_counter() - started

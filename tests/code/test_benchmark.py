@@ -352,6 +352,25 @@ def test_the_fair_gan_and_analog_arms_are_chosen_per_size_on_validation(monkeypa
     assert set(paired.loc[paired["n_real"] == 8, "arm"]) >= {"gan_fair", "analog_fit"}
 
 
+def test_fair_generators_handed_over_as_a_submission_train_beside_phases_a_and_b(monkeypatch, splits, train_df):
+    from salesgan_utils.executor import Pending
+
+    recorder, events = _Recorder(splits[1]), []
+    monkeypatch.setattr(bm, "fit_forecaster", recorder)
+
+    def submit(engine):
+        events.append(("submitted", len(recorder.calls)))
+        return Pending(lambda: events.append(("waited", len(recorder.calls))) or _fair(splits[0]))
+    handed_over = _run(splits, train_df, fair_gan=submit, analog_k=2)
+    fits = handed_over.fits
+    before_b2 = int(fits["phase"].str.startswith(("A:", "B:")).sum())
+    assert events == [("submitted", 0), ("waited", before_b2)] and before_b2 < len(fits)  # asked for at B2 only
+    monkeypatch.setattr(bm, "fit_forecaster", _Recorder(splits[1]))
+    trained = _run(splits, train_df, fair_gan=_fair(splits[0]), analog_k=2)
+    assert handed_over.forecasts.equals(trained.forecasts)
+    assert handed_over.summary["fair_generators"] == trained.summary["fair_generators"]
+
+
 def test_a_fair_generator_trained_on_other_windows_than_its_fit_is_refused(monkeypatch, splits, train_df):
     monkeypatch.setattr(bm, "fit_forecaster", _Recorder(splits[1]))
     with pytest.raises(RuntimeError, match="trained on other windows"):

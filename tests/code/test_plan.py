@@ -143,6 +143,16 @@ def test_makespan_hands_the_costliest_job_to_the_first_free_worker(costs, worker
     assert plan.makespan(costs, workers) == wall
 
 
+@pytest.mark.parametrize("fair, beside, after, workers, wall", [
+    ([3, 2], 1, 4, 2, 3 + 2),  # A and B fit in the idle worker behind the smaller block
+    ([3, 2], 4, 4, 2, 4.5 + 2),  # they do not: everything before B2 spread over both workers
+    ([], 2, 2, 2, 1 + 1),  # no fair generators: the protocol alone
+    ([3, 2], 1, 4, 1, 10),  # one worker: everything one after another
+])
+def test_the_fair_blocks_overlap_phases_a_and_b_and_b2_waits_for_them(fair, beside, after, workers, wall) -> None:
+    assert plan.overlapped(fair, beside, after, workers, workers) == wall
+
+
 def _rated_plan(monkeypatch, tmp_path, parameters: dict, step_s: float, lstm_batch_s: float) -> plan.Plan:
     monkeypatch.setenv("SALESGAN_OUTPUTS", str(tmp_path))
     monkeypatch.setattr(plan, "time_gan", lambda *a, **k: {"step_s": step_s, "sequence_s": 0.0})
