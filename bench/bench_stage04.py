@@ -19,7 +19,6 @@ the fair generators differ. `--fair-only` times only the fair generators on an e
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import shutil
@@ -62,19 +61,24 @@ def inputs(run_path: Path) -> dict:
                 k=int(gan.shape[1]))
 
 
+def fair_submission(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path):
+    """The profile's fair generators as notebook 04 hands them to run_benchmark (a function of its engine), or {};
+    `out_dir` emptied first."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    catalogue = gan.load_generator(paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT)
+    return fair_gan.submission_from_params({**stage, "fair_gan_steps": steps}, *work["args"][:2], catalogue.config,
+                                           work["k"], out_dir)
+
+
 def fair_generators(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path, n_jobs: int
                     ) -> tuple[float, dict]:
-    """The profile's fair generators as notebook 04 trains them (seconds, {(n_real, seed): FairGenerator})."""
-    train_windows, val_windows = work["args"][:2]
-    sizes = benchmark.resolve_sizes(stage.get("fair_gan_sizes", []), len(train_windows))
-    if not sizes:
+    """The same generators on an engine of their own, as stage 04 trained them before the protocol until 2026-12-07
+    (seconds, {(n_real, seed): FairGenerator})."""
+    submission = fair_submission(run_path, work, stage, steps, out_dir)
+    if not submission:
         return 0.0, {}
-    catalogue = gan.load_generator(paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT)
     started = time.perf_counter()
-    fair = fair_gan.train_fair_generators(train_windows, val_windows, catalogue.config, sizes,
-                                          benchmark.settings_from_params(stage)["seeds"], steps, work["k"], out_dir,
-                                          val_every=int(stage["fair_gan_val_every"]),
-                                          ensembles=int(stage.get("fair_gan_ensembles", 1)), n_jobs=n_jobs)
+    fair = fair_gan.train_fair_generators(**submission.keywords, n_jobs=n_jobs)
     return time.perf_counter() - started, fair
 
 
@@ -83,21 +87,6 @@ def same_samples(a: dict, b: dict) -> bool:
     import numpy as np
 
     return list(a) == list(b) and all(np.array_equal(a[key].samples_scaled, b[key].samples_scaled) for key in a)
-
-
-def fair_submission(run_path: Path, work: dict, stage: dict, steps: int, out_dir: Path):
-    """The profile's fair generators as notebook 04 hands them to run_benchmark (a function of its engine), or {}."""
-    train_windows, val_windows = work["args"][:2]
-    sizes = benchmark.resolve_sizes(stage.get("fair_gan_sizes", []), len(train_windows))
-    if not sizes:
-        return {}
-    shutil.rmtree(out_dir, ignore_errors=True)
-    catalogue = gan.load_generator(paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT)
-    return functools.partial(fair_gan.submit_fair_generators, train=train_windows, val=val_windows,
-                             config=catalogue.config, sizes=sizes, seeds=benchmark.settings_from_params(stage)["seeds"],
-                             steps=steps, k=work["k"], out_dir=out_dir, val_every=int(stage["fair_gan_val_every"]),
-                             patience=int(stage.get("fair_gan_patience", 0)),
-                             ensembles=int(stage.get("fair_gan_ensembles", 1)))
 
 
 def timed(work: dict, settings: dict, n_jobs: int, fair, analog_k: int) -> tuple[float, benchmark.BenchmarkResult]:

@@ -76,8 +76,6 @@ executor = "local"
 executor_address = ""
 
 # %%
-import functools
-
 import pandas as pd
 import yaml
 
@@ -123,13 +121,9 @@ if settings["fair_gan_sizes"]:
     gan_accelerator = gan_params.get("accelerator", "auto") if gan_params_file.is_file() else "auto"
     catalogue = gan.load_generator(paths.require_artifact(
         paths.stage_dir(run_path, 2) / train.CHECKPOINT_DIR / train.BEST_CKPT, 2))
-    fair = functools.partial(  # submitted by run_benchmark to its engine
-        fair_gan.submit_fair_generators, train=splits["train"], val=splits["val"], config=catalogue.config,
-        sizes=benchmark.resolve_sizes(settings["fair_gan_sizes"], len(splits["train"])),
-        seeds=benchmark.settings_from_params(settings)["seeds"], steps=settings["fair_gan_steps"], k=gan_samples.k,
-        out_dir=out_dir / fair_gan.FAIR_FOLDER, fold=int(metadata.get("parameters", {}).get("fold", 0)),
-        val_every=settings["fair_gan_val_every"], patience=settings["fair_gan_patience"],
-        ensembles=settings["fair_gan_ensembles"], log=print,
+    fair = fair_gan.submission_from_params(  # submitted by run_benchmark to its engine
+        settings, splits["train"], splits["val"], catalogue.config, gan_samples.k, out_dir / fair_gan.FAIR_FOLDER,
+        fold=int(metadata.get("parameters", {}).get("fold", 0)), log=print,
         device="cpu" if train.resolve_devices(gan_accelerator).accelerator == "cpu" else "cuda")
 
 # %% [markdown]

@@ -173,6 +173,15 @@ class Engine:
             self._backend = None
 
 
+def engine_for(n_work: int, *, executor: str = "local", n_jobs: int = 1, address: str = "", threads: int = 1,
+               context: Any = None) -> Engine:
+    """An `Engine` for `n_work` long jobs (e.g. ensembles): no more local workers than jobs (n_jobs 0 = every
+    core), so one job runs in this process; a cluster as asked. Arguments otherwise as `Engine`'s."""
+    if executor == "local":
+        n_jobs = min(resolve_n_jobs(n_jobs), max(1, int(n_work)))
+    return Engine(context, executor=executor, n_jobs=n_jobs, address=address, threads=threads)
+
+
 def run_jobs(fn: JobFn, jobs: Sequence[Any], *, context: Any = None, executor: str = "local", n_jobs: int = 1,
              address: str = "", threads: int = 1, on_result: OnResult | None = None,
              cost: Sequence[float] | None = None) -> list:

@@ -14,6 +14,7 @@ training_history.csv, model_summary.json) and its samples into `<out_dir>/<membe
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,20 +70,38 @@ def fair_config(config: GanConfig, sizes: Sequence[int], train: WindowSet) -> Ga
     return config.for_windows(train)
 
 
+def submission_from_params(settings: dict, train: WindowSet, val: WindowSet, config: GanConfig, k: int,
+                           out_dir: str | Path, *, fold: int = 0, device: str = "cpu",
+                           log: Callable[[str], None] | None = None) -> Callable | dict:
+    """Notebook 04's fair generators from its parameters (`fair_gan_sizes`, `seed`/`n_seeds`, `fair_gan_steps`,
+    `fair_gan_val_every`, `fair_gan_patience`, `fair_gan_ensembles`): `submit_fair_generators` with every argument
+    but the engine bound, as `benchmark.run_benchmark(fair_gan=...)` takes it; {} when `fair_gan_sizes` is empty."""
+    from .benchmark import resolve_sizes, settings_from_params
+
+    sizes = resolve_sizes(settings.get("fair_gan_sizes") or [], len(train))
+    if not sizes:
+        return {}
+    return functools.partial(submit_fair_generators, train=train, val=val, config=config, sizes=sizes,
+                             seeds=settings_from_params(settings)["seeds"], steps=int(settings["fair_gan_steps"]),
+                             k=int(k), out_dir=Path(out_dir), fold=int(fold),
+                             val_every=int(settings["fair_gan_val_every"]),
+                             patience=int(settings.get("fair_gan_patience", 0)),
+                             ensembles=int(settings.get("fair_gan_ensembles", 1)), device=device, log=log)
+
+
 def train_fair_generators(train: WindowSet, val: WindowSet, config: GanConfig, sizes: Sequence[int],
                           seeds: Sequence[int], steps: int, k: int, out_dir: str | Path, *, fold: int = 0,
                           val_every: int = 25, patience: int = 0, ensembles: int = 1, n_jobs: int = 1,
                           executor: str = "local", executor_address: str = "", sample_batch_size: int = 1024,
                           device: str = "cpu",
                           log: Callable[[str], None] | None = None) -> dict[tuple[int, int], FairGenerator]:
-    """`submit_fair_generators` on an engine of its own (`executor.Engine`: `n_jobs` at a time, local workers no
+    """`submit_fair_generators` on an engine of its own (`executor.engine_for`: `n_jobs` at a time, local workers no
     more than ensembles, or on the Ray/Dask cluster of `executor`, `executor_address`), and wait for them. The
     other arguments, the result and the errors as `submit_fair_generators`'s."""
-    from .executor import Engine, resolve_n_jobs
+    from .executor import engine_for
 
-    if executor == "local":
-        n_jobs = min(resolve_n_jobs(n_jobs), max(1, min(int(ensembles), len(sizes) * len(seeds))))
-    with Engine(executor=executor, n_jobs=n_jobs, address=executor_address) as engine:
+    with engine_for(min(int(ensembles), len(sizes) * len(seeds)), executor=executor, n_jobs=n_jobs,
+                    address=executor_address) as engine:
         return submit_fair_generators(engine, train, val, config, sizes, seeds, steps, k, out_dir, fold=fold,
                                       val_every=val_every, patience=patience, ensembles=ensembles,
                                       sample_batch_size=sample_batch_size, device=device, log=log).result()

@@ -411,12 +411,9 @@ def _estimate(name: str, w: _Windows, rates: dict, s2: dict, s3: dict, s4: dict,
         planned = planned_fits(s4, counts["train"])
         fits = [fit["n_windows"] for fit in planned]
         epochs = int(s4.get("forecaster_epochs", 30))
-        per_epoch = int(s4.get("forecaster_steps_per_epoch", 0) or 0)
-        batch = int(s4.get("forecaster_batch_size", 128))
-        batches = sum(per_epoch or math.ceil(n / batch) for n in fits) * epochs
+        batches = sum(fit["batches_per_epoch"] * fit["epochs"] for fit in planned)
         # phases A and B do not need the fair generators: they run beside them (fair_gan.submit_fair_generators)
-        batches_beside = sum(per_epoch or math.ceil(fit["n_windows"] / batch) for fit in planned
-                             if fit["phase"] in ("A", "B")) * epochs
+        batches_beside = sum(fit["batches_per_epoch"] * fit["epochs"] for fit in planned if fit["phase"] in ("A", "B"))
         from salesgan_utils.executor import resolve_n_jobs
 
         # the fits run n_jobs at a time (notebook 04 default 0 = every core); on a cluster n_jobs stands for its workers

@@ -542,13 +542,11 @@ def train_ensembles(train: WindowSet, val: WindowSet, config: GanConfig, members
                     ) -> list[TrainResult]:
     """`submit_ensembles` on an engine of its own, and wait: one after another in this process (n_jobs 1), or
     `n_jobs` at a time in worker processes (no more than blocks) or on a Ray/Dask cluster (`executor`, `address`:
-    `executor.Engine`'s), ignored off the CPU. Other arguments, the result and the errors as `submit_ensembles`'s."""
-    from .executor import Engine, resolve_n_jobs
+    `executor.engine_for`), ignored off the CPU. Other arguments, the result and the errors as `submit_ensembles`'s."""
+    from .executor import engine_for
 
-    if device == "cpu" and executor == "local":  # no more local workers than blocks; one block runs here
-        n_jobs = min(resolve_n_jobs(n_jobs), max(1, min(int(ensembles), len(members))))
-    with Engine(executor=executor, n_jobs=n_jobs if device == "cpu" else 1, address=address,
-                threads=threads) as engine:
+    with engine_for(min(int(ensembles), len(members)), executor=executor, n_jobs=n_jobs, address=address,
+                    threads=threads) as engine:
         return submit_ensembles(engine, train, val, config, members, out_dir, ensembles=ensembles, threads=threads,
                                 on_done=on_done, device=device).result()
 
